@@ -1,0 +1,3 @@
+"""ecomlake: a medallion data lake for e-commerce data."""
+
+__version__ = "0.1.0"

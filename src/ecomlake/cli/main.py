@@ -1,0 +1,69 @@
+"""Entry point: `ecomlake [--config PATH] <group> <command> ...`."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+
+from ecomlake import __version__
+from ecomlake.errors import EcomlakeError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, envvar="ECOM_CONFIG_PATH",
+              help="Config file (default: ECOM_CONFIG_PATH, then config/config.yml).")
+@click.version_option(__version__, prog_name="ecomlake")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """ecomlake: Bronze -> dims -> Base Silver -> Enriched -> Gold, with a quality gate after every layer.
+
+    \b
+    Quick start:
+      ecomlake local demo-fast                 # sample Bronze, one day end to end, all gates
+      ecomlake bronze generate --start-date 2023-01-01 --days 3 --out data/bronze
+      ecomlake bronze validate --bronze-path data/bronze --partition-date 2023-01-02
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+def _register() -> None:
+    from ecomlake.cli import bench, bronze, dim, enriched, gold, local, quarantine, sample, silver
+
+    for module in (bronze, dim, silver, enriched, quarantine, gold, local, sample, bench):
+        cli.add_command(module.group)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="ecomlake", standalone_mode=False)
+    except EcomlakeError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: one line for the operator, the traceback on request
+        if os.environ.get("ECOMLAKE_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (set ECOMLAKE_DEBUG=1 for the traceback)", err=True)
+        sys.exit(2)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

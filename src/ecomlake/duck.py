@@ -1,0 +1,27 @@
+"""DuckDB connections with the memory limit, threads and spill directory always set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ecomlake.config import Settings
+
+
+def connect(settings: Settings, database: str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    temp_dir = settings.temp_directory
+    if "://" not in temp_dir:
+        Path(temp_dir).mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(database, read_only=read_only)
+    con.execute(f"SET memory_limit = '{settings.duckdb.memory_limit}'")
+    con.execute(f"SET threads = {int(settings.duckdb.threads)}")
+    con.execute(f"SET temp_directory = '{temp_dir}'")
+    # Keeping insertion order costs memory and buys nothing for partitioned writes.
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def sql_literal(value: str) -> str:
+    """Quote a string for SQL (paths, dates)."""
+    return "'" + str(value).replace("'", "''") + "'"

@@ -1,0 +1,424 @@
+"""Storage for every layer: paths (local or gs://), partitions, manifests and atomic publish.
+
+Publishing a partition never writes into the live tree. A run writes each partition under
+``<layer root>/_staging/<run_id>/<table>/<key>=<value>/``, verifies it (every file opens, row
+counts add up), writes its ``_manifest.json`` and ``_SUCCESS``, records a journal, and only then
+swaps it into place. The journal makes the swap a redo log: once it exists the publish is
+committed, and a crash anywhere after that is finished by the next run (`recover`). A crash
+before it leaves the old partition untouched and only orphaned staging behind, which the next run
+removes. Readers therefore see the old partition or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import pyarrow.parquet as pq
+
+from ecomlake.errors import InputError
+from ecomlake.runs import utc_now_iso
+
+MANIFEST_NAME = "_manifest.json"
+MANIFEST_NAMES = ("_manifest.json", "_MANIFEST.json")  # the predecessor's exporter writes the latter
+SUCCESS_NAME = "_SUCCESS"
+STAGING_DIR = "_staging"
+MANIFEST_SCHEMA_VERSION = "1.0"
+PARQUET_MAGIC = b"PAR1"
+
+
+# --------------------------------------------------------------------------------------- paths
+
+def is_remote(path: str) -> bool:
+    return "://" in str(path)
+
+
+def join(*parts: str) -> str:
+    """Join path parts with '/', keeping URLs such as gs://bucket/prefix intact."""
+    cleaned = [str(p) for p in parts if str(p)]
+    if not cleaned:
+        return ""
+    head, rest = cleaned[0].rstrip("/"), [p.strip("/") for p in cleaned[1:]]
+    return "/".join([head, *rest]) if head else "/" + "/".join(rest)
+
+
+def fs_for(path: str):
+    """(fsspec filesystem, path inside it). Local paths use the local filesystem."""
+    import fsspec.core
+
+    if is_remote(path):
+        if str(path).startswith("gs://"):
+            os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+        return fsspec.core.url_to_fs(str(path))
+    import fsspec
+
+    return fsspec.filesystem("file"), str(path)
+
+
+def exists(path: str) -> bool:
+    if not is_remote(path):
+        return os.path.exists(path)
+    fs, p = fs_for(path)
+    return fs.exists(p)
+
+
+def isdir(path: str) -> bool:
+    if not is_remote(path):
+        return os.path.isdir(path)
+    fs, p = fs_for(path)
+    return fs.isdir(p)
+
+
+def listdir(path: str) -> list[str]:
+    """Names (not paths) in a directory, sorted; [] when it does not exist."""
+    if not is_remote(path):
+        try:
+            return sorted(os.listdir(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+    fs, p = fs_for(path)
+    try:
+        return sorted(e.rstrip("/").rsplit("/", 1)[-1] for e in fs.ls(p, detail=False))
+    except FileNotFoundError:
+        return []
+
+
+def makedirs(path: str) -> None:
+    if not is_remote(path):
+        os.makedirs(path, exist_ok=True)
+    # Object stores have no directories to create.
+
+
+def remove_tree(path: str) -> None:
+    if not is_remote(path):
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    fs, p = fs_for(path)
+    if fs.exists(p):
+        fs.rm(p, recursive=True)
+
+
+def move(src: str, dst: str) -> None:
+    """Rename a directory. Atomic on a local filesystem (same device)."""
+    if not is_remote(src):
+        os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+        os.rename(src, dst)
+        return
+    fs, s = fs_for(src)
+    _, d = fs_for(dst)
+    fs.mv(s, d, recursive=True)
+    fs.invalidate_cache()
+
+
+def read_bytes(path: str) -> bytes:
+    if not is_remote(path):
+        return Path(path).read_bytes()
+    fs, p = fs_for(path)
+    return fs.cat_file(p)
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """Write a small file so readers never see half of it (temp file + rename)."""
+    if is_remote(path):
+        fs, p = fs_for(path)
+        fs.pipe_file(p, data)  # single-object uploads are atomic
+        return
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: str, obj: Any) -> None:
+    write_bytes_atomic(path, (json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n").encode())
+
+
+def read_json(path: str) -> Any:
+    return json.loads(read_bytes(path))
+
+
+# --------------------------------------------------------------------------------- partitions
+
+def partition_name(value: str, key: str = "ingest_dt") -> str:
+    return f"{key}={value}"
+
+
+def partition_path(root: str, table: str, value: str, key: str = "ingest_dt") -> str:
+    return join(root, table, partition_name(value, key))
+
+
+def list_partitions(root: str, table: str, key: str = "ingest_dt") -> list[str]:
+    """Partition values of `table` under `root` (e.g. ['2023-01-01', ...]), sorted."""
+    prefix = f"{key}="
+    return [n[len(prefix):] for n in listdir(join(root, table)) if n.startswith(prefix)]
+
+
+def list_data_files(partition_dir: str) -> list[str]:
+    """Parquet data files of a partition (hidden, `_`-prefixed and temp files excluded)."""
+    return [
+        join(partition_dir, n)
+        for n in listdir(partition_dir)
+        if n.endswith(".parquet") and not n.startswith(("_", "."))
+    ]
+
+
+def find_manifest(partition_dir: str) -> str | None:
+    names = set(listdir(partition_dir))
+    for name in MANIFEST_NAMES:
+        if name in names:
+            return join(partition_dir, name)
+    return None
+
+
+def read_manifest(partition_dir: str) -> dict | None:
+    """The partition's manifest, or None when there is none. Invalid JSON raises InputError."""
+    path = find_manifest(partition_dir)
+    if path is None:
+        return None
+    try:
+        data = read_json(path)
+    except (ValueError, UnicodeDecodeError):
+        raise InputError(f"manifest is not valid JSON: {path}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"manifest is not a JSON object: {path}")
+    return data
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    if is_remote(path):
+        h.update(read_bytes(path))
+        return h.hexdigest()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def has_parquet_magic(path: str) -> bool:
+    """True when the file starts and ends with PAR1 (a truncated upload does not)."""
+    if is_remote(path):
+        data = read_bytes(path)
+        return len(data) >= 8 and data[:4] == PARQUET_MAGIC and data[-4:] == PARQUET_MAGIC
+    size = os.path.getsize(path)
+    if size < 8:
+        return False
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(-4, os.SEEK_END)
+        tail = fh.read(4)
+    return head == PARQUET_MAGIC and tail == PARQUET_MAGIC
+
+
+def parquet_num_rows(path: str) -> int:
+    """Row count from the footer; InputError naming the file when it does not open."""
+    try:
+        if is_remote(path):
+            fs, p = fs_for(path)
+            with fs.open(p, "rb") as fh:
+                return pq.ParquetFile(fh).metadata.num_rows
+        return pq.ParquetFile(path).metadata.num_rows
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise InputError(f"corrupt parquet file {path}: {exc}; delete it and re-run the job that wrote it") from None
+
+
+def file_entry(path: str, relative_to: str) -> dict:
+    rel = path[len(relative_to.rstrip("/")) + 1:] if path.startswith(relative_to) else path
+    return {"path": rel, "rows": parquet_num_rows(path), "sha256": sha256_file(path)}
+
+
+def build_manifest(partition_dir: str, *, table: str, partition: str, run_id: str, extra: dict | None = None) -> dict:
+    files = [file_entry(f, partition_dir) for f in list_data_files(partition_dir)]
+    manifest = {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
+        "table": table,
+        "partition": partition,
+        "run_id": run_id,
+        "created_at": utc_now_iso(),
+        "files": files,
+        "total_rows": sum(f["rows"] for f in files),
+    }
+    if extra:
+        manifest.update(extra)
+    return manifest
+
+
+# ----------------------------------------------------------------------------------- publish
+
+def _fault(point: str) -> None:
+    """Test hook: ECOMLAKE_FAULT=<point> makes the process die at that point of a publish."""
+    if os.environ.get("ECOMLAKE_FAULT") == point:
+        raise SystemExit(f"injected fault at {point}")
+
+
+def staging_root(layer_root: str, run_id: str) -> str:
+    return join(layer_root, STAGING_DIR, run_id)
+
+
+def staging_path(layer_root: str, run_id: str, table: str, partition: str) -> str:
+    """Where a run writes a partition before publishing it."""
+    return join(staging_root(layer_root, run_id), table, partition)
+
+
+def _owner_file(layer_root: str, run_id: str) -> str:
+    return join(staging_root(layer_root, run_id), "_owner.json")
+
+
+def claim_staging(layer_root: str, run_id: str) -> None:
+    """Mark a run's staging area as in use, so that `recover` leaves it alone while we live."""
+    recover(layer_root)
+    write_json_atomic(
+        _owner_file(layer_root, run_id),
+        {"pid": os.getpid(), "host": socket.gethostname(), "created_at": utc_now_iso(), "ts": time.time()},
+    )
+
+
+@dataclass
+class Publish:
+    """One partition to publish: staged directory -> live directory."""
+
+    staged: str
+    final: str
+    table: str
+    partition: str
+    expected_rows: int | None = None
+    extra: dict | None = None
+
+
+def _verify_and_seal(p: Publish, run_id: str) -> dict:
+    if not isdir(p.staged):
+        makedirs(p.staged)
+    for f in list_data_files(p.staged):
+        if not has_parquet_magic(f):
+            raise InputError(f"staged file is not a complete parquet file: {f}")
+    manifest = build_manifest(p.staged, table=p.table, partition=p.partition, run_id=run_id, extra=p.extra)
+    if p.expected_rows is not None and manifest["total_rows"] != p.expected_rows:
+        raise InputError(
+            f"{p.table}/{p.partition}: staged {manifest['total_rows']} rows but expected {p.expected_rows}; nothing was published"
+        )
+    write_json_atomic(join(p.staged, MANIFEST_NAME), manifest)
+    write_bytes_atomic(join(p.staged, SUCCESS_NAME), b"")
+    return manifest
+
+
+def seal(publishes: Iterable[Publish], run_id: str) -> list[dict]:
+    """Verify staged partitions and write their manifests, without publishing (staging mode)."""
+    return [_verify_and_seal(p, run_id) for p in publishes]
+
+
+def publish(layer_root: str, run_id: str, publishes: list[Publish], sealed: bool = False) -> list[dict]:
+    """Atomically replace each live partition by its staged version: all of them or none.
+
+    Returns the manifests. Partitions not named here are never touched.
+    """
+    manifests = [read_json(join(p.staged, MANIFEST_NAME)) for p in publishes] if sealed else seal(publishes, run_id)
+    _fault("before_swap")
+    journal = {
+        "run_id": run_id,
+        "created_at": utc_now_iso(),
+        "moves": [{"staged": p.staged, "final": p.final, "old": p.final.rstrip("/") + f".__old__{run_id}"} for p in publishes],
+    }
+    journal_path = join(staging_root(layer_root, run_id), "_journal.json")
+    write_json_atomic(journal_path, journal)  # the commit point
+    _fault("after_journal")
+    _apply_journal(journal)
+    remove_tree(journal_path)
+    return manifests
+
+
+def _apply_journal(journal: dict) -> None:
+    """Finish a committed publish. Each step is idempotent, so this is safe to run twice."""
+    for i, move_ in enumerate(journal["moves"]):
+        staged, final, old = move_["staged"], move_["final"], move_["old"]
+        if isdir(staged):
+            if isdir(final):
+                move(final, old)
+                if i == 0:
+                    _fault("mid_swap")
+            move(staged, final)
+    for move_ in journal["moves"]:
+        remove_tree(move_["old"])
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(layer_root: str, max_age_hours: float = 24.0) -> list[str]:
+    """Finish interrupted publishes and remove staging left by crashed runs under `layer_root`.
+
+    Staging that is waiting for promotion (`_pending.json`, staging publish mode) is kept.
+    Returns a line per action, for logs.
+    """
+    actions: list[str] = []
+    root = join(layer_root, STAGING_DIR)
+    for run_id in listdir(root):
+        run_dir = join(root, run_id)
+        journal_path = join(run_dir, "_journal.json")
+        if exists(journal_path):
+            _apply_journal(read_json(journal_path))
+            remove_tree(journal_path)
+            actions.append(f"finished interrupted publish of run {run_id}")
+        if exists(join(run_dir, "_pending.json")):
+            continue
+        owner_path = _owner_file(layer_root, run_id)
+        alive = False
+        if exists(owner_path):
+            try:
+                owner = read_json(owner_path)
+                young = time.time() - float(owner.get("ts", 0)) < max_age_hours * 3600
+                same_host = owner.get("host") == socket.gethostname()
+                alive = young and (not same_host or _pid_alive(int(owner.get("pid", -1))))
+            except (ValueError, TypeError):
+                alive = False
+        if not alive:
+            remove_tree(run_dir)
+            actions.append(f"removed staging left by run {run_id}")
+    if isdir(root) and not listdir(root):
+        remove_tree(root)
+    return actions
+
+
+def release_staging(layer_root: str, run_id: str) -> None:
+    """Drop a run's (now empty or abandoned) staging area."""
+    remove_tree(staging_root(layer_root, run_id))
+    root = join(layer_root, STAGING_DIR)
+    if isdir(root) and not listdir(root):
+        remove_tree(root)
+
+
+def mark_pending(layer_root: str, run_id: str, publishes: list[Publish], gate: str) -> None:
+    """Staging publish mode: keep sealed partitions in staging until `promote` after the gate."""
+    write_json_atomic(
+        join(staging_root(layer_root, run_id), "_pending.json"),
+        {"run_id": run_id, "gate": gate, "created_at": utc_now_iso(),
+         "partitions": [{"staged": p.staged, "final": p.final, "table": p.table, "partition": p.partition} for p in publishes]},
+    )
+
+
+def promote(layer_root: str, run_id: str) -> list[dict]:
+    """Publish what a staging-mode run left pending (the `promote_*` Airflow tasks call this)."""
+    pending_path = join(staging_root(layer_root, run_id), "_pending.json")
+    if not exists(pending_path):
+        raise InputError(f"nothing staged for run {run_id} under {join(layer_root, STAGING_DIR)}")
+    pending = read_json(pending_path)
+    publishes = [Publish(p["staged"], p["final"], p["table"], p["partition"]) for p in pending["partitions"]]
+    manifests = publish(layer_root, run_id, publishes, sealed=True)
+    release_staging(layer_root, run_id)
+    return manifests
