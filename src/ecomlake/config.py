@@ -126,6 +126,7 @@ class EnrichedSettings(_Strict):
     medium_clv: float = 200
     churn_danger_window_days: tuple[int, int] = (30, 90)
     bronze_nudge_days: int = 14
+    bronze_nudge_tier: str = "bronze"
     sales_velocity_window_days: int = Field(7, ge=1)
     trend_up_multiplier: float = 1.2
     trend_down_multiplier: float = 0.8
@@ -195,7 +196,8 @@ ENV_OVERRIDES: dict[str, tuple[str, Any]] = {
     "BRONZE_VALIDATION_LOOKBACK_DAYS": ("bronze.lookback_days", int),
     "SILVER_VALIDATION_LOOKBACK_DAYS": ("silver.lookback_days", int),
     # The runbook's alert threshold is a fraction; the config key is the same threshold in percent.
-    "MAX_QUARANTINE_RATE": ("silver.max_quarantine_pct", lambda v: float(v) * 100.0),
+    # Rounded so that 0.07 becomes 7.0, not 7.000000000000001.
+    "MAX_QUARANTINE_RATE": ("silver.max_quarantine_pct", lambda v: round(float(v) * 100.0, 9)),
 }
 
 

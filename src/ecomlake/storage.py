@@ -97,8 +97,13 @@ def makedirs(path: str) -> None:
 
 
 def remove_tree(path: str) -> None:
+    """Remove a directory tree or a single file; nothing when it does not exist."""
     if not is_remote(path):
-        shutil.rmtree(path, ignore_errors=True)
+        # rmtree silently ignores a plain file (e.g. a publish journal), so remove files directly.
+        if os.path.isfile(path) or os.path.islink(path):
+            os.remove(path)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
         return
     fs, p = fs_for(path)
     if fs.exists(p):
@@ -160,7 +165,8 @@ def partition_path(root: str, table: str, value: str, key: str = "ingest_dt") ->
 def list_partitions(root: str, table: str, key: str = "ingest_dt") -> list[str]:
     """Partition values of `table` under `root` (e.g. ['2023-01-01', ...]), sorted."""
     prefix = f"{key}="
-    return [n[len(prefix):] for n in listdir(join(root, table)) if n.startswith(prefix)]
+    # `<partition>.__old__<run_id>` is the previous version during (or after a crash in) a publish swap.
+    return [n[len(prefix):] for n in listdir(join(root, table)) if n.startswith(prefix) and ".__old__" not in n]
 
 
 def list_data_files(partition_dir: str) -> list[str]:

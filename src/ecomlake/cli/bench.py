@@ -1,11 +1,76 @@
-"""`ecomlake bench`: time each stage against its floor (see benchmarks/)."""
+"""`ecomlake bench`: time each stage of the pipeline against its floor (see benchmarks/README.md)."""
 
 from __future__ import annotations
 
+import shlex
+import sys
+
 import click
+
+from ecomlake.cli.common import passthrough
+
+
+def _scales(ctx, param, value: str | None) -> list[int] | None:
+    if not value:
+        return None
+    try:
+        out = [int(v.replace("_", "").strip()) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated order counts such as 10000,100000, got {value!r}") from None
+    if not out or any(v < 1 for v in out):
+        raise click.BadParameter(f"expected positive order counts, got {value!r}")
+    return out
+
+
+def _stages(ctx, param, value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _bounded(ctx, param, value: str | None) -> str | None:
+    return None if value is None or value.strip().lower() in ("", "off", "none", "0") else value.strip()
 
 
 @click.command(name="bench")
-def group() -> None:
-    """Benchmarks: time each stage against its floor."""
-    raise click.ClickException("the benchmark harness is not built yet (issue: benchmark harness)")
+@click.option("--orders-per-day", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+              help="Orders per day at the main (largest) scale.")
+@click.option("--days", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Days of Bronze per scale; the last day is the measured day D.")
+@click.option("--start-date", default="2023-01-01", show_default=True, help="First day of the generated lakes.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Generator seed.")
+@click.option("--memory-limit", default=None, help="DuckDB memory limit for every stage and floor (default: config).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="DuckDB threads (default: config).")
+@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Runs per stage and floor; the report gives the median and min..max.")
+@click.option("--scales", callback=_scales, default=None,
+              help="Comma-separated orders/day for the scale curve (default: orders-per-day /100, /10, x1; "
+                   "orders-per-day is always included).")
+@click.option("--history-days", type=click.IntRange(min=0), default=30, show_default=True,
+              help="Enriched on day 1 against this day of a lake at the smallest scale (0: off).")
+@click.option("--memory-bounded", callback=_bounded, default="2GB", show_default=True,
+              help="Run the largest scale's day again with this DuckDB memory limit ('off' to skip).")
+@click.option("--cache-dir", default="benchmarks/.cache", show_default=True,
+              help="Bronze cache (by generator parameters and version) and the run's working lakes.")
+@click.option("--output", default="docs/PERFORMANCE.md", show_default=True, help="Markdown report to write.")
+@click.option("--results-dir", default="benchmarks/results", show_default=True,
+              help="Where bench_<run_id>.json with every raw measurement goes.")
+@click.option("--plot", default=None, help="Scale plot PNG (default: performance_scale.png beside --output).")
+@click.option("--stages", callback=_stages, default=None,
+              help="Comma-separated subset of: bronze_validate, dims, base_silver, silver_gate, enriched, "
+                   "enriched_gate, gold (default: all).")
+@click.option("--keep-lakes", is_flag=True, default=False, help="Keep the derived lakes and logs after a successful run.")
+@click.pass_context
+@passthrough
+def group(ctx: click.Context, **kw) -> int:
+    """Benchmark every stage through the real CLI, each in a fresh process, beside its DuckDB floor.
+
+    \b
+    Writes the Markdown report (--output), a PNG of throughput against scale beside it, and
+    benchmarks/results/bench_<run_id>.json. A stage that fails stops the run (exit 1).
+    Quick run: `make bench`. The full benchmark (1,000,000 orders/day) takes about an hour.
+    """
+    from ecomlake.benchmark import BenchOptions, run_benchmark
+
+    config_path = (ctx.find_root().obj or {}).get("config_path")
+    opts = BenchOptions(config_path=config_path, command_line=" ".join(["ecomlake", *map(shlex.quote, sys.argv[1:])]), **kw)
+    run_benchmark(opts, echo=lambda line: click.echo(line))
+    return 0

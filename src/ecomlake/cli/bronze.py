@@ -25,7 +25,8 @@ def group() -> None:
               "truncated_parquet, missing_manifest, manifest_row_mismatch, dropped_required_column "
               "(optionally TABLE:KIND@DATE, e.g. orders:truncated_parquet@2023-01-02).")
 @click.option("--history-start", default=None,
-              help="Simulate customers and products from this earlier date so the first day has history (default: start-date).")
+              help="Customers signed up from this earlier date on, so the first day has history (their signups "
+                   "and spend are spread over it; default: 365 days before --start-date).")
 @click.pass_context
 def generate_cmd(ctx, start_date, days, orders_per_day, seed, out, defect_rate, file_faults, history_start):
     """Write a synthetic Bronze lake: all eight tables per ingest_dt, with manifests and a defects ledger."""

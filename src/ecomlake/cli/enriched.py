@@ -2,9 +2,109 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
+
+from ecomlake.cli.common import (
+    echo_step, enforce_option, env_option, passthrough, report_option, run_id_option, settings_from,
+)
+
+
+def _table_line(run) -> str:
+    parts = len(run.partitions)
+    return f"{run.table}: {run.rows:,} rows, {parts} partition{'s' if parts != 1 else ''}, {run.seconds:.2f}s"
+
+
+def run_and_validate(settings, ingest_dt: str, run_id: str | None, enforce: bool, output_report: str | None) -> int:
+    """Build all ten tables for D (progress bar, one line per table), then run the gate."""
+    from ecomlake.enriched.runner import run_enriched
+    from ecomlake.enriched.validate import validate_enriched
+    from ecomlake.transforms.schemas import TABLE_NAMES
+
+    lines: list[str] = []
+    with click.progressbar(length=len(TABLE_NAMES), label=f"enriched {ingest_dt}", file=sys.stderr,
+                           show_pos=True) as bar:
+        def progress(run) -> None:
+            lines.append(_table_line(run))
+            bar.update(1)
+
+        result = run_enriched(settings, ingest_dt, run_id=run_id, progress=progress)
+    for line in lines:
+        echo_step("enriched", line)
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
+    states = ", ".join(f"{k} {v['mode']}" for k, v in result.states.items())
+    verb = "staged (promote after the gate)" if result.publish_mode == "staging" else "published"
+    echo_step("enriched", f"{sum(len(t.partitions) for t in result.tables)} partitions {verb} in {result.seconds:.1f}s "
+                          f"(state: {states}); run record {result.record_path}")
+    code, gate = validate_enriched(settings, ingest_dt=ingest_dt, enforce=enforce, output_report=output_report,
+                                   run_id=result.run_id)
+    _echo_gate(gate, code)
+    return code
+
+
+def _echo_gate(gate, code: int) -> None:
+    status = gate.overall_status
+    with_data = sum(1 for m in gate.table_metrics if m["row_count"] > 0)
+    echo_step("enriched validate",
+              f"{status.value}: {with_data}/{len(gate.table_metrics)} tables with data; "
+              f"{sum(c.status.value == 'FAIL' for c in gate.checks)} failed check(s); "
+              f"report {gate.extra.get('report_path')} (exit {code})",
+              ok=status.value != "FAIL")
+    for c in gate.problems[:10]:
+        click.echo(f"  {c.status.value} {c.name}: {c.message}", err=True)
 
 
 @click.group(name="enriched", help="Enriched Silver: the ten business tables and their gate.")
 def group() -> None:
     pass
+
+
+@group.command(name="run")
+@click.option("--ingest-dt", required=True, help="Run date D (YYYY-MM-DD): reads Base Silver known as of D.")
+@click.option("--enriched-path", default=None, help="Enriched root (default: SILVER_ENRICHED_PATH, then config).")
+@env_option
+@enforce_option
+@report_option("<reports>/ENRICHED_QUALITY_<D>.md")
+@run_id_option
+@click.pass_context
+@passthrough
+def run_cmd(ctx, ingest_dt, enriched_path, environment, enforce, output_report, run_id) -> int:
+    """Build the ten Enriched tables for D, publish them atomically, then run the gate."""
+    from ecomlake.runs import parse_date
+
+    parse_date(ingest_dt, "--ingest-dt")
+    settings = settings_from(ctx, **{"paths.silver_enriched_path": enriched_path, "environment": environment})
+    return run_and_validate(settings, ingest_dt, run_id, enforce, output_report)
+
+
+@group.command(name="validate")
+@click.option("--enriched-path", default=None, help="Enriched root (default: SILVER_ENRICHED_PATH, then config).")
+@click.option("--ingest-dt", default=None, help="Run date D (default: the newest run record).")
+@env_option
+@enforce_option
+@report_option("<reports>/ENRICHED_QUALITY_<D>.md")
+@run_id_option
+@click.pass_context
+@passthrough
+def validate_cmd(ctx, enriched_path, ingest_dt, environment, enforce, output_report, run_id) -> int:
+    """Validate every partition a run wrote: presence, keys, sanity, semantic checks, reconciliation."""
+    from ecomlake.enriched.validate import validate_enriched
+
+    settings = settings_from(ctx, **{"paths.silver_enriched_path": enriched_path, "environment": environment})
+    code, gate = validate_enriched(settings, ingest_dt=ingest_dt, enforce=enforce, output_report=output_report,
+                                   run_id=run_id)
+    _echo_gate(gate, code)
+    return code
+
+
+@group.command(name="promote")
+@click.option("--run-id", required=True, help="The staging-mode run to publish.")
+@click.pass_context
+def promote_cmd(ctx, run_id) -> None:
+    """Publish a staging-mode run's partitions after its gate passed (ENRICHED_PUBLISH_MODE=staging)."""
+    from ecomlake.enriched.runner import promote_enriched
+
+    manifests = promote_enriched(settings_from(ctx), run_id)
+    echo_step("enriched promote", f"{len(manifests)} partitions published for run {run_id}")

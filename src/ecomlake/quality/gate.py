@@ -43,6 +43,30 @@ def worst(statuses: Iterable[Status | str]) -> Status:
     return result
 
 
+class CheckName:
+    """Check names shared by every gate, so metrics, reports and alerts use one vocabulary.
+
+    Partition-integrity checks apply to any layer that publishes manifests (Bronze, Silver, ...).
+    """
+
+    TABLE_PRESENT = "table_present"              # the table has at least one partition
+    PARTITION_PRESENT = "partition_present"      # an expected partition (date in the window) exists
+    PARTITION_NAME = "partition_name"            # a partition directory is named key=<valid value>
+    SUCCESS_MARKER = "success_marker"            # _SUCCESS written last: the partition is complete
+    MANIFEST_PRESENT = "manifest_present"
+    MANIFEST_VALID = "manifest_valid"            # valid JSON with the fields a reader needs
+    MANIFEST_ROWS = "manifest_rows_match"        # manifest total_rows / per-file rows equal the footers
+    MANIFEST_FILE_PRESENT = "manifest_file_present"  # every file the manifest lists exists
+    FILE_LISTED = "file_listed_in_manifest"      # every data file present is listed (no stray files)
+    CHECKSUM = "checksum_match"
+    PARQUET_MAGIC = "parquet_magic"              # starts and ends with PAR1 (not truncated)
+    PARQUET_READABLE = "parquet_readable"        # the footer opens
+    COLUMN_PRESENT = "column_present"            # schema drift: a contract column is missing
+    COLUMN_TYPE = "column_type"                  # schema drift: a column's type is incompatible
+    UNEXPECTED_COLUMN = "unexpected_column"      # schema drift: a column the contract does not know
+    MIN_ROWS = "min_table_rows"
+
+
 @dataclass
 class Check:
     """One verdict: what was checked, where, what was seen, against what, and what to do."""

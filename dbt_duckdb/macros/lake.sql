@@ -1,0 +1,75 @@
+{#- Where the lake's parquet lives. Files are listed when the model runs (execute), so the same SQL
+    works for the runner and for hand runs; nothing is listed while dbt only parses. -#}
+
+{% macro list_files(pattern) %}
+  {%- if not execute -%}{{ return([]) }}{%- endif -%}
+  {%- set result = run_query("select file from glob(" ~ sql_string(pattern) ~ ") order by file") -%}
+  {{ return(result.columns[0].values() | list) }}
+{% endmacro %}
+
+
+{% macro file_list_sql(files) -%}
+  [{%- for f in files -%}{{ sql_string(f) }}{{ ", " if not loop.last }}{%- endfor -%}]
+{%- endmacro %}
+
+
+{% macro empty_relation(columns) -%}
+  (select {% for name, type in columns.items() %}cast(null as {{ type }}) as {{ name }}{{ ", " if not loop.last }}{% endfor %} where false)
+{%- endmacro %}
+
+
+{#- The Bronze partition of the run date. `empty_columns` (returns, return_items) turns an absent
+    partition into zero rows with the Bronze schema; for every other table an absent partition is
+    an error (ecomlake's runner reports it before dbt starts). -#}
+{% macro bronze_source(table, empty_columns=none) %}
+  {%- set relation = source('bronze', table) -%}
+  {%- if empty_columns is not none and execute -%}
+    {%- set pattern = ecom_var('bronze_root') ~ '/' ~ table ~ '/ingest_dt=' ~ ecom_var('run_date') ~ '/*.parquet' -%}
+    {%- if list_files(pattern) | length == 0 -%}
+      {%- set cols = dict(empty_columns) -%}
+      {%- do cols.update({'ingest_dt': 'DATE', 'filename': 'VARCHAR', 'file_row_number': 'BIGINT'}) -%}
+      {{ return(empty_relation(cols)) }}
+    {%- endif -%}
+  {%- endif -%}
+  {{ return(relation) }}
+{% endmacro %}
+
+
+{#- Rows of `table` already published in Silver before the run date (through it with var
+    published_through_run_date, used by quarantine recovery), reduced to `columns` {name: type}. -#}
+{% macro silver_history(table, columns) %}
+  {%- set through = ecom_var('published_through_run_date') in (true, 'true', 'True', 1, '1') -%}
+  {%- set run_date = ecom_var('run_date') | string -%}
+  {%- set files = [] -%}
+  {%- for f in list_files(ecom_var('silver_root') ~ '/' ~ table ~ '/ingest_dt=????-??-??/*.parquet') -%}
+    {%- set m = modules.re.search('ingest_dt=([0-9]{4}-[0-9]{2}-[0-9]{2})', f) -%}
+    {%- if m and (m.group(1) < run_date or (through and m.group(1) == run_date)) -%}
+      {%- do files.append(f) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- if files | length == 0 -%}
+    {{ return(empty_relation(columns)) }}
+  {%- endif -%}
+  {{ return("(select " ~ (columns.keys() | join(', ')) ~ " from read_parquet(" ~ file_list_sql(files) ~ ", union_by_name = true))") }}
+{% endmacro %}
+
+
+{#- The dims snapshot for the run date, or the latest one before it (var dims_snapshot_dt pins one). -#}
+{% macro dims_snapshot(name) %}
+  {%- if not execute -%}{{ return("(select 1 as _parsing)") }}{%- endif -%}
+  {%- set root = ecom_var('dims_root') -%}
+  {%- set run_date = ecom_var('run_date') | string -%}
+  {%- set pinned = ecom_var('dims_snapshot_dt') | string -%}
+  {%- set by_date = {} -%}
+  {%- for f in list_files(root ~ '/' ~ name ~ '/snapshot_dt=????-??-??/*.parquet') -%}
+    {%- set d = modules.re.search('snapshot_dt=([0-9]{4}-[0-9]{2}-[0-9]{2})', f).group(1) -%}
+    {%- if (pinned and d == pinned) or (not pinned and d <= run_date) -%}
+      {%- do by_date.setdefault(d, []).append(f) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- if by_date | length == 0 -%}
+    {{ exceptions.raise_compiler_error("no " ~ name ~ " dims snapshot for " ~ (pinned or run_date) ~ " or earlier under " ~ root ~ "; run `ecomlake local dims` first") }}
+  {%- endif -%}
+  {%- set latest = (by_date.keys() | list | sort)[-1] -%}
+  {{ return("read_parquet(" ~ file_list_sql(by_date[latest]) ~ ", union_by_name = true)") }}
+{% endmacro %}

@@ -1,0 +1,413 @@
+"""The benchmark harness: a thin layer over the real CLI.
+
+For each scale: a cached Bronze lake; prerequisites prepared untimed (dims, Base Silver and
+Enriched for the days before D, the last day); then `repeat` times every selected stage for D in
+sequence, each stage in a fresh `ecomlake` process (its own wall time, peak RSS and spill), the
+whole sequence timed as end to end; then the floor of each stage (DuckDB copying the stage's input
+bytes once, fresh process, same limits). At the largest scale the same sequence again under the
+bounded memory limit; on a small lake of `history_days` days, the Enriched stage on day 1 against
+the last day. Nothing is estimated: every figure is a measured run, and a stage that exits non-zero
+stops the harness (except in the memory-bounded run, whose completion is itself the figure).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ecomlake.benchmark import report
+from ecomlake.benchmark.floor import FLOORS, floor_inputs
+from ecomlake.benchmark.lake import (
+    BronzeSpec, bronze_target, cached_bronze, ecomlake_argv, lake_env, seal_bronze,
+)
+from ecomlake.benchmark.measure import Measured, last_error_line, run_measured
+from ecomlake.errors import EcomlakeError, InputError
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    title: str
+    cli: tuple[str, ...]   # arguments after `ecomlake`; {D} is the measured day
+    floor: str             # key of benchmark.floor.FLOORS
+    produces: bool         # later stages read what it publishes
+    note: str = ""
+
+    def args(self, day: str) -> list[str]:
+        return [a.replace("{D}", day) for a in self.cli]
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("bronze_validate", "Bronze validate", ("bronze", "validate", "--partition-date", "{D}", "--enforce"),
+          "bronze_day", False),
+    Stage("dims", "Dims", ("dim", "run", "--run-date", "{D}"), "dims_inputs", True,
+          "runs the dims' Base Silver models (dbt) for D, then merges them into snapshot(D-1)"),
+    Stage("base_silver", "Base Silver", ("local", "silver", "--date", "{D}"), "bronze_day", True,
+          "dbt build + tests, publish, then the Silver gate: `local silver` has no flag to skip the gate, "
+          "so its time includes one Silver gate"),
+    Stage("silver_gate", "Silver gate", ("silver", "validate", "--partition-date", "{D}", "--enforce"),
+          "silver_day", False),
+    Stage("enriched", "Enriched", ("enriched", "run", "--ingest-dt", "{D}", "--enforce"), "silver_as_of", True,
+          "`enriched run` ends with the Enriched gate (no flag to skip it), so its time includes one gate"),
+    Stage("enriched_gate", "Enriched gate", ("enriched", "validate", "--ingest-dt", "{D}", "--enforce"),
+          "silver_as_of", False),
+    Stage("gold", "Gold", ("gold", "run", "--date", "{D}"), "enriched_all", True),
+)
+STAGE_NAMES = tuple(s.name for s in STAGES)
+_BY_NAME = {s.name: s for s in STAGES}
+PRODUCERS = tuple(s.name for s in STAGES if s.produces)
+MIN_DEFAULT_SCALE = 200  # the smallest day on which every gate has rows in every table
+
+
+class StageFailed(EcomlakeError):
+    exit_code = 1
+
+
+@dataclass
+class BenchOptions:
+    orders_per_day: int = 1_000_000
+    days: int = 3
+    start_date: str = "2023-01-01"
+    seed: int = 7
+    memory_limit: str | None = None      # default: config duckdb.memory_limit
+    threads: int | None = None           # default: config duckdb.threads
+    repeat: int = 3
+    scales: list[int] | None = None      # default: orders_per_day / 100, / 10, x 1
+    history_days: int = 30               # 0 or 1: no history curve
+    memory_bounded: str | None = "2GB"   # None: no memory-bounded run
+    cache_dir: str = "benchmarks/.cache"
+    output: str = "docs/PERFORMANCE.md"
+    results_dir: str = "benchmarks/results"
+    plot: str | None = None              # default: performance_scale.png beside the report
+    stages: list[str] | None = None      # default: all
+    keep_lakes: bool = False
+    config_path: str | None = None
+    command_line: str = ""
+
+
+@dataclass
+class BenchResult:
+    run_id: str
+    json_path: Path
+    report_path: Path
+    plot_path: Path | None
+    data: dict = field(repr=False, default_factory=dict)
+
+
+def resolve_scales(opts: BenchOptions) -> list[int]:
+    if opts.scales:
+        scales = set(opts.scales) | {opts.orders_per_day}
+    else:
+        n = opts.orders_per_day
+        scales = {max(min(n, MIN_DEFAULT_SCALE), s) for s in (n // 100, n // 10, n)}
+    return sorted(scales)
+
+
+def _check(opts: BenchOptions) -> None:
+    if opts.repeat < 1:
+        raise InputError(f"--repeat must be at least 1, got {opts.repeat}")
+    if opts.days < 1:
+        raise InputError(f"--days must be at least 1, got {opts.days}")
+    if opts.orders_per_day < 1 or any(s < 1 for s in opts.scales or []):
+        raise InputError("--orders-per-day and --scales must be positive order counts")
+    if opts.history_days < 0:
+        raise InputError(f"--history-days must be 0 (off) or at least 2, got {opts.history_days}")
+    try:
+        dt.date.fromisoformat(opts.start_date)
+    except ValueError:
+        raise InputError(f"invalid --start-date {opts.start_date!r}: expected YYYY-MM-DD") from None
+    unknown = [s for s in opts.stages or [] if s not in STAGE_NAMES]
+    if unknown:
+        raise InputError(f"unknown stage(s) {', '.join(unknown)} in --stages (known: {', '.join(STAGE_NAMES)})")
+
+
+class Harness:
+    def __init__(self, opts: BenchOptions, echo: Callable[[str], None] = print):
+        from ecomlake.config import load_settings
+        from ecomlake.runs import new_run_id
+
+        _check(opts)
+        self.opts, self.echo = opts, echo
+        settings = load_settings(opts.config_path)
+        self.memory_limit = opts.memory_limit or settings.duckdb.memory_limit
+        self.threads = int(opts.threads or settings.duckdb.threads)
+        self.config_path = str(Path(settings.source).resolve()) if settings.source and settings.source != "defaults" else None
+        self.cwd = os.getcwd()
+        self.run_id = new_run_id()
+        self.cache = Path(opts.cache_dir).resolve()
+        self.work = self.cache / "lakes" / self.run_id
+        self.selected = [s for s in STAGES if s.name in (opts.stages or STAGE_NAMES)]
+        self.last = max(STAGE_NAMES.index(s.name) for s in self.selected)
+        self.scales = resolve_scales(opts)
+        self.history_days = opts.history_days if opts.history_days >= 2 and self._selected("enriched") else 0
+        self.history_orders = self.scales[0]
+        self._seq = 0
+        self.data: dict = {
+            "run_id": self.run_id,
+            "status": "running",
+            "command": opts.command_line,
+            "started_at": report.now_iso(),
+            "machine": report.machine_info(),
+            "versions": report.versions(),
+            "parameters": {
+                "orders_per_day": opts.orders_per_day, "days": opts.days, "start_date": opts.start_date,
+                "seed": opts.seed, "memory_limit": self.memory_limit, "threads": self.threads,
+                "repeat": opts.repeat, "scales": self.scales, "history_days": self.history_days,
+                "history_orders_per_day": self.history_orders if self.history_days else None,
+                "memory_bounded": opts.memory_bounded, "stages": [s.name for s in self.selected],
+                "all_stages": len(self.selected) == len(STAGES),
+                "config": self.config_path or "defaults", "cache_dir": str(self.cache),
+            },
+            "stages": {s.name: {"title": s.title, "command": "ecomlake " + " ".join(s.cli), "floor": s.floor,
+                                "note": s.note} for s in self.selected},
+            "floors": dict(FLOORS),
+            "scales": [],
+            "memory_bounded": None,
+            "history": None,
+        }
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _selected(self, name: str) -> bool:
+        return any(s.name == name for s in self.selected)
+
+    def _env(self, lake: Path, bronze: Path, memory_limit: str | None = None) -> dict[str, str]:
+        return lake_env(lake, bronze, memory_limit=memory_limit or self.memory_limit, threads=self.threads,
+                        config_path=self.config_path)
+
+    def _log(self, what: str) -> Path:
+        self._seq += 1
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in what)
+        return self.work / "logs" / f"{self._seq:04d}_{safe}.log"
+
+    def _run(self, argv: list[str], env: dict, what: str, stage: str, failing: bool = True) -> Measured:
+        m = run_measured(argv, env, self.cwd, self._log(what), spill_dir=env.get("DUCKDB_TEMP_DIRECTORY"))
+        if m.exit_code != 0 and failing:
+            shown = " ".join(["ecomlake", *argv[3:]]) if argv[1:3] == ["-m", "ecomlake"] else " ".join(argv)
+            raise StageFailed(f"stage {stage} failed with exit code {m.exit_code} ({shown}): "
+                              f"{last_error_line(m.log) or 'no output'}; log {m.log}")
+        return m
+
+    def _line(self, label: str, what: str, m: Measured, extra: str = "") -> None:
+        spill = f", spilled {m.peak_spill_mb:,.0f} MB" if m.peak_spill_mb >= 1 else ""
+        self.echo(f"[{label}] {what:<34} {m.wall_s:8.2f} s  peak {m.peak_rss_mb:,.0f} MB{spill}{extra}")
+
+    def _label(self, orders: int, days: int | None = None) -> str:
+        return f"{orders:,}/day" + (f" x{days}" if days else "")
+
+    # ------------------------------------------------------------------ bronze
+
+    def ensure_bronze(self, spec: BronzeSpec, label: str) -> tuple[Path, dict]:
+        hit = cached_bronze(self.cache, spec)
+        if hit is not None:
+            meta = json.loads(hit.with_suffix(".json").read_text())
+            self.echo(f"[{label}] bronze: cached {hit}")
+            return hit, {"path": str(hit), "key": spec.key(), "cached": True,
+                         "generate_seconds": meta.get("generate_seconds")}
+        root, tmp = bronze_target(self.cache, spec)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        env = self._env(self.work / "generate", tmp)
+        argv = ecomlake_argv("bronze", "generate", "--start-date", spec.start_date, "--days", str(spec.days),
+                             "--orders-per-day", str(spec.orders_per_day), "--seed", str(spec.seed), "--out", str(tmp))
+        m = self._run(argv, env, f"generate_{spec.orders_per_day}x{spec.days}", "bronze generate")
+        seal_bronze(tmp, root, spec, m.wall_s)
+        self._line(label, f"bronze generate ({spec.days} days)", m, f" -> {root}")
+        return root, {"path": str(root), "key": spec.key(), "cached": False, "generate_seconds": m.wall_s}
+
+    # ------------------------------------------------------------------ stages
+
+    def prepare(self, stage: str, day: str, env: dict, label: str, log: list) -> None:
+        s = _BY_NAME[stage]
+        m = self._run(ecomlake_argv(*s.args(day)), env, f"prepare_{stage}_{day}", f"{stage} (prepare {day})")
+        self._line(label, f"prepare {day} {stage}", m, " (untimed)")
+        log.append({"stage": stage, "date": day, **m.as_dict()})
+
+    def timed_runs(self, stage: str, day: str, env: dict, label: str, note: str = "") -> list[dict]:
+        s, runs = _BY_NAME[stage], []
+        for r in range(1, self.opts.repeat + 1):
+            m = self._run(ecomlake_argv(*s.args(day)), env, f"{stage}_{day}_{r}", stage)
+            self._line(label, f"{note}{stage} {day} run {r}/{self.opts.repeat}", m)
+            runs.append(m.as_dict())
+        return runs
+
+    def sequence(self, day: str, env: dict, label: str, r: int, failing: bool = True, tag: str = "") -> dict:
+        """All selected stages for D in order, each a fresh process; the whole is end to end."""
+        stages: dict[str, dict] = {}
+        t0 = time.perf_counter()
+        for s in self.selected:
+            m = self._run(ecomlake_argv(*s.args(day)), env, f"{tag}{s.name}_{day}_{r}", s.name, failing=failing)
+            self._line(label, f"{tag}run {r}/{self.opts.repeat} {s.name}", m)
+            stages[s.name] = m.as_dict()
+            if m.exit_code != 0:
+                err = last_error_line(m.log)
+                self.echo(f"[{label}] {tag}stage {s.name} failed with exit code {m.exit_code}: {err}; log {m.log}")
+                return {"completed": False, "failed_stage": s.name, "exit_code": m.exit_code, "error": err,
+                        "stages": stages}
+        wall = round(time.perf_counter() - t0, 3)
+        e2e = {"completed": True, "wall_s": wall, "peak_rss_mb": max(v["peak_rss_mb"] for v in stages.values()),
+               "peak_spill_mb": max(v["peak_spill_mb"] for v in stages.values()), "stages": stages}
+        self.echo(f"[{label}] {tag}run {r}/{self.opts.repeat} {'end to end':<{25 - len(str(r))}} {wall:8.2f} s  "
+                  f"peak {e2e['peak_rss_mb']:,.0f} MB")
+        return e2e
+
+    def floor(self, name: str, day: str, env: dict, lake: Path, label: str) -> dict:
+        groups = floor_inputs(name, env, day)
+        if not groups:
+            raise StageFailed(f"stage floor {name} failed: no input files for {day} under the benchmark lake {lake}")
+        in_bytes = sum(os.path.getsize(f) for files in groups.values() for f in files)
+        runs = []
+        for r in range(1, self.opts.repeat + 1):
+            out = lake / "work" / "floor_out" / f"{name}_{r}"
+            out.mkdir(parents=True, exist_ok=True)
+            spec_path, result = out.with_suffix(".spec.json"), out.with_suffix(".result.json")
+            spec_path.write_text(json.dumps({"groups": groups, "out_dir": str(out), "result": str(result)}))
+            m = self._run([sys.executable, "-m", "ecomlake.benchmark.floor", str(spec_path)], env,
+                          f"floor_{name}_{day}_{r}", f"floor {name}")
+            got = json.loads(result.read_text())
+            out_bytes = sum(f.stat().st_size for f in out.glob("*.parquet"))
+            shutil.rmtree(out)  # the copies are only for timing; keep the disk free at large scales
+            runs.append({"seconds": got["seconds"], "rows": got["rows"], "process_wall_s": m.wall_s,
+                         "peak_rss_mb": m.peak_rss_mb, "out_bytes": out_bytes, "tables": got["tables"]})
+            self.echo(f"[{label}] {'floor ' + name + f' run {r}/{self.opts.repeat}':<34} {got['seconds']:8.2f} s  "
+                      f"({got['rows']:,} rows, {in_bytes / 2**20:,.1f} MB in)")
+        return {"input_files": sum(len(v) for v in groups.values()), "input_bytes": in_bytes,
+                "input_rows": runs[0]["rows"], "runs": runs}
+
+    # ------------------------------------------------------------------ one scale
+
+    def measure_scale(self, orders: int) -> dict:
+        opts = self.opts
+        spec = BronzeSpec(orders, opts.days, opts.start_date, opts.seed)
+        label = self._label(orders)
+        bronze, bronze_meta = self.ensure_bronze(spec, label)
+        lake = self.work / f"scale_{orders}"
+        env = self._env(lake, bronze)
+        dates, day = spec.dates, spec.dates[-1]
+        entry: dict = {"orders_per_day": orders, "days": opts.days, "date": day, "bronze": bronze_meta,
+                       "prepare": [], "stages": {s.name: {"runs": []} for s in self.selected},
+                       "end_to_end": {"runs": []}, "floors": {}}
+        self.data["scales"].append(entry)
+        reuse_history = self.history_days and orders == self.history_orders and opts.days == self.history_days
+
+        needed = [p for p in PRODUCERS if STAGE_NAMES.index(p) <= self.last]
+        for d in dates[:-1]:
+            for p in needed:
+                if p == "enriched" and reuse_history and d == dates[0]:
+                    self.data["history"] = {"orders_per_day": orders, "days": opts.days, "first_date": d,
+                                            "last_date": day, "shared_with_scale": True,
+                                            "first": self.timed_runs("enriched", d, env, label, "history "), "last": None}
+                else:
+                    self.prepare(p, d, env, label, entry["prepare"])
+        # Producers before the last selected stage that the timed sequence does not run (or that an
+        # unselected producer after them needs first) are prepared for D too.
+        sel = {s.name for s in self.selected}
+        for i, p in enumerate(needed):
+            if p not in sel or any(q not in sel for q in needed[i + 1:]):
+                self.prepare(p, day, env, label, entry["prepare"])
+
+        for r in range(1, opts.repeat + 1):
+            seq = self.sequence(day, env, label, r)
+            for name, m in seq.pop("stages").items():
+                entry["stages"][name]["runs"].append(m)
+            entry["end_to_end"]["runs"].append(seq)
+
+        for name in dict.fromkeys(["bronze_day", *(s.floor for s in self.selected)]):
+            entry["floors"][name] = self.floor(name, day, env, lake, label)
+
+        if reuse_history:
+            self.data["history"]["last"] = entry["stages"]["enriched"]["runs"]
+        if opts.memory_bounded and orders == self.scales[-1]:
+            self.data["memory_bounded"] = self.memory_bounded(lake, bronze, day, label)
+        if not opts.keep_lakes:
+            shutil.rmtree(lake, ignore_errors=True)
+        return entry
+
+    def memory_bounded(self, lake: Path, bronze: Path, day: str, label: str) -> dict:
+        limit = self.opts.memory_bounded
+        env = self._env(lake, bronze, memory_limit=limit)
+        self.echo(f"[{label}] memory-bounded: the same day with DUCKDB_MEMORY_LIMIT={limit}")
+        runs = []
+        for r in range(1, self.opts.repeat + 1):
+            seq = self.sequence(day, env, label, r, failing=False, tag=f"{limit} ")
+            runs.append(seq)
+            if not seq["completed"]:
+                break
+        return {"orders_per_day": self.scales[-1], "date": day, "memory_limit": limit, "runs": runs}
+
+    # ------------------------------------------------------------------ history curve
+
+    def history(self) -> None:
+        if not self.history_days or self.data["history"] is not None:
+            return
+        spec = BronzeSpec(self.history_orders, self.history_days, self.opts.start_date, self.opts.seed)
+        label = self._label(spec.orders_per_day, spec.days)
+        bronze, _meta = self.ensure_bronze(spec, label)
+        lake = self.work / f"history_{spec.orders_per_day}x{spec.days}"
+        env = self._env(lake, bronze)
+        dates, prep = spec.dates, []
+        # Dims and Base Silver for every day in one process each (the day-by-day loop is in the CLI).
+        for what, args in (("dims", ("local", "dims")), ("base_silver", ("local", "silver"))):
+            m = self._run(ecomlake_argv(*args), env, f"history_prepare_{what}", f"{what} (prepare all days)")
+            self._line(label, f"prepare {what}, all {spec.days} days", m, " (untimed)")
+            prep.append({"stage": what, "date": "all", **m.as_dict()})
+        first = self.timed_runs("enriched", dates[0], env, label, "history ")
+        for d in dates[1:-1]:
+            self.prepare("enriched", d, env, label, prep)
+        last = self.timed_runs("enriched", dates[-1], env, label, "history ")
+        self.data["history"] = {"orders_per_day": spec.orders_per_day, "days": spec.days, "first_date": dates[0],
+                                "last_date": dates[-1], "shared_with_scale": False, "bronze": _meta,
+                                "prepare": prep, "first": first, "last": last}
+        if not self.opts.keep_lakes:
+            shutil.rmtree(lake, ignore_errors=True)
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self) -> BenchResult:
+        o = self.opts
+        self.echo(f"bench {self.run_id}: scales {', '.join(f'{s:,}' for s in self.scales)} orders/day x {o.days} days; "
+                  f"repeat {o.repeat}; threads {self.threads}; memory {self.memory_limit}; "
+                  f"history {self.history_days or 'off'}; memory-bounded {o.memory_bounded or 'off'}")
+        self.echo(f"bench: logs and lakes under {self.work}")
+        results_dir = Path(o.results_dir)
+        json_path = results_dir / f"bench_{self.run_id}.json"
+        try:
+            for orders in self.scales:
+                self.measure_scale(orders)
+            self.history()
+        except BaseException as exc:
+            self.data["status"] = "failed"
+            self.data["error"] = exc.message if isinstance(exc, EcomlakeError) else f"{type(exc).__name__}: {exc}"
+            self.data["finished_at"] = report.now_iso()
+            report.write_json(json_path, self.data)
+            raise
+        self.data["status"] = "completed"
+        self.data["finished_at"] = report.now_iso()
+        self.data["machine"]["load_average_end"] = report.load_average()
+        summary = report.summarize(self.data)
+        self.data["summary"] = summary
+        report_path = Path(o.output)
+        plot_path = Path(o.plot) if o.plot else report_path.with_name("performance_scale.png")
+        plotted = report.write_plot(plot_path, self.data)
+        if plotted is None:
+            self.echo(f"bench: matplotlib is not installed; no plot written ({plot_path})")
+        report.write_json(json_path, self.data)
+        report.write_markdown(report_path, self.data, plot_path=plotted, json_path=json_path)
+        for t in summary["targets"]:
+            self.echo(f"target {t['status']:<12} {t['target']}: {t['measured']}")
+        self.echo(f"bench: report {report_path}; raw measurements {json_path}" + (f"; plot {plotted}" if plotted else ""))
+        if not o.keep_lakes:
+            shutil.rmtree(self.work, ignore_errors=True)
+        return BenchResult(self.run_id, json_path, report_path, plotted, self.data)
+
+
+def run_benchmark(opts: BenchOptions, echo: Callable[[str], None] = print) -> BenchResult:
+    return Harness(opts, echo).run()

@@ -1,0 +1,1 @@
+"""Dimension snapshots: build (snapshot.py) and validate (validate.py)."""

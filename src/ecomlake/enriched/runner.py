@@ -1,0 +1,280 @@
+"""Build the ten Enriched Silver tables for run date D and publish them atomically.
+
+For each table: run its Ibis transform on DuckDB, cast to the table's schema, sort by partition
+and grain (so a rerun writes identical bytes), split into partitions (a null partition value goes
+to `<key>=__null__`, never dropped) and part files of at most `enriched.max_rows_per_file` rows,
+and stage them under `<silver_enriched_path>/_staging/<run_id>/`. When all ten are staged, they
+and the incremental state are published in one atomic swap (direct mode), or sealed and left for
+`promote` after the gate (staging mode). The set of partitions written is recorded in
+`<metrics_base_path>/enriched_run_<run_id>.json`, which the gate reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ecomlake import storage
+from ecomlake.config import Settings
+from ecomlake.duck import connect
+from ecomlake.enriched import state as state_mod
+from ecomlake.runs import new_run_id, parse_date, utc_now_iso
+from ecomlake.transforms import builders
+from ecomlake.transforms.common import Context
+from ecomlake.transforms.schemas import NULL_PARTITION, SPECS, TABLE_NAMES, TableSpec
+
+RUN_RECORD_PREFIX = "enriched_run_"
+
+
+@dataclass
+class TableRun:
+    table: str
+    partition_key: str
+    rows: int
+    partitions: list[str]
+    files: int
+    seconds: float
+
+
+@dataclass
+class EnrichedRunResult:
+    run_id: str
+    ingest_dt: str
+    publish_mode: str
+    tables: list[TableRun] = field(default_factory=list)
+    states: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    snapshot_dates: dict = field(default_factory=dict)
+    record_path: str | None = None
+    seconds: float = 0.0
+
+    def table(self, name: str) -> TableRun:
+        return next(t for t in self.tables if t.table == name)
+
+
+def run_record_path(settings: Settings, run_id: str) -> str:
+    return storage.join(settings.paths.metrics_base_path, f"{RUN_RECORD_PREFIX}{run_id}.json")
+
+
+def partition_label(value) -> str:
+    return NULL_PARTITION if value is None else (value.isoformat() if hasattr(value, "isoformat") else str(value))
+
+
+def write_partitions(
+    table: pa.Table, spec: TableSpec, staging_dir: Callable[[str], str], max_rows: int
+) -> dict[str, tuple[str, int, int]]:
+    """Write `table` (already in the spec's schema) as sorted part files per partition value.
+
+    Returns {partition value label: (staged directory, rows, files)}.
+    """
+    table = table.sort_by([(k, "ascending", "at_end") for k in spec.sort_keys])
+    col = table.column(spec.partition_key)
+    values = sorted({v for v in col.to_pylist() if v is not None})
+    groups = [(v, pc.equal(col, pa.scalar(v, col.type))) for v in values]
+    if col.null_count:
+        groups.append((None, pc.is_null(col)))
+    out: dict[str, tuple[str, int, int]] = {}
+    for value, mask in groups:
+        part = table.filter(mask)
+        label = partition_label(value)
+        target = staging_dir(f"{spec.partition_key}={label}")
+        storage.remove_tree(target)
+        storage.makedirs(target)
+        n_files = 0
+        for i, start in enumerate(range(0, part.num_rows, max_rows)):
+            _write_parquet(part.slice(start, max_rows), storage.join(target, f"part-{i:05d}.parquet"))
+            n_files += 1
+        out[label] = (target, part.num_rows, n_files)
+    return out
+
+
+def _write_parquet(table: pa.Table, path: str) -> None:
+    if storage.is_remote(path):
+        fs, p = storage.fs_for(path)
+        with fs.open(p, "wb") as fh:
+            pq.write_table(table, fh, compression="zstd")
+    else:
+        pq.write_table(table, path, compression="zstd")
+
+
+def _execute(ctx: Context, expr, spec: TableSpec) -> pa.Table:
+    schema = spec.arrow_schema()
+    if expr is None:
+        return schema.empty_table()
+    result = ctx.backend.to_pyarrow(expr)
+    return result.select(schema.names).cast(schema)
+
+
+def make_context(settings: Settings, ingest_dt: dt.date):
+    con = connect(settings)
+    backend = ibis.duckdb.from_connection(con)
+    return Context(settings=settings, ingest_dt=ingest_dt, backend=backend), con
+
+
+def run_enriched(
+    settings: Settings,
+    ingest_dt: str | dt.date,
+    run_id: str | None = None,
+    progress: Callable[[TableRun], None] | None = None,
+    tables: list[str] | None = None,
+) -> EnrichedRunResult:
+    """Build the Enriched tables for `ingest_dt`, publish them, write the run record."""
+    d = parse_date(ingest_dt, "--ingest-dt")
+    run_id = run_id or new_run_id("enriched_")
+    root = settings.paths.silver_enriched_path
+    mode = settings.publish.enriched_publish_mode
+    wanted = [t for t in TABLE_NAMES if tables is None or t in tables]
+    build_fns = builders()
+    started = time.perf_counter()
+    ctx, con = make_context(settings, d)
+    ctx.require_silver()
+    ctx.customers()  # fail early (exit 2) when the dims are missing
+    ctx.products()
+    storage.claim_staging(root, run_id)
+    result = EnrichedRunResult(run_id=run_id, ingest_dt=d.isoformat(), publish_mode=mode)
+    publishes: list[storage.Publish] = []
+    ok = False
+    try:
+        for name in wanted:
+            spec = SPECS[name]
+            t0 = time.perf_counter()
+            expr, _dates = build_fns[name](ctx)
+            table = _execute(ctx, expr, spec)
+            written = write_partitions(
+                table, spec, lambda part: storage.staging_path(root, run_id, name, part),
+                settings.enriched.max_rows_per_file,
+            )
+            for label, (staged, rows, _files) in written.items():
+                publishes.append(storage.Publish(
+                    staged=staged, final=storage.partition_path(root, name, label, spec.partition_key),
+                    table=name, partition=f"{spec.partition_key}={label}", expected_rows=rows,
+                    extra={"ingest_dt": d.isoformat(), "layer": "enriched"},
+                ))
+            run = TableRun(name, spec.partition_key, table.num_rows, sorted(written), sum(f for _, _, f in written.values()),
+                           round(time.perf_counter() - t0, 3))
+            result.tables.append(run)
+            if progress:
+                progress(run)
+        for st in state_mod.states_of_run(ctx):
+            staged = storage.staging_path(root, run_id, st.table_dir, f"ingest_dt={d.isoformat()}")
+            storage.remove_tree(staged)
+            storage.makedirs(staged)
+            _write_parquet(st.table, storage.join(staged, "part-00000.parquet"))
+            publishes.append(storage.Publish(
+                staged=staged, final=storage.partition_path(root, st.table_dir, d.isoformat()),
+                table=st.table_dir, partition=f"ingest_dt={d.isoformat()}", expected_rows=st.table.num_rows,
+                extra={"fingerprint": st.fingerprint, "mode": st.mode, "base_state_dt": st.base_state_dt},
+            ))
+            result.states[st.name] = {"mode": st.mode, "base_state_dt": st.base_state_dt, "rows": st.table.num_rows}
+        if mode == "staging":
+            storage.seal(publishes, run_id)
+            storage.mark_pending(root, run_id, publishes, gate="enriched_quality")
+        else:
+            storage.publish(root, run_id, publishes)
+            refresh_latest(settings, d, wanted)
+        ok = True
+    finally:
+        ctx.close()
+        if mode != "staging" or not ok:
+            storage.release_staging(root, run_id)
+    result.warnings = list(ctx.warnings)
+    result.snapshot_dates = {k: v.isoformat() for k, v in ctx.snapshot_dates.items()}
+    result.seconds = round(time.perf_counter() - started, 3)
+    result.record_path = run_record_path(settings, run_id)
+    storage.write_json_atomic(result.record_path, {
+        "run_id": run_id,
+        "ingest_dt": d.isoformat(),
+        "created_at": utc_now_iso(),
+        "publish_mode": mode,
+        "status": "pending" if mode == "staging" else "published",
+        "enriched_path": root,
+        "staging_root": storage.staging_root(root, run_id) if mode == "staging" else None,
+        "tables": {t.table: {"partition_key": t.partition_key, "partitions": t.partitions, "rows": t.rows,
+                             "files": t.files, "seconds": t.seconds} for t in result.tables},
+        "states": result.states,
+        "snapshot_dates": result.snapshot_dates,
+        "warnings": result.warnings,
+        "seconds": result.seconds,
+    })
+    return result
+
+
+LATEST_NAME = "_latest.parquet"
+
+
+def refresh_latest(settings: Settings, ingest_dt: dt.date, tables: list[str]) -> list[str]:
+    """Copy the newest snapshot of each snapshot table to `<table>/_latest.parquet`.
+
+    The runbook diagnoses with `pl.read_parquet('data/silver/enriched/int_customer_lifetime_value/*.parquet')`,
+    which only sees files at the table root. The leading underscore keeps the copy out of every
+    partitioned reader (Spark, Hive, BigQuery and our own listing skip `_` files), and only a run
+    for the newest snapshot date refreshes it, so a backfill never replaces it with older data.
+    """
+    root = settings.paths.silver_enriched_path
+    written = []
+    for name in tables:
+        spec = SPECS[name]
+        if not spec.snapshot:
+            continue
+        dated = [p for p in storage.list_partitions(root, name, spec.partition_key) if p != NULL_PARTITION]
+        if not dated or max(dated) != ingest_dt.isoformat():
+            continue
+        files = storage.list_data_files(storage.partition_path(root, name, ingest_dt.isoformat(), spec.partition_key))
+        if not files:
+            continue
+        table = pa.concat_tables([_read_parquet(f) for f in files])
+        target = storage.join(root, name, LATEST_NAME)
+        tmp = storage.join(root, name, f"_latest.tmp-{os.getpid()}.parquet")
+        _write_parquet(table, tmp)
+        storage.move(tmp, target) if storage.is_remote(tmp) else os.replace(tmp, target)
+        written.append(target)
+    return written
+
+
+def _read_parquet(path: str) -> pa.Table:
+    if storage.is_remote(path):
+        fs, p = storage.fs_for(path)
+        with fs.open(p, "rb") as fh:
+            return pq.read_table(fh)
+    return pq.read_table(path)
+
+
+def promote_enriched(settings: Settings, run_id: str) -> list[dict]:
+    """Staging publish mode: move a gated run's partitions into place (the promote_enriched task)."""
+    manifests = storage.promote(settings.paths.silver_enriched_path, run_id)
+    path = run_record_path(settings, run_id)
+    if storage.exists(path):
+        record = storage.read_json(path)
+        refresh_latest(settings, dt.date.fromisoformat(record["ingest_dt"]), list(record.get("tables", {})))
+        record.update(status="published", staging_root=None, promoted_at=utc_now_iso())
+        storage.write_json_atomic(path, record)
+    return manifests
+
+
+def load_run_record(settings: Settings, run_id: str | None = None, ingest_dt: dt.date | None = None) -> dict | None:
+    """The record of `run_id`, else the newest record for `ingest_dt`, else the newest record (None if none)."""
+    metrics = settings.paths.metrics_base_path
+    if run_id:
+        path = run_record_path(settings, run_id)
+        return storage.read_json(path) if storage.exists(path) else None
+    best = None
+    for name in storage.listdir(metrics):
+        if not (name.startswith(RUN_RECORD_PREFIX) and name.endswith(".json")):
+            continue
+        try:
+            rec = storage.read_json(storage.join(metrics, name))
+        except (ValueError, OSError):
+            continue
+        if ingest_dt is not None and rec.get("ingest_dt") != ingest_dt.isoformat():
+            continue
+        if best is None or (rec.get("created_at", ""), rec.get("run_id", "")) > (best.get("created_at", ""), best.get("run_id", "")):
+            best = rec
+    return best

@@ -1,0 +1,272 @@
+"""Build the eight Gold marts (dbt models over Enriched) into the DuckDB warehouse, then export them.
+
+One run, for an as-of date D (``--date``, else the latest Enriched snapshot):
+
+1. check that Enriched exists: every one of the ten tables has partitions, and the three snapshot
+   tables have the snapshot for D (exit 2 otherwise, before dbt starts);
+2. ``dbt build --select path:models/gold`` (models and their tests, one in-process invocation) into a
+   fresh warehouse file inside the run's staging area ``<gold_path>/_staging/<run_id>/``;
+3. only when every model and test passed: export each mart to
+   ``<gold_path>/<mart>/part-0000.parquet`` (all eight published in one atomic swap through
+   ``ecomlake.storage.publish``) and move the new warehouse over ``<gold_path>/ecomlake.duckdb``
+   (an atomic rename).
+
+A failed model or test therefore leaves the previous warehouse and exports exactly as they were.
+Business-date marts cover the partitions up to D; snapshot marts read the snapshot for D only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ecomlake import storage
+from ecomlake.config import Settings
+from ecomlake.errors import EcomlakeError, GateFailed, InputError
+from ecomlake.runs import new_run_id, parse_date, utc_now_iso
+
+MARTS: tuple[str, ...] = (
+    "fct_finance_revenue",
+    "fct_marketing_attribution",
+    "fct_sales_operations",
+    "fct_cart_abandonment",
+    "fct_product_profitability",
+    "fct_customer_segments",
+    "fct_daily_dashboard",
+    "fct_shipping_analysis",
+)
+WAREHOUSE_NAME = "ecomlake.duckdb"
+EXPORT_FILE = "part-0000.parquet"
+RUN_RECORD_PREFIX = "gold_run_"
+_DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")  # what the dbt sources glob (<key>=????-??-??) reads
+
+
+@dataclass
+class MartResult:
+    name: str
+    rows: int
+    export_path: str
+
+
+@dataclass
+class GoldRunResult:
+    run_id: str
+    as_of: str
+    warehouse: str
+    marts: list[MartResult] = field(default_factory=list)
+    models_built: int = 0
+    tests_passed: int = 0
+    tests_failed: int = 0
+    tests_warned: int = 0
+    seconds: float = 0.0
+    record_path: str = ""
+
+    def rows(self) -> dict[str, int]:
+        return {m.name: m.rows for m in self.marts}
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["marts"] = [asdict(m) for m in self.marts]
+        return d
+
+
+def warehouse_path(settings: Settings) -> str:
+    """Where BI tools find the marts: ``<gold_path>/ecomlake.duckdb`` (a local file)."""
+    return storage.join(settings.paths.gold_path, WAREHOUSE_NAME)
+
+
+def _snapshot_tables() -> list[str]:
+    from ecomlake.transforms.schemas import SPECS
+
+    return [name for name, spec in SPECS.items() if spec.snapshot]
+
+
+def _partitions(root: str, table: str, key: str) -> list[str]:
+    return [v for v in storage.list_partitions(root, table, key) if _DATE_DIR.match(v)]
+
+
+def resolve_as_of(settings: Settings, run_date: dt.date | None) -> dt.date:
+    """Check that Enriched exists and return the as-of date D of the Gold build.
+
+    D is `run_date` when given (its snapshots must exist), else the latest date that every
+    snapshot table has. Raises InputError (exit 2) naming the missing table and what to run.
+    """
+    from ecomlake.transforms.schemas import SPECS
+
+    root = settings.paths.silver_enriched_path
+    hint = f"run `ecomlake local enriched{' --date ' + run_date.isoformat() if run_date else ''}` first"
+    if not storage.isdir(root):
+        raise InputError(f"Enriched data missing: {root} does not exist; {hint}")
+    empty = [name for name, spec in SPECS.items() if not _partitions(root, name, spec.partition_key)]
+    if empty:
+        more = f" (and {len(empty) - 1} more)" if len(empty) > 1 else ""
+        raise InputError(f"Enriched data missing: no partitions of {empty[0]}{more} under {root}; {hint}")
+    snapshots = {name: set(_partitions(root, name, "ingest_dt")) for name in _snapshot_tables()}
+    if run_date is not None:
+        for name, dates in snapshots.items():
+            if run_date.isoformat() not in dates:
+                latest = max(dates)
+                raise InputError(
+                    f"Enriched data missing: no {name} snapshot for {run_date} under {root} "
+                    f"(latest is {latest}); {hint}"
+                )
+        return run_date
+    common = set.intersection(*snapshots.values())
+    if not common:
+        raise InputError(
+            f"Enriched data incomplete: the snapshot tables {', '.join(snapshots)} share no ingest_dt under {root}; "
+            "run `ecomlake local enriched --date D` for one date"
+        )
+    return dt.date.fromisoformat(max(common))
+
+
+def _export_marts(settings: Settings, warehouse: Path, export_dir: Callable[[str], str]) -> list[MartResult]:
+    """Row count of each mart, and its parquet export written into `export_dir(mart)`."""
+    from ecomlake.duck import connect, sql_literal
+
+    out: list[MartResult] = []
+    con = connect(settings, str(warehouse), read_only=True)
+    try:
+        for mart in MARTS:
+            rows = con.execute(f"select count(*) from main.{mart}").fetchone()[0]
+            target = export_dir(mart)
+            storage.remove_tree(target)
+            storage.makedirs(target)
+            con.execute(
+                f"copy (select * from main.{mart}) to {sql_literal(storage.join(target, EXPORT_FILE))} "
+                "(format parquet, compression zstd)"
+            )
+            out.append(MartResult(mart, int(rows), ""))
+    finally:
+        con.close()
+    return out
+
+
+def _write_record(settings: Settings, record: dict) -> str:
+    path = storage.join(settings.paths.metrics_base_path, f"{RUN_RECORD_PREFIX}{record['run_id']}.json")
+    storage.makedirs(settings.paths.metrics_base_path)
+    storage.write_json_atomic(path, record)
+    return path
+
+
+def run_gold(
+    settings: Settings,
+    run_date: str | dt.date | None = None,
+    run_id: str | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> GoldRunResult:
+    """Build, test and publish the Gold marts as of `run_date` (default: the latest snapshot).
+
+    Raises InputError (exit 2) when Enriched is missing, GateFailed (exit 1) when a Gold test
+    fails, EcomlakeError (exit 2) when a model cannot be built. Nothing is published on failure.
+    """
+    from ecomlake.silver.dbt_runner import close_dbt_connections, invoke
+
+    t0 = time.perf_counter()
+    run_id = run_id or new_run_id("gold_")
+    requested = parse_date(run_date, "--date") if run_date is not None else None
+    as_of = resolve_as_of(settings, requested)
+    gold_root = settings.paths.gold_path
+    remote = storage.is_remote(gold_root)
+    final_warehouse = warehouse_path(settings)
+    enriched_root = settings.paths.silver_enriched_path
+    if not storage.is_remote(enriched_root):
+        enriched_root = str(Path(enriched_root).resolve())  # dbt runs with cwd = the project directory
+
+    # The build happens next to its destination, so that publishing is a rename on one filesystem.
+    # A gs:// gold path cannot hold a DuckDB file being written: build under the work path instead.
+    storage.makedirs(gold_root)
+    storage.claim_staging(gold_root, run_id)  # also finishes or clears what a crashed run left
+    if remote:
+        build_dir = Path(settings.paths.work_path).resolve() / "gold_build" / run_id
+    else:
+        build_dir = Path(storage.staging_root(gold_root, run_id)).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    warehouse = build_dir / WAREHOUSE_NAME
+    result = GoldRunResult(run_id=run_id, as_of=as_of.isoformat(), warehouse=final_warehouse)
+    record = {"run_id": run_id, "as_of": as_of.isoformat(), "started_at": utc_now_iso(),
+              "enriched_path": settings.paths.silver_enriched_path, "gold_path": gold_root}
+    published = False
+    try:
+        if echo:
+            echo(f"building {len(MARTS)} Gold marts as of {as_of} from {settings.paths.silver_enriched_path}")
+        # dbt's console output is silenced (the CLI prints its own lines); the log file keeps the details.
+        summary = invoke(
+            settings,
+            ["build", "--select", "path:models/gold", "--log-level", "none", "--log-level-file", "debug"],
+            dbt_vars={"gold": True, "enriched_root": enriched_root, "run_date": as_of.isoformat()},
+            run_id=run_id,
+            warehouse=warehouse,
+            raise_on_failure=False,
+        )
+        close_dbt_connections()
+        result.models_built = summary.models
+        result.tests_passed, result.tests_failed, result.tests_warned = (
+            summary.tests_passed, summary.tests_failed, summary.tests_warned)
+        record["dbt"] = summary.to_dict()
+        log = f"dbt log: {summary.log_path}"
+        if summary.errors:
+            more = f" (+{len(summary.errors) - 1} more)" if len(summary.errors) > 1 else ""
+            raise EcomlakeError(f"gold: dbt could not build: {summary.errors[0]}{more}; "
+                                f"the warehouse and exports were left unchanged; {log}")
+        if summary.failed_tests:
+            total = summary.tests_passed + summary.tests_failed
+            more = f" (+{len(summary.failed_tests) - 1} more)" if len(summary.failed_tests) > 1 else ""
+            raise GateFailed(f"gold: {summary.tests_failed} of {total} dbt tests failed: {summary.failed_tests[0]}{more}; "
+                             f"the warehouse and exports were left unchanged; {log}")
+        if not summary.success or summary.models != len(MARTS):
+            raise EcomlakeError(f"gold: dbt built {summary.models} of {len(MARTS)} marts; "
+                                f"the warehouse and exports were left unchanged; {log}")
+
+        # Export every mart as parquet, then publish all eight and the warehouse.
+        if remote:
+            local_exports = build_dir / "exports"
+            marts = _export_marts(settings, warehouse, lambda m: str(local_exports / m))
+            for m in marts:
+                staged = storage.staging_path(gold_root, run_id, m.name, "")
+                fs, p = storage.fs_for(storage.join(staged, EXPORT_FILE))
+                fs.put_file(str(local_exports / m.name / EXPORT_FILE), p)
+        else:
+            marts = _export_marts(settings, warehouse, lambda m: storage.staging_path(gold_root, run_id, m, ""))
+        publishes = [
+            storage.Publish(
+                staged=storage.staging_path(gold_root, run_id, m.name, ""),
+                final=storage.join(gold_root, m.name),
+                table=m.name, partition="all", expected_rows=m.rows,
+                extra={"layer": "gold", "as_of": as_of.isoformat()},
+            )
+            for m in marts
+        ]
+        storage.publish(gold_root, run_id, publishes)
+        if remote:
+            fs, p = storage.fs_for(final_warehouse)
+            fs.put_file(str(warehouse), p)  # a single-object upload replaces the old one atomically
+        else:
+            os.replace(warehouse, final_warehouse)
+        published = True
+        for m in marts:
+            m.export_path = storage.join(gold_root, m.name, EXPORT_FILE)
+        result.marts = marts
+    finally:
+        close_dbt_connections()
+        if remote:
+            shutil.rmtree(build_dir, ignore_errors=True)
+        storage.release_staging(gold_root, run_id)
+        result.seconds = round(time.perf_counter() - t0, 3)
+        record.update(
+            finished_at=utc_now_iso(), status="published" if published else "failed",
+            warehouse=final_warehouse, seconds=result.seconds,
+            marts={m.name: m.rows for m in result.marts},
+            tests_passed=result.tests_passed, tests_failed=result.tests_failed,
+        )
+        try:
+            result.record_path = _write_record(settings, record)
+        except OSError:
+            pass  # the run record is a convenience; never mask the real outcome
+    return result

@@ -1,0 +1,345 @@
+"""Base Silver: write (dbt build in a per-run DuckDB), audit (dbt tests), publish (atomic swap).
+
+For one arrival date D and a group of tables (the six facts, or the two dims):
+
+1. Check inputs before dbt starts: every Bronze partition of D exists (returns and return_items
+   may be absent: a quiet day reads as zero rows); for facts, a dims snapshot for D or earlier.
+2. ``dbt build`` (seed + models + data tests + unit tests) of the group's models in
+   ``<work>/silver_<run_id>.duckdb``. A failing test stops the run: nothing is published.
+3. Export, per table, the valid rows (``stg_<t>``) and the rejected rows (``stg_<t>_quarantine``)
+   to staging with ``COPY ... (FORMAT parquet, COMPRESSION zstd)``, and publish every silver and
+   quarantine partition of D in one `storage.publish` (all or nothing; other dates untouched),
+   checking the expected row counts.
+4. Write the run ledger ``<metrics>/silver_run_<run_id>.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pyarrow as pa
+
+from ecomlake import storage
+from ecomlake.config import Settings
+from ecomlake.contract import CONTRACT, DIM_SNAPSHOTS, DIM_TABLES, FACT_TABLES, silver_columns
+from ecomlake.duck import connect, sql_literal
+from ecomlake.errors import EcomlakeError, InputError
+from ecomlake.runs import new_run_id, parse_date, utc_now_iso
+from ecomlake.silver import dbt_runner
+from ecomlake.silver.codegen import OPTIONAL_BRONZE, PARENT_KEYS
+
+QUARANTINE_STAGING = "_quarantine"  # quarantine partitions are staged beside silver, published together
+Echo = Callable[[str], None]
+
+
+@dataclass
+class TableRun:
+    table: str
+    ingest_dt: str
+    bronze_rows: int
+    silver_rows: int
+    quarantine_rows: int
+    reasons: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    bronze_present: bool = True
+
+
+@dataclass
+class SilverRun:
+    run_id: str
+    ingest_dt: str
+    group: str                      # facts | dims
+    tables: list[TableRun]
+    dbt: dict
+    publish_mode: str
+    ledger_path: str | None = None
+    seconds: dict = field(default_factory=dict)
+
+    def table(self, name: str) -> TableRun:
+        return next(t for t in self.tables if t.table == name)
+
+
+# ------------------------------------------------------------------------------------ inputs
+
+def bronze_dates(settings: Settings, table: str) -> list[str]:
+    return storage.list_partitions(settings.paths.bronze_base_path, table)
+
+
+def _has_bronze(settings: Settings, table: str, day: str) -> bool:
+    part = storage.partition_path(settings.paths.bronze_base_path, table, day)
+    return bool(storage.list_data_files(part))
+
+
+def check_bronze(settings: Settings, tables: tuple[str, ...], day: str) -> None:
+    missing = [t for t in tables if t not in OPTIONAL_BRONZE and not _has_bronze(settings, t, day)]
+    if missing:
+        where = storage.partition_path(settings.paths.bronze_base_path, missing[0], day)
+        raise InputError(
+            f"no Bronze data for {', '.join(missing)} on {day} (looked in {where}); "
+            f"generate or land Bronze for that date first (e.g. `ecomlake bronze generate --start-date {day} --days 1`)"
+        )
+
+
+def snapshot_dates(settings: Settings, dim_table: str) -> list[str]:
+    return storage.list_partitions(settings.paths.silver_dims_path, DIM_SNAPSHOTS[dim_table], key="snapshot_dt")
+
+
+def dims_snapshot_for(settings: Settings, day: str) -> str:
+    """The snapshot date Base Silver uses for D: D itself, else the latest before D (both dims)."""
+    chosen = []
+    for dim in DIM_TABLES:
+        usable = [d for d in snapshot_dates(settings, dim) if d <= day]
+        if not usable:
+            raise InputError(
+                f"no dims snapshot for {day} or earlier under {settings.paths.silver_dims_path} "
+                f"({DIM_SNAPSHOTS[dim]}); run `ecomlake local dims` first"
+            )
+        chosen.append(usable[-1])
+    return min(chosen)
+
+
+# ------------------------------------------------------------------------------------- vars
+
+def dbt_vars(settings: Settings, day: str, run_id: str, **extra) -> dict:
+    """Every var the dbt project reads (macros/ecom_vars.sql), from Settings, as absolute paths."""
+    def absolute(p: str) -> str:
+        return p if storage.is_remote(p) else str(Path(p).resolve())
+
+    out = {
+        "bronze_root": absolute(settings.paths.bronze_base_path),
+        "silver_root": absolute(settings.paths.silver_base_path),
+        "quarantine_root": absolute(settings.paths.quarantine_path),
+        "dims_root": absolute(settings.paths.silver_dims_path),
+        "run_date": day,
+        "run_id": run_id,
+        "run_ts": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"),
+        "max_future_skew_hours": int(settings.silver.max_future_skew_hours),
+    }
+    out.update(extra)
+    return out
+
+
+# ----------------------------------------------------------------------------------- export
+
+def _check_columns(con, relation: str, expected: list[str]) -> None:
+    got = [r[0] for r in con.execute(f"select column_name from (describe {relation})").fetchall()]
+    if got != expected:
+        raise EcomlakeError(f"{relation} columns {got} differ from the contract {expected}; regenerate the models "
+                            "(`python -m ecomlake.silver.codegen`)")
+
+
+def _copy(con, relation: str, out_dir: str) -> None:
+    storage.makedirs(out_dir)
+    target = storage.join(out_dir, "part-0000.parquet")
+    con.execute(f"COPY (select * from {relation}) TO {sql_literal(target)} (FORMAT parquet, COMPRESSION zstd)")
+
+
+def _reasons(con, relation: str) -> dict[str, int]:
+    rows = con.execute(
+        f"select code, count(*) from (select unnest(string_split(_quarantine_reason, '|')) as code from {relation}) "
+        "group by code order by count(*) desc, code"
+    ).fetchall()
+    return {code: int(n) for code, n in rows}
+
+
+def export_and_publish(settings: Settings, con, tables: tuple[str, ...], day: str, run_id: str,
+                       bronze_present: dict[str, bool], echo: Echo | None) -> list[TableRun]:
+    silver_root = settings.paths.silver_base_path
+    quarantine_root = settings.paths.quarantine_path
+    part = storage.partition_name(day)
+    publishes: list[storage.Publish] = []
+    results: list[TableRun] = []
+    for table in tables:
+        started = time.perf_counter()
+        t = CONTRACT[table]
+        _check_columns(con, f"stg_{table}", [c for c, _ in silver_columns(table)])
+        _check_columns(con, f"stg_{table}_quarantine",
+                       t.bronze_column_names + ["ingest_dt", "_quarantine_reason", "_quarantine_timestamp", "_run_id"])
+        bronze_rows = con.execute(f"select count(*) from int_{table}__bronze").fetchone()[0]
+        silver_rows = con.execute(f"select count(*) from stg_{table}").fetchone()[0]
+        quarantine_rows = con.execute(f"select count(*) from stg_{table}_quarantine").fetchone()[0]
+        if bronze_rows != silver_rows + quarantine_rows:  # the dbt test checks it too; never publish a loss
+            raise EcomlakeError(f"{table} {day}: {bronze_rows} Bronze rows but {silver_rows} silver + {quarantine_rows} "
+                                "quarantine; nothing was published")
+        s_stage = storage.staging_path(silver_root, run_id, table, part)
+        q_stage = storage.staging_path(silver_root, run_id, f"{QUARANTINE_STAGING}/{table}", part)
+        _copy(con, f"stg_{table}", s_stage)
+        _copy(con, f"stg_{table}_quarantine", q_stage)
+        publishes.append(storage.Publish(s_stage, storage.partition_path(silver_root, table, day), table, part,
+                                         expected_rows=silver_rows, extra={"layer": "silver", "bronze_rows": bronze_rows}))
+        publishes.append(storage.Publish(q_stage, storage.partition_path(quarantine_root, table, day), table, part,
+                                         expected_rows=quarantine_rows, extra={"layer": "quarantine", "bronze_rows": bronze_rows}))
+        results.append(TableRun(table, day, int(bronze_rows), int(silver_rows), int(quarantine_rows),
+                                _reasons(con, f"stg_{table}_quarantine"), round(time.perf_counter() - started, 3),
+                                bronze_present.get(table, True)))
+    if settings.publish.silver_publish_mode == "staging":
+        storage.seal(publishes, run_id)
+        storage.mark_pending(silver_root, run_id, publishes, gate="silver_quality")
+        if echo:
+            echo(f"staged {len(publishes)} partitions under {storage.staging_root(silver_root, run_id)} "
+                 f"(SILVER_PUBLISH_MODE=staging: promote after the gate)")
+    else:
+        storage.publish(silver_root, run_id, publishes)
+    return results
+
+
+# -------------------------------------------------------------------------------------- run
+
+def run_tables(
+    settings: Settings,
+    ingest_dt: str | dt.date,
+    group: str = "facts",
+    *,
+    run_id: str | None = None,
+    echo: Echo | None = None,
+    keep_warehouse: bool = False,
+) -> SilverRun:
+    """Build, test and publish Base Silver for one date and one group ('facts' or 'dims')."""
+    day = parse_date(ingest_dt, "ingest date").isoformat()
+    tables = FACT_TABLES if group == "facts" else DIM_TABLES
+    run_id = run_id or new_run_id()
+    say = echo or (lambda _m: None)
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    say(f"[1/4] checking inputs for {day}")
+    check_bronze(settings, tables, day)
+    extra = {}
+    if group == "facts":
+        snap = dims_snapshot_for(settings, day)
+        if snap != day:
+            say(f"      note: no dims snapshot for {day}; using the latest before it ({snap})")
+        extra["dims_snapshot_dt"] = snap
+    present = {t: _has_bronze(settings, t, day) for t in tables}
+    timings["inputs"] = round(time.perf_counter() - t0, 3)
+
+    silver_root = settings.paths.silver_base_path
+    storage.makedirs(silver_root)
+    storage.claim_staging(silver_root, run_id)
+    warehouse = dbt_runner.warehouse_path(settings, run_id)
+    ok = False
+    try:
+        t0 = time.perf_counter()
+        say(f"[2/4] dbt build ({group}) in {warehouse.name}")
+        summary = dbt_runner.invoke(
+            settings, ["build", "--select", f"tag:{group}", "--indirect-selection", "cautious"],
+            dbt_vars=dbt_vars(settings, day, run_id, **extra), run_id=run_id, warehouse=warehouse,
+        )
+        dbt_runner.close_dbt_connections()
+        timings["dbt_build"] = round(time.perf_counter() - t0, 3)
+        say(f"      {summary.models} models, {summary.tests_passed} tests passed, {summary.tests_warned} warned, "
+            f"{summary.tests_failed} failed, {summary.unit_tests_passed} unit tests passed")
+
+        t0 = time.perf_counter()
+        say("[3/4] export + publish (silver and quarantine together)")
+        con = connect(settings, str(warehouse), read_only=True)
+        try:
+            results = export_and_publish(settings, con, tables, day, run_id, present, echo)
+        finally:
+            con.close()
+        timings["export_publish"] = round(time.perf_counter() - t0, 3)
+        ok = True
+    finally:
+        dbt_runner.close_dbt_connections()
+        if settings.publish.silver_publish_mode != "staging" or not ok:
+            storage.release_staging(silver_root, run_id)
+        if ok and not keep_warehouse:
+            for suffix in ("", ".wal"):
+                Path(str(warehouse) + suffix).unlink(missing_ok=True)
+            import shutil
+
+            shutil.rmtree(dbt_runner.work_dir(settings) / "dbt" / run_id, ignore_errors=True)
+
+    run = SilverRun(run_id=run_id, ingest_dt=day, group=group, tables=results, dbt=summary.to_dict(),
+                    publish_mode=settings.publish.silver_publish_mode, seconds=timings)
+    say("[4/4] run ledger")
+    run.ledger_path = write_ledger(settings, run)
+    return run
+
+
+def write_ledger(settings: Settings, run: SilverRun) -> str:
+    path = storage.join(settings.paths.metrics_base_path, f"silver_run_{run.run_id}.json")
+    storage.write_json_atomic(path, {
+        "run_id": run.run_id,
+        "ingest_dt": run.ingest_dt,
+        "group": run.group,
+        "written_at": utc_now_iso(),
+        "publish_mode": run.publish_mode,
+        "tables": {t.table: {k: v for k, v in asdict(t).items() if k != "table"} for t in run.tables},
+        "dbt": run.dbt,
+        "seconds": run.seconds,
+    })
+    return path
+
+
+# ------------------------------------------------------------------------------ revalidation
+
+def revalidate(settings: Settings, table: str, ingest_dt: str | dt.date, raw_rows: pa.Table, run_id: str) -> tuple[pa.Table, pa.Table]:
+    """Re-run THE SAME dbt models on repaired raw rows; return (now valid, still failing).
+
+    Used by quarantine recovery. `raw_rows` holds Bronze columns (as in the quarantine files; extra
+    columns such as _quarantine_reason are ignored, missing Bronze columns are null). They are written
+    as a temporary Bronze partition ``<work>/revalidate_<run_id>/bronze/<table>/ingest_dt=D/`` and the
+    table's models run against it with:
+
+    - the dims snapshot for D (or the latest before it), exactly as the daily run;
+    - parents (for children) read from published Silver through D only (var parent_source='silver');
+    - the already-published rule extended to Silver partition D itself
+      (var published_through_run_date), so a recovered key that is already in Silver is a duplicate
+      and recovering twice never duplicates rows.
+
+    Returns ``(valid, failing)``: `valid` has contract.silver_columns(table) in order (``_run_id`` =
+    `run_id`); `failing` has the Bronze columns, ``ingest_dt`` and ``_quarantine_reason``. Nothing is
+    published here: the caller publishes both.
+    """
+    import pyarrow.parquet as pq
+
+    t = CONTRACT.get(table)
+    if t is None:
+        raise InputError(f"unknown table {table!r}")
+    day = parse_date(ingest_dt, "ingest date").isoformat()
+    schema = t.bronze_schema()
+    cols = []
+    for f in schema:
+        if f.name in raw_rows.column_names:
+            cols.append(raw_rows.column(f.name).cast(f.type))
+        else:
+            cols.append(pa.nulls(raw_rows.num_rows, f.type))
+    bronze_tbl = pa.Table.from_arrays(cols, schema=schema)
+
+    work = dbt_runner.work_dir(settings) / f"revalidate_{run_id}"
+    part = work / "bronze" / table / f"ingest_dt={day}"
+    part.mkdir(parents=True, exist_ok=True)
+    pq.write_table(bronze_tbl, part / "part-0000.parquet")
+    models = [f"int_{table}__bronze", f"int_{table}__cleaned", f"int_{table}__scored", f"stg_{table}", f"stg_{table}_quarantine"]
+    extra: dict = {"bronze_root": str(work / "bronze"), "published_through_run_date": True, "parent_source": "silver"}
+    if t.kind == "fact":
+        extra["dims_snapshot_dt"] = dims_snapshot_for(settings, day)
+        for col, fk in t.foreign_keys:
+            if fk.table in PARENT_KEYS:
+                models.append(f"int_{fk.table}__keys")
+            else:
+                models.append("int_dims__customers" if fk.table == "customers" else "int_dims__product_catalog")
+    warehouse = work / "warehouse.duckdb"
+    try:
+        dbt_runner.invoke(settings, ["run", "--select", *sorted(set(models))],
+                          dbt_vars=dbt_vars(settings, day, run_id, **extra), run_id=f"revalidate_{run_id}", warehouse=warehouse)
+        dbt_runner.close_dbt_connections()
+        con = connect(settings, str(warehouse), read_only=True)
+        try:
+            valid = con.sql(f"select * from stg_{table}").to_arrow_table()  # duckdb 2.0: no fetch_arrow_table on execute()
+            failing = con.sql(
+                f"select * exclude (_quarantine_timestamp, _run_id) from stg_{table}_quarantine").to_arrow_table()
+        finally:
+            con.close()
+    finally:
+        dbt_runner.close_dbt_connections()
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(dbt_runner.work_dir(settings) / "dbt" / f"revalidate_{run_id}", ignore_errors=True)
+    return valid, failing

@@ -1,0 +1,132 @@
+"""Settings: config file < environment < CLI flags; malformed input is a one-line error (exit 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ecomlake.config import ENV_OVERRIDES, Settings, load_settings
+from ecomlake.errors import ConfigError
+
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.yml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "config.yml"
+    p.write_text(text)
+    return p
+
+
+def test_repo_config_loads_and_matches_documented_values():
+    s = load_settings(REPO_CONFIG, env={})
+    assert s.source == str(REPO_CONFIG)
+    assert s.environment == "local"
+    assert s.paths.bronze_base_path == "data/bronze"
+    assert s.paths.quarantine_path == "data/silver/base/quarantine"
+    assert s.silver.min_rows("returns") == 0 and s.silver.min_rows("orders") == 1
+    assert s.silver.sla("product_catalog") == 0.99
+    assert s.temp_directory == "data/_work/duckdb_tmp"
+
+
+def test_precedence_file_then_env_then_flags(tmp_path):
+    cfg = write(tmp_path, "environment: dev\npaths:\n  bronze_base_path: from_file\n  metrics_base_path: m_file\n"
+                          "duckdb:\n  threads: 3\n")
+    s = load_settings(cfg, env={})
+    assert (s.environment, s.paths.bronze_base_path, s.duckdb.threads) == ("dev", "from_file", 3)
+    env = {"BRONZE_BASE_PATH": "from_env", "PIPELINE_ENV": "prod", "DUCKDB_THREADS": "5"}
+    s = load_settings(cfg, env=env)
+    assert (s.environment, s.paths.bronze_base_path, s.duckdb.threads) == ("prod", "from_env", 5)
+    assert s.paths.metrics_base_path == "m_file"  # untouched keys keep the file's value
+    s = load_settings(cfg, env=env, overrides={"paths.bronze_base_path": "from_flag", "environment": "local",
+                                               "duckdb.threads": None})
+    assert (s.environment, s.paths.bronze_base_path) == ("local", "from_flag")
+    assert s.duckdb.threads == 5  # an unset flag (None) does not mask the environment
+
+
+def test_empty_env_value_is_ignored(tmp_path):
+    cfg = write(tmp_path, "paths:\n  bronze_base_path: from_file\n")
+    assert load_settings(cfg, env={"BRONZE_BASE_PATH": ""}).paths.bronze_base_path == "from_file"
+
+
+def test_ecom_config_path_selects_the_file(tmp_path):
+    cfg = write(tmp_path, "paths:\n  gold_path: g\n")
+    assert load_settings(env={"ECOM_CONFIG_PATH": str(cfg)}).paths.gold_path == "g"
+
+
+@pytest.mark.parametrize("text, key", [
+    ("paths:\n  bronze_bse_path: x\n", "paths.bronze_bse_path"),
+    ("silvr:\n  lookback_days: 1\n", "silvr"),
+    ("silver:\n  sla_thresholds:\n    orders: 0.9\n  max_quarantine: 3\n", "silver.max_quarantine"),
+])
+def test_unknown_key_names_the_key(tmp_path, text, key):
+    cfg = write(tmp_path, text)
+    with pytest.raises(ConfigError) as exc:
+        load_settings(cfg, env={})
+    assert exc.value.exit_code == 2
+    assert f"unknown key '{key}'" in exc.value.message and str(cfg) in exc.value.message
+    assert "\n" not in exc.value.message
+
+
+@pytest.mark.parametrize("text, key", [
+    ("duckdb:\n  memory_limit: lots\n", "duckdb.memory_limit"),
+    ("duckdb:\n  threads: zero\n", "duckdb.threads"),
+    ("environment: staging\n", "environment"),
+    ("silver:\n  sla_thresholds:\n    orders: 95\n", "silver.sla_thresholds"),
+    ("silver:\n  min_table_rows:\n    ordrs: 1\n", "silver.min_table_rows"),
+    ("publish:\n  silver_publish_mode: yolo\n", "publish.silver_publish_mode"),
+])
+def test_invalid_value_names_the_key(tmp_path, text, key):
+    with pytest.raises(ConfigError, match=f"invalid value for '{key}'") as exc:
+        load_settings(write(tmp_path, text), env={})
+    assert exc.value.exit_code == 2
+
+
+@pytest.mark.parametrize("text", ["paths: [unclosed\n", "a: b: c\n", "\tpaths: x\n"])
+def test_malformed_yaml(tmp_path, text):
+    with pytest.raises(ConfigError, match=r"not valid YAML at line \d+") as exc:
+        load_settings(write(tmp_path, text), env={})
+    assert exc.value.exit_code == 2
+
+
+def test_top_level_must_be_a_mapping(tmp_path):
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_settings(write(tmp_path, "- a\n- b\n"), env={})
+
+
+def test_empty_file_means_defaults(tmp_path):
+    assert load_settings(write(tmp_path, ""), env={}).model_dump() == Settings().model_dump()
+
+
+def test_explicit_missing_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "missing.yml", env={})
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(env={"ECOM_CONFIG_PATH": str(tmp_path / "missing.yml")})
+
+
+@pytest.mark.parametrize("raw, pct", [("0.05", 5.0), ("0.07", 7.0), ("0", 0.0), ("1", 100.0), ("0.125", 12.5)])
+def test_max_quarantine_rate_is_a_fraction_stored_as_percent(raw, pct):
+    s = load_settings(REPO_CONFIG, env={"MAX_QUARANTINE_RATE": raw})
+    assert s.silver.max_quarantine_pct == pct  # exact: no 7.000000000000001 in reports
+
+
+@pytest.mark.parametrize("var, raw", [("MAX_QUARANTINE_RATE", "five"), ("DUCKDB_THREADS", "2.5")])
+def test_unparseable_env_value_names_the_variable(var, raw):
+    with pytest.raises(ConfigError, match=f"environment variable {var}='{raw}'"):
+        load_settings(REPO_CONFIG, env={var: raw})
+
+
+def test_max_quarantine_rate_given_in_percent_is_rejected():
+    # 5 means 500%: a percent given where the runbook's fraction belongs must stop the run.
+    with pytest.raises(ConfigError, match="silver.max_quarantine_pct"):
+        load_settings(REPO_CONFIG, env={"MAX_QUARANTINE_RATE": "5"})
+
+
+def test_every_env_override_targets_a_real_key():
+    s = Settings()
+    for var, (dotted, _) in ENV_OVERRIDES.items():
+        node = s
+        for part in dotted.split("."):
+            assert hasattr(node, part), f"{var} -> {dotted}"
+            node = getattr(node, part)
