@@ -1,8 +1,15 @@
 {#- Cleaning and typing helpers shared by every int_<table>__cleaned model. -#}
 
-{#- Trimmed text; NULL for the null tokens '', 'none', 'null', 'n/a', 'nan' (any case, after trim). -#}
+{#- Trimmed text; NULL for the null tokens '', 'none', 'null', 'n/a', 'nan' (any case, after trim).
+    Written so the common case (no surrounding spaces, longer than a token) costs two LIKE tests and
+    a length check: trimming every value of every column was most of the cleaning time. -#}
 {% macro clean_string(column) -%}
-  case when lower(trim({{ column }})) in ('', 'none', 'null', 'n/a', 'nan') then null else trim({{ column }}) end
+  case
+    when {{ column }} like ' %' or {{ column }} like '% ' then
+      case when lower(trim({{ column }})) in ('', 'none', 'null', 'n/a', 'nan') then null else trim({{ column }}) end
+    when strlen({{ column }}) <= 4 and lower({{ column }}) in ('', 'none', 'null', 'n/a', 'nan') then null
+    else {{ column }}
+  end
 {%- endmacro %}
 
 

@@ -10,15 +10,13 @@ nothing is written into the repository). Then rows are tampered with in the ware
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
 import pytest
-
-from ecomlake.config import load_settings
-from ecomlake.dims.snapshot import run_dims
 
 from test_base_silver_support import clean_day, write_day
 
@@ -40,7 +38,11 @@ def hand(tmp_path_factory):
     data = clean_day(D1)
     data["returns"], data["return_items"] = [], []
     write_day(base / "bronze", D1, data, skip=("returns", "return_items"))  # a quiet day: no returns partition
-    run_dims(load_settings(str(REPO / "config" / "config.yml"), env=lake_env), D1)
+    cli_env = {k: v for k, v in os.environ.items() if not k.startswith(("ECOM", "PIPELINE_ENV", "RUN_ID", "MAX_QUARANTINE"))}
+    cli_env.update(lake_env, ECOM_CONFIG_PATH=str(REPO / "config" / "config.yml"))
+    ecomlake = str(Path(sys.executable).with_name("ecomlake"))
+    cli = {cmd: subprocess.run([ecomlake, "local", cmd], env=cli_env, cwd=str(base), capture_output=True, text=True, timeout=900)
+           for cmd in ("dims", "silver")}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ECOM", "DBT_", "RUN_ID"))}
     env.update(lake_env, ECOM_RUN_DATE=D1, ECOM_DBT_DUCKDB_PATH=str(base / "manual.duckdb"),
                DBT_TARGET_PATH=str(base / "target"), DBT_LOG_PATH=str(base / "logs"),
@@ -51,7 +53,24 @@ def hand(tmp_path_factory):
 
     steps = {"deps": dbt("deps"), "run": dbt("run", "--target", "local", "--full-refresh"), "test": dbt("test"),
              "select": dbt("run", "--select", "stg_orders", "--target", "local")}
-    return {"base": base, "dbt": dbt, "steps": steps, "warehouse": base / "manual.duckdb", "data": data}
+    return {"base": base, "dbt": dbt, "steps": steps, "warehouse": base / "manual.duckdb", "data": data, "cli": cli}
+
+
+def test_local_dims_and_silver_cli(hand):
+    """`ecomlake local dims` then `ecomlake local silver` (no --date: the Bronze date), as the runbook orders them."""
+    dims, silver = hand["cli"]["dims"], hand["cli"]["silver"]
+    assert dims.returncode == 0, dims.stderr
+    assert f"snapshot {D1} published" in dims.stdout and "customer_snapshot: PASS" in dims.stdout
+    assert silver.returncode == 0, silver.stderr
+    out = silver.stdout
+    for stage in ("[1/4]", "[2/4]", "[3/4]", "[4/4]"):
+        assert stage in out
+    n = len(hand["data"]["orders"])
+    assert re.search(rf"orders\s+{n} bronze ->\s+{n} silver \+\s+0 quarantine", out), out
+    assert re.search(r"returns\s+0 bronze ->\s+0 silver \+\s+0 quarantine .*no Bronze partition", out), out
+    assert "Silver gate:" in out  # the Silver gate ran on what was published
+    assert (hand["base"] / "silver" / "orders" / f"ingest_dt={D1}" / "_SUCCESS").exists()
+    assert (hand["base"] / "silver" / "quarantine" / "returns" / f"ingest_dt={D1}" / "part-0000.parquet").exists()
 
 
 def test_runbook_commands_run_as_typed(hand):

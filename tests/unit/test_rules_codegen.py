@@ -67,4 +67,4 @@ def test_registry_macro_lists_every_code():
 def test_null_key_rows_never_compete_in_dedup():
     sql = codegen.scored_model(CONTRACT["order_items"])
     assert "_row_reasons = '' and order_id is not null and product_id is not null as _is_candidate" in sql
-    assert "case when _is_candidate and _dedup_rank > 1 then 'duplicate_order_item' end" in sql
+    assert "where _is_candidate" in sql and "case when _is_duplicate then 'duplicate_order_item' end" in sql

@@ -65,16 +65,33 @@ checked as (
     from joined
 ),
 
-ranked as (
+candidates as (
+    -- dedup competes only among rows that pass every other rule; null keys never compete
     select
         *,
-        _row_reasons = '' and cart_item_id is not null as _is_candidate,
-        row_number() over (
-            partition by cart_item_id, _row_reasons = '' and cart_item_id is not null
-            order by ingestion_ts desc nulls last, event_id desc nulls last, source_file desc nulls last, _bronze_file desc, _bronze_row desc
-        ) as _dedup_rank,
-        exists (select 1 from published where checked.cart_item_id = published.cart_item_id) as _is_published
+        _row_reasons = '' and cart_item_id is not null as _is_candidate
     from checked
+),
+
+duplicate_keys as (
+    -- keys with several valid copies, and the winning version: newest ingestion_ts, then event_id,
+    -- source_file, Bronze file and row position (an aggregate, not a window over the wide rows)
+    select
+        cart_item_id,
+        max(row(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
+    from candidates
+    where _is_candidate
+    group by cart_item_id
+    having count(*) > 1
+),
+
+ranked as (
+    select
+        candidates.*,
+        coalesce(candidates._is_candidate and row(candidates.ingestion_ts, candidates.event_id, candidates.source_file, candidates._bronze_file, candidates._bronze_row) <> duplicate_keys._winner, false) as _is_duplicate,
+        candidates._is_candidate and exists (select 1 from published where candidates.cart_item_id = published.cart_item_id) as _is_published
+    from candidates
+    left join duplicate_keys on candidates._is_candidate and candidates.cart_item_id = duplicate_keys.cart_item_id
 ),
 
 scored as (
@@ -82,10 +99,45 @@ scored as (
         *,
         nullif(concat_ws('|',
             nullif(_row_reasons, ''),
-            case when _is_candidate and _dedup_rank > 1 then 'duplicate_cart_item_id' end,
-            case when _is_candidate and _is_published then 'duplicate_cart_item_id_published' end
+            case when _is_duplicate then 'duplicate_cart_item_id' end,
+            case when _is_published then 'duplicate_cart_item_id_published' end
         ), '') as _quarantine_reason
     from ranked
+),
+
+final as (
+    -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
+    -- nulling them for valid rows keeps this table small, the cleaned text is not needed at all
+    select
+        * exclude (
+            added_at__text,
+            ingestion_ts__text,
+            cart_item_id__raw,
+            cart_id__raw,
+            product_id__raw,
+            product_name__raw,
+            category__raw,
+            added_at__raw,
+            quantity__raw,
+            unit_price__raw,
+            batch_id__raw,
+            ingestion_ts__raw,
+            event_id__raw,
+            source_file__raw
+        ),
+        case when _quarantine_reason is not null then cart_item_id__raw end as cart_item_id__raw,
+        case when _quarantine_reason is not null then cart_id__raw end as cart_id__raw,
+        case when _quarantine_reason is not null then product_id__raw end as product_id__raw,
+        case when _quarantine_reason is not null then product_name__raw end as product_name__raw,
+        case when _quarantine_reason is not null then category__raw end as category__raw,
+        case when _quarantine_reason is not null then added_at__raw end as added_at__raw,
+        case when _quarantine_reason is not null then quantity__raw end as quantity__raw,
+        case when _quarantine_reason is not null then unit_price__raw end as unit_price__raw,
+        case when _quarantine_reason is not null then batch_id__raw end as batch_id__raw,
+        case when _quarantine_reason is not null then ingestion_ts__raw end as ingestion_ts__raw,
+        case when _quarantine_reason is not null then event_id__raw end as event_id__raw,
+        case when _quarantine_reason is not null then source_file__raw end as source_file__raw
+    from scored
 )
 
-select * from scored
+select * from final

@@ -52,16 +52,33 @@ checked as (
     from joined
 ),
 
-ranked as (
+candidates as (
+    -- dedup competes only among rows that pass every other rule; null keys never compete
     select
         *,
-        _row_reasons = '' and customer_id is not null as _is_candidate,
-        row_number() over (
-            partition by customer_id, _row_reasons = '' and customer_id is not null
-            order by ingestion_ts desc nulls last, event_id desc nulls last, source_file desc nulls last, _bronze_file desc, _bronze_row desc
-        ) as _dedup_rank,
-        exists (select 1 from published where checked.customer_id = published.customer_id and checked.ingestion_ts = published.ingestion_ts) as _is_published
+        _row_reasons = '' and customer_id is not null as _is_candidate
     from checked
+),
+
+duplicate_keys as (
+    -- keys with several valid copies, and the winning version: newest ingestion_ts, then event_id,
+    -- source_file, Bronze file and row position (an aggregate, not a window over the wide rows)
+    select
+        customer_id,
+        max(row(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
+    from candidates
+    where _is_candidate
+    group by customer_id
+    having count(*) > 1
+),
+
+ranked as (
+    select
+        candidates.*,
+        coalesce(candidates._is_candidate and row(candidates.ingestion_ts, candidates.event_id, candidates.source_file, candidates._bronze_file, candidates._bronze_row) <> duplicate_keys._winner, false) as _is_duplicate,
+        candidates._is_candidate and exists (select 1 from published where candidates.customer_id = published.customer_id and candidates.ingestion_ts = published.ingestion_ts) as _is_published
+    from candidates
+    left join duplicate_keys on candidates._is_candidate and candidates.customer_id = duplicate_keys.customer_id
 ),
 
 scored as (
@@ -69,10 +86,68 @@ scored as (
         *,
         nullif(concat_ws('|',
             nullif(_row_reasons, ''),
-            case when _is_candidate and _dedup_rank > 1 then 'duplicate_customer_id' end,
-            case when _is_candidate and _is_published then 'duplicate_customer_id_published' end
+            case when _is_duplicate then 'duplicate_customer_id' end,
+            case when _is_published then 'duplicate_customer_id_published' end
         ), '') as _quarantine_reason
     from ranked
+),
+
+final as (
+    -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
+    -- nulling them for valid rows keeps this table small, the cleaned text is not needed at all
+    select
+        * exclude (
+            signup_date__text,
+            loyalty_enrollment_date__text,
+            ingestion_ts__text,
+            customer_id__raw,
+            email__raw,
+            signup_date__raw,
+            first_name__raw,
+            last_name__raw,
+            phone_number__raw,
+            gender__raw,
+            age__raw,
+            is_guest__raw,
+            customer_status__raw,
+            signup_channel__raw,
+            loyalty_tier__raw,
+            initial_loyalty_tier__raw,
+            email_verified__raw,
+            marketing_opt_in__raw,
+            mailing_address__raw,
+            billing_address__raw,
+            loyalty_enrollment_date__raw,
+            clv_bucket__raw,
+            batch_id__raw,
+            ingestion_ts__raw,
+            event_id__raw,
+            source_file__raw
+        ),
+        case when _quarantine_reason is not null then customer_id__raw end as customer_id__raw,
+        case when _quarantine_reason is not null then email__raw end as email__raw,
+        case when _quarantine_reason is not null then signup_date__raw end as signup_date__raw,
+        case when _quarantine_reason is not null then first_name__raw end as first_name__raw,
+        case when _quarantine_reason is not null then last_name__raw end as last_name__raw,
+        case when _quarantine_reason is not null then phone_number__raw end as phone_number__raw,
+        case when _quarantine_reason is not null then gender__raw end as gender__raw,
+        case when _quarantine_reason is not null then age__raw end as age__raw,
+        case when _quarantine_reason is not null then is_guest__raw end as is_guest__raw,
+        case when _quarantine_reason is not null then customer_status__raw end as customer_status__raw,
+        case when _quarantine_reason is not null then signup_channel__raw end as signup_channel__raw,
+        case when _quarantine_reason is not null then loyalty_tier__raw end as loyalty_tier__raw,
+        case when _quarantine_reason is not null then initial_loyalty_tier__raw end as initial_loyalty_tier__raw,
+        case when _quarantine_reason is not null then email_verified__raw end as email_verified__raw,
+        case when _quarantine_reason is not null then marketing_opt_in__raw end as marketing_opt_in__raw,
+        case when _quarantine_reason is not null then mailing_address__raw end as mailing_address__raw,
+        case when _quarantine_reason is not null then billing_address__raw end as billing_address__raw,
+        case when _quarantine_reason is not null then loyalty_enrollment_date__raw end as loyalty_enrollment_date__raw,
+        case when _quarantine_reason is not null then clv_bucket__raw end as clv_bucket__raw,
+        case when _quarantine_reason is not null then batch_id__raw end as batch_id__raw,
+        case when _quarantine_reason is not null then ingestion_ts__raw end as ingestion_ts__raw,
+        case when _quarantine_reason is not null then event_id__raw end as event_id__raw,
+        case when _quarantine_reason is not null then source_file__raw end as source_file__raw
+    from scored
 )
 
-select * from scored
+select * from final

@@ -29,9 +29,10 @@ all_keys as (
 ),
 
 one_per_key as (
-    select order_id, order_dt
+    -- defensive: a key in both (a rerun of an earlier day) keeps its latest arrival
+    select order_id, arg_max(order_dt, ingest_dt) as order_dt
     from all_keys
-    qualify row_number() over (partition by order_id order by ingest_dt desc) = 1
+    group by order_id
 )
 
 select * from one_per_key

@@ -66,16 +66,33 @@ checked as (
     from joined
 ),
 
-ranked as (
+candidates as (
+    -- dedup competes only among rows that pass every other rule; null keys never compete
     select
         *,
-        _row_reasons = '' and order_id is not null as _is_candidate,
-        row_number() over (
-            partition by order_id, _row_reasons = '' and order_id is not null
-            order by ingestion_ts desc nulls last, event_id desc nulls last, source_file desc nulls last, _bronze_file desc, _bronze_row desc
-        ) as _dedup_rank,
-        exists (select 1 from published where checked.order_id = published.order_id) as _is_published
+        _row_reasons = '' and order_id is not null as _is_candidate
     from checked
+),
+
+duplicate_keys as (
+    -- keys with several valid copies, and the winning version: newest ingestion_ts, then event_id,
+    -- source_file, Bronze file and row position (an aggregate, not a window over the wide rows)
+    select
+        order_id,
+        max(row(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
+    from candidates
+    where _is_candidate
+    group by order_id
+    having count(*) > 1
+),
+
+ranked as (
+    select
+        candidates.*,
+        coalesce(candidates._is_candidate and row(candidates.ingestion_ts, candidates.event_id, candidates.source_file, candidates._bronze_file, candidates._bronze_row) <> duplicate_keys._winner, false) as _is_duplicate,
+        candidates._is_candidate and exists (select 1 from published where candidates.order_id = published.order_id) as _is_published
+    from candidates
+    left join duplicate_keys on candidates._is_candidate and candidates.order_id = duplicate_keys.order_id
 ),
 
 scored as (
@@ -83,10 +100,72 @@ scored as (
         *,
         nullif(concat_ws('|',
             nullif(_row_reasons, ''),
-            case when _is_candidate and _dedup_rank > 1 then 'duplicate_order_id' end,
-            case when _is_candidate and _is_published then 'duplicate_order_id_published' end
+            case when _is_duplicate then 'duplicate_order_id' end,
+            case when _is_published then 'duplicate_order_id_published' end
         ), '') as _quarantine_reason
     from ranked
+),
+
+final as (
+    -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
+    -- nulling them for valid rows keeps this table small, the cleaned text is not needed at all
+    select
+        * exclude (
+            order_date__text,
+            payment_processing_fee__text,
+            ingestion_ts__text,
+            order_id__raw,
+            total_items__raw,
+            order_date__raw,
+            customer_id__raw,
+            email__raw,
+            order_channel__raw,
+            is_expedited__raw,
+            customer_tier__raw,
+            gross_total__raw,
+            net_total__raw,
+            total_discount_amount__raw,
+            payment_method__raw,
+            shipping_speed__raw,
+            shipping_cost__raw,
+            agent_id__raw,
+            actual_shipping_cost__raw,
+            payment_processing_fee__raw,
+            shipping_address__raw,
+            billing_address__raw,
+            clv_bucket__raw,
+            is_reactivated__raw,
+            batch_id__raw,
+            ingestion_ts__raw,
+            event_id__raw,
+            source_file__raw
+        ),
+        case when _quarantine_reason is not null then order_id__raw end as order_id__raw,
+        case when _quarantine_reason is not null then total_items__raw end as total_items__raw,
+        case when _quarantine_reason is not null then order_date__raw end as order_date__raw,
+        case when _quarantine_reason is not null then customer_id__raw end as customer_id__raw,
+        case when _quarantine_reason is not null then email__raw end as email__raw,
+        case when _quarantine_reason is not null then order_channel__raw end as order_channel__raw,
+        case when _quarantine_reason is not null then is_expedited__raw end as is_expedited__raw,
+        case when _quarantine_reason is not null then customer_tier__raw end as customer_tier__raw,
+        case when _quarantine_reason is not null then gross_total__raw end as gross_total__raw,
+        case when _quarantine_reason is not null then net_total__raw end as net_total__raw,
+        case when _quarantine_reason is not null then total_discount_amount__raw end as total_discount_amount__raw,
+        case when _quarantine_reason is not null then payment_method__raw end as payment_method__raw,
+        case when _quarantine_reason is not null then shipping_speed__raw end as shipping_speed__raw,
+        case when _quarantine_reason is not null then shipping_cost__raw end as shipping_cost__raw,
+        case when _quarantine_reason is not null then agent_id__raw end as agent_id__raw,
+        case when _quarantine_reason is not null then actual_shipping_cost__raw end as actual_shipping_cost__raw,
+        case when _quarantine_reason is not null then payment_processing_fee__raw end as payment_processing_fee__raw,
+        case when _quarantine_reason is not null then shipping_address__raw end as shipping_address__raw,
+        case when _quarantine_reason is not null then billing_address__raw end as billing_address__raw,
+        case when _quarantine_reason is not null then clv_bucket__raw end as clv_bucket__raw,
+        case when _quarantine_reason is not null then is_reactivated__raw end as is_reactivated__raw,
+        case when _quarantine_reason is not null then batch_id__raw end as batch_id__raw,
+        case when _quarantine_reason is not null then ingestion_ts__raw end as ingestion_ts__raw,
+        case when _quarantine_reason is not null then event_id__raw end as event_id__raw,
+        case when _quarantine_reason is not null then source_file__raw end as source_file__raw
+    from scored
 )
 
-select * from scored
+select * from final

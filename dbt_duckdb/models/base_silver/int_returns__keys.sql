@@ -29,9 +29,10 @@ all_keys as (
 ),
 
 one_per_key as (
-    select return_id, return_dt
+    -- defensive: a key in both (a rerun of an earlier day) keeps its latest arrival
+    select return_id, arg_max(return_dt, ingest_dt) as return_dt
     from all_keys
-    qualify row_number() over (partition by return_id order by ingest_dt desc) = 1
+    group by return_id
 )
 
 select * from one_per_key

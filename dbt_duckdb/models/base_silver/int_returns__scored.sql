@@ -63,16 +63,33 @@ checked as (
     from joined
 ),
 
-ranked as (
+candidates as (
+    -- dedup competes only among rows that pass every other rule; null keys never compete
     select
         *,
-        _row_reasons = '' and return_id is not null as _is_candidate,
-        row_number() over (
-            partition by return_id, _row_reasons = '' and return_id is not null
-            order by ingestion_ts desc nulls last, event_id desc nulls last, source_file desc nulls last, _bronze_file desc, _bronze_row desc
-        ) as _dedup_rank,
-        exists (select 1 from published where checked.return_id = published.return_id) as _is_published
+        _row_reasons = '' and return_id is not null as _is_candidate
     from checked
+),
+
+duplicate_keys as (
+    -- keys with several valid copies, and the winning version: newest ingestion_ts, then event_id,
+    -- source_file, Bronze file and row position (an aggregate, not a window over the wide rows)
+    select
+        return_id,
+        max(row(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
+    from candidates
+    where _is_candidate
+    group by return_id
+    having count(*) > 1
+),
+
+ranked as (
+    select
+        candidates.*,
+        coalesce(candidates._is_candidate and row(candidates.ingestion_ts, candidates.event_id, candidates.source_file, candidates._bronze_file, candidates._bronze_row) <> duplicate_keys._winner, false) as _is_duplicate,
+        candidates._is_candidate and exists (select 1 from published where candidates.return_id = published.return_id) as _is_published
+    from candidates
+    left join duplicate_keys on candidates._is_candidate and candidates.return_id = duplicate_keys.return_id
 ),
 
 scored as (
@@ -80,10 +97,51 @@ scored as (
         *,
         nullif(concat_ws('|',
             nullif(_row_reasons, ''),
-            case when _is_candidate and _dedup_rank > 1 then 'duplicate_return_id' end,
-            case when _is_candidate and _is_published then 'duplicate_return_id_published' end
+            case when _is_duplicate then 'duplicate_return_id' end,
+            case when _is_published then 'duplicate_return_id_published' end
         ), '') as _quarantine_reason
     from ranked
+),
+
+final as (
+    -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
+    -- nulling them for valid rows keeps this table small, the cleaned text is not needed at all
+    select
+        * exclude (
+            return_date__text,
+            ingestion_ts__text,
+            return_id__raw,
+            order_id__raw,
+            customer_id__raw,
+            email__raw,
+            return_date__raw,
+            reason__raw,
+            return_type__raw,
+            refunded_amount__raw,
+            return_channel__raw,
+            agent_id__raw,
+            refund_method__raw,
+            batch_id__raw,
+            ingestion_ts__raw,
+            event_id__raw,
+            source_file__raw
+        ),
+        case when _quarantine_reason is not null then return_id__raw end as return_id__raw,
+        case when _quarantine_reason is not null then order_id__raw end as order_id__raw,
+        case when _quarantine_reason is not null then customer_id__raw end as customer_id__raw,
+        case when _quarantine_reason is not null then email__raw end as email__raw,
+        case when _quarantine_reason is not null then return_date__raw end as return_date__raw,
+        case when _quarantine_reason is not null then reason__raw end as reason__raw,
+        case when _quarantine_reason is not null then return_type__raw end as return_type__raw,
+        case when _quarantine_reason is not null then refunded_amount__raw end as refunded_amount__raw,
+        case when _quarantine_reason is not null then return_channel__raw end as return_channel__raw,
+        case when _quarantine_reason is not null then agent_id__raw end as agent_id__raw,
+        case when _quarantine_reason is not null then refund_method__raw end as refund_method__raw,
+        case when _quarantine_reason is not null then batch_id__raw end as batch_id__raw,
+        case when _quarantine_reason is not null then ingestion_ts__raw end as ingestion_ts__raw,
+        case when _quarantine_reason is not null then event_id__raw end as event_id__raw,
+        case when _quarantine_reason is not null then source_file__raw end as source_file__raw
+    from scored
 )
 
-select * from scored
+select * from final

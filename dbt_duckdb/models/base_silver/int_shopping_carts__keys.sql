@@ -29,9 +29,10 @@ all_keys as (
 ),
 
 one_per_key as (
-    select cart_id, created_dt
+    -- defensive: a key in both (a rerun of an earlier day) keeps its latest arrival
+    select cart_id, arg_max(created_dt, ingest_dt) as created_dt
     from all_keys
-    qualify row_number() over (partition by cart_id order by ingest_dt desc) = 1
+    group by cart_id
 )
 
 select * from one_per_key

@@ -146,3 +146,42 @@ def enriched_cmd(ctx: click.Context, date: str | None, enforce: bool) -> int:
         click.echo(f"== enriched {day} ({i}/{len(dates)})")
         rc = max(rc, run_and_validate(settings, day, None, enforce, None))
     return rc
+
+
+# ------------------------------------------------------------------------------------- demos
+
+def _print_summary(summary) -> None:
+    from ecomlake.demo import render_summary
+
+    for line in render_summary(summary):
+        click.echo(line)
+
+
+@group.command("demo-fast")
+@click.option("--date", "date", default="2023-01-01", show_default=True, help="Demo date (must be in the sample).")
+@click.pass_context
+def demo_fast_cmd(ctx: click.Context, date: str) -> None:
+    """Pre-cooked dims + one day end to end, all gates (the runbook's two-minute demo).
+
+    Unzips samples/bronze_samples.zip when samples/bronze is missing, loads samples/dims_samples.zip,
+    then runs Base Silver (dbt build and tests), the Silver gate, Enriched, the Enriched gate and Gold
+    for the date. Exits 1 when a gate fails.
+    """
+    from ecomlake.demo import demo_fast
+
+    settings = settings_from(ctx)
+    _print_summary(demo_fast(settings, date, echo=click.echo))
+
+
+@group.command("demo")
+@click.option("--end-date", default=None, help="Last day to process (default: the last sample day).")
+@click.pass_context
+def demo_cmd(ctx: click.Context, end_date: str | None) -> None:
+    """The full demo: every sample day from Bronze (dims, Silver, Enriched day by day), then Gold.
+
+    Exercises lookbacks, incremental Enriched state and the attribution window across days.
+    """
+    from ecomlake.demo import demo_full
+
+    settings = settings_from(ctx)
+    _print_summary(demo_full(settings, end_date, echo=click.echo))

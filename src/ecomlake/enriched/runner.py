@@ -69,21 +69,26 @@ def partition_label(value) -> str:
 
 
 def write_partitions(
-    table: pa.Table, spec: TableSpec, staging_dir: Callable[[str], str], max_rows: int
+    table: pa.Table, spec: TableSpec, staging_dir: Callable[[str], str], max_rows: int, presorted: bool = False
 ) -> dict[str, tuple[str, int, int]]:
     """Write `table` (already in the spec's schema) as sorted part files per partition value.
 
-    Returns {partition value label: (staged directory, rows, files)}.
+    Rows are ordered by partition then grain (unique), so the same rows always give the same
+    bytes. Returns {partition value label: (staged directory, rows, files)}.
     """
-    table = table.sort_by([(k, "ascending", "at_end") for k in spec.sort_keys])
+    if not presorted:
+        table = table.sort_by([(k, "ascending", "at_end") for k in spec.sort_keys])
     col = table.column(spec.partition_key)
-    values = sorted({v for v in col.to_pylist() if v is not None})
-    groups = [(v, pc.equal(col, pa.scalar(v, col.type))) for v in values]
-    if col.null_count:
-        groups.append((None, pc.is_null(col)))
+    values = sorted(v for v in pc.unique(col).to_pylist() if v is not None)
+    groups: list[tuple[object, pa.Table]] = []
+    if len(values) == 1 and not col.null_count:
+        groups.append((values[0], table))  # the common case: one partition, no copy
+    else:
+        groups += [(v, table.filter(pc.equal(col, pa.scalar(v, col.type)))) for v in values]
+        if col.null_count:
+            groups.append((None, table.filter(pc.is_null(col))))
     out: dict[str, tuple[str, int, int]] = {}
-    for value, mask in groups:
-        part = table.filter(mask)
+    for value, part in groups:
         label = partition_label(value)
         target = staging_dir(f"{spec.partition_key}={label}")
         storage.remove_tree(target)
@@ -109,14 +114,16 @@ def _execute(ctx: Context, expr, spec: TableSpec) -> pa.Table:
     schema = spec.arrow_schema()
     if expr is None:
         return schema.empty_table()
+    # Sort in the engine (parallel); the grain is unique, so the order is total and deterministic.
+    expr = expr.order_by([expr[k].asc(nulls_first=False) for k in spec.sort_keys])
     result = ctx.backend.to_pyarrow(expr)
     return result.select(schema.names).cast(schema)
 
 
-def make_context(settings: Settings, ingest_dt: dt.date):
-    con = connect(settings)
-    backend = ibis.duckdb.from_connection(con)
-    return Context(settings=settings, ingest_dt=ingest_dt, backend=backend), con
+def make_context(settings: Settings, ingest_dt: dt.date) -> Context:
+    """A transform context on an Ibis DuckDB backend over an ecomlake.duck.connect() connection."""
+    backend = ibis.duckdb.from_connection(connect(settings))
+    return Context(settings=settings, ingest_dt=ingest_dt, backend=backend)
 
 
 def run_enriched(
@@ -134,10 +141,14 @@ def run_enriched(
     wanted = [t for t in TABLE_NAMES if tables is None or t in tables]
     build_fns = builders()
     started = time.perf_counter()
-    ctx, con = make_context(settings, d)
-    ctx.require_silver()
-    ctx.customers()  # fail early (exit 2) when the dims are missing
-    ctx.products()
+    ctx = make_context(settings, d)
+    try:
+        ctx.require_silver()
+        ctx.customers()  # fail early (exit 2) when the dims are missing
+        ctx.products()
+    except Exception:
+        ctx.close()
+        raise
     storage.claim_staging(root, run_id)
     result = EnrichedRunResult(run_id=run_id, ingest_dt=d.isoformat(), publish_mode=mode)
     publishes: list[storage.Publish] = []
@@ -150,7 +161,7 @@ def run_enriched(
             table = _execute(ctx, expr, spec)
             written = write_partitions(
                 table, spec, lambda part: storage.staging_path(root, run_id, name, part),
-                settings.enriched.max_rows_per_file,
+                settings.enriched.max_rows_per_file, presorted=expr is not None,
             )
             for label, (staged, rows, _files) in written.items():
                 publishes.append(storage.Publish(

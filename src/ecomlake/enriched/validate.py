@@ -1,7 +1,8 @@
 """The Enriched quality gate (`ecomlake enriched validate`), on the shared gate machinery.
 
 It validates EVERY partition a run wrote (from the run record `enriched_run_<run_id>.json`; with
-no record, the partitions for D; with no date either, the newest partition of each table):
+no record, the partitions for D; with no date either, D is the newest snapshot date, and with no
+snapshot at all, the newest partition of each table):
 - presence and `min_table_rows` per table, schema against the declared output schema;
 - key uniqueness per grain and non-null grain keys, null rates of key fields;
 - sanity checks (non-negative columns, rates within [0, 1]) from config; an entry is a column
@@ -400,6 +401,9 @@ def validate_enriched(
         raise InputError(f"no run record enriched_run_{run_id}.json under {settings.paths.metrics_base_path}; pass --ingest-dt")
     if record is not None and d is None:
         d = dt.date.fromisoformat(record["ingest_dt"])
+    if d is None:  # no date and no run record: the newest snapshot date stands for the run
+        dated = [p for p in storage.list_partitions(root, "int_customer_lifetime_value") if p != NULL_PARTITION]
+        d = dt.date.fromisoformat(max(dated)) if dated else None
     gate_run_id = run_id or (record or {}).get("run_id") or new_run_id("enriched_")
     result = GateResult(
         gate=GATE, title="Enriched Silver Quality Report", run_id=gate_run_id, environment=settings.environment,

@@ -205,8 +205,8 @@ def _rule_predicate(t: Table, r: R.Rule) -> str | None:
     raise ValueError(f"{t.name}: rule {r.code} has no SQL predicate; teach codegen about it")
 
 
-def _pk_order() -> str:
-    return "ingestion_ts desc nulls last, event_id desc nulls last, source_file desc nulls last, _bronze_file desc, _bronze_row desc"
+# Dedup order among valid copies of a key (the greatest wins); none of these is null for a valid row.
+_VERSION_ORDER = "ingestion_ts, event_id, source_file, _bronze_file, _bronze_row"
 
 
 def scored_model(t: Table) -> str:
@@ -214,6 +214,8 @@ def scored_model(t: Table) -> str:
     pk = list(t.primary_key)
     pk_not_null = " and ".join(f"{k} is not null" for k in pk)
     dup, pub = R.duplicate_code(t.name), R.published_duplicate_code(t.name)
+    raw_cols = [f"{n}__raw" for n in t.bronze_column_names]
+    text_cols = [f"{c.name}__text" for c in t.columns if _has_text(c)] + ["ingestion_ts__text"]
     lines = [
         HEADER,
         "{{ config(materialized='table', tags=['%s']) }}" % tag(t),
@@ -275,18 +277,37 @@ def scored_model(t: Table) -> str:
         lines.append(f"            case when {pred} then '{code}' end{sep}")
     lines += ["        ) as _row_reasons", "    from joined", "),", ""]
 
-    pub_match = " and ".join(f"checked.{k} = published.{k}" for k in pub_cols)
+    pub_match = " and ".join(f"candidates.{k} = published.{k}" for k in pub_cols)
+    key_match = " and ".join(f"candidates.{k} = duplicate_keys.{k}" for k in pk)
+    version = f"row({_VERSION_ORDER})"
     lines += [
-        "ranked as (",
+        "candidates as (",
+        "    -- dedup competes only among rows that pass every other rule; null keys never compete",
         "    select",
         "        *,",
-        f"        _row_reasons = '' and {pk_not_null} as _is_candidate,",
-        "        row_number() over (",
-        f"            partition by {', '.join(pk)}, _row_reasons = '' and {pk_not_null}",
-        f"            order by {_pk_order()}",
-        "        ) as _dedup_rank,",
-        f"        exists (select 1 from published where {pub_match}) as _is_published",
+        f"        _row_reasons = '' and {pk_not_null} as _is_candidate",
         "    from checked",
+        "),",
+        "",
+        "duplicate_keys as (",
+        "    -- keys with several valid copies, and the winning version: newest ingestion_ts, then event_id,",
+        "    -- source_file, Bronze file and row position (an aggregate, not a window over the wide rows)",
+        "    select",
+        f"        {', '.join(pk)},",
+        f"        max({version}) as _winner",
+        "    from candidates",
+        "    where _is_candidate",
+        f"    group by {', '.join(pk)}",
+        "    having count(*) > 1",
+        "),",
+        "",
+        "ranked as (",
+        "    select",
+        "        candidates.*,",
+        f"        coalesce(candidates._is_candidate and {version.replace('row(', 'row(candidates.').replace(', ', ', candidates.')} <> duplicate_keys._winner, false) as _is_duplicate,",
+        f"        candidates._is_candidate and exists (select 1 from published where {pub_match}) as _is_published",
+        "    from candidates",
+        f"    left join duplicate_keys on candidates._is_candidate and {key_match}",
         "),",
         "",
         "scored as (",
@@ -294,13 +315,28 @@ def scored_model(t: Table) -> str:
         "        *,",
         "        nullif(concat_ws('|',",
         "            nullif(_row_reasons, ''),",
-        f"            case when _is_candidate and _dedup_rank > 1 then '{dup}' end,",
-        f"            case when _is_candidate and _is_published then '{pub}' end",
+        f"            case when _is_duplicate then '{dup}' end,",
+        f"            case when _is_published then '{pub}' end",
         "        ), '') as _quarantine_reason",
         "    from ranked",
+        "),",
+        "",
+        "final as (",
+        "    -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);",
+        "    -- nulling them for valid rows keeps this table small, the cleaned text is not needed at all",
+        "    select",
+        "        * exclude (",
+        *[f"            {c}," if i < len(text_cols + raw_cols) - 1 else f"            {c}"
+          for i, c in enumerate(text_cols + raw_cols)],
+        "        ),",
+    ]
+    lines += [f"        case when _quarantine_reason is not null then {c} end as {c}" + ("," if i < len(raw_cols) - 1 else "")
+              for i, c in enumerate(raw_cols)]
+    lines += [
+        "    from scored",
         ")",
         "",
-        "select * from scored",
+        "select * from final",
         "",
     ]
     sql = "\n".join(lines)
@@ -403,9 +439,10 @@ def parent_keys_model(parent: str) -> str:
         "),",
         "",
         "one_per_key as (",
-        f"    select {key}, {date_col}",
+        "    -- defensive: a key in both (a rerun of an earlier day) keeps its latest arrival",
+        f"    select {key}, arg_max({date_col}, ingest_dt) as {date_col}",
         "    from all_keys",
-        f"    qualify row_number() over (partition by {key} order by ingest_dt desc) = 1",
+        f"    group by {key}",
         ")",
         "",
         "select * from one_per_key",
@@ -589,7 +626,8 @@ def scored_yaml(t: Table) -> str:
         tag(t),
         [("_row_reasons", "Codes of every non-duplicate rule the row fails ('' when none).", ["not_null"]),
          ("_quarantine_reason", "Final codes, duplicates included; null for valid rows.", []),
-         ("_dedup_rank", "Rank of the row among rows with the same key and validity (1 = winner).", ["not_null"])],
+         ("_is_duplicate", "A valid row that lost the dedup to a newer copy of its key.", ["not_null"]),
+         ("_is_published", "A valid row whose key (dims: key and version) is already in earlier Silver.", ["not_null"])],
     )
 
 

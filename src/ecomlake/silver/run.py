@@ -237,6 +237,7 @@ def run_tables(
         t0 = time.perf_counter()
         say("[3/4] export + publish (silver and quarantine together)")
         con = connect(settings, str(warehouse), read_only=True)
+        con.execute("SET enable_progress_bar = false")  # our own progress lines, not DuckDB's bar
         try:
             results = export_and_publish(settings, con, tables, day, run_id, present, echo)
         finally:

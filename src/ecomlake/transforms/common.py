@@ -297,7 +297,11 @@ class Context:
                 pdir = storage.partition_path(self.silver_root, table, d.isoformat())
                 h = hashlib.sha256()
                 for f in storage.list_data_files(pdir):
-                    size = os.path.getsize(f) if not storage.is_remote(f) else len(storage.read_bytes(f))
+                    if storage.is_remote(f):
+                        fs, p = storage.fs_for(f)
+                        size = fs.size(p)
+                    else:
+                        size = os.path.getsize(f)
                     h.update(f"{f.rsplit('/', 1)[-1]}:{size};".encode())
                 parts[d.isoformat()] = h.hexdigest()[:16]
             out[table] = parts

@@ -1,0 +1,428 @@
+"""The runbook's demos, end to end on local DuckDB.
+
+`demo_fast` (``ecomlake local demo-fast``): the sample Bronze lake (unzipped from
+``samples/bronze_samples.zip`` when missing), the pre-cooked history (``samples/dims_samples.zip``:
+the dims snapshots up to the demo date and the Base Silver of the days before it), then ONE day
+through Base Silver (dbt build with its tests), the Silver gate, Enriched, the Enriched gate and
+Gold. It ends with a summary built from the gates' own results and writes it as JSON too.
+
+`demo_full` (``ecomlake local demo``): every sample day from Bronze, dims and Silver day by day,
+Enriched day by day (so incremental state and rolling windows are exercised), then Gold.
+
+Both stop at the first failing gate with a one-line message and exit 1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ecomlake import storage
+from ecomlake.config import Settings
+from ecomlake.contract import DIM_SNAPSHOTS, FACT_TABLES
+from ecomlake.errors import GateFailed, InputError
+from ecomlake.quality.gate import Status
+from ecomlake.runs import new_run_id, parse_date, utc_now_iso
+
+DEMO_DATE = "2023-01-01"
+BRONZE_ZIP = "bronze_samples.zip"
+HISTORY_ZIP = "dims_samples.zip"
+ZIP_TIMESTAMP = (2020, 1, 1, 0, 0, 0)
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class StageLine:
+    stage: str
+    seconds: float
+    detail: str
+
+
+@dataclass
+class DemoSummary:
+    run_id: str
+    demo_date: str
+    silver_fact_tables_passing: int = 0
+    silver_fact_tables: int = len(FACT_TABLES)
+    silver_status: str = ""
+    silver_quarantine_pct: float | None = None
+    enriched_tables_with_data: int = 0
+    enriched_tables: int = 10
+    enriched_status: str = ""
+    dbt_tests_passed: int = 0
+    dbt_tests_failed: int = 0
+    dbt_silver_tests_passed: int = 0
+    dbt_gold_tests_passed: int = 0
+    returns_silver_rows: int = 0
+    return_items_silver_rows: int = 0
+    clv_total_refunded: float = 0.0
+    gold_marts_built: int = 0
+    gold_warehouse: str = ""
+    reports: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    stages: list[StageLine] = field(default_factory=list)
+    seconds: float = 0.0
+    summary_path: str = ""
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["stages"] = [asdict(s) for s in self.stages]
+        return d
+
+
+# ------------------------------------------------------------------------------------ samples
+
+def _unzip(zip_path: Path, dest: Path) -> None:
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            zf.extractall(dest)
+    except zipfile.BadZipFile:
+        raise InputError(f"not a valid zip archive: {zip_path}; restore it with `git checkout -- {zip_path}`") from None
+
+
+def ensure_bronze_samples(settings: Settings, echo: Echo | None = None) -> str:
+    """`<samples>/bronze`, unzipping `<samples>/bronze_samples.zip` first when it is missing."""
+    samples = Path(settings.paths.samples_path)
+    bronze = samples / "bronze"
+    if not (bronze / "orders").is_dir():
+        archive = samples / BRONZE_ZIP
+        if not archive.is_file():
+            raise InputError(f"sample archive not found: {archive}; run from the repository root, "
+                             "or rebuild it with `ecomlake sample package`")
+        _unzip(archive, samples)
+        if echo:
+            echo(f"unzipped {archive} -> {bronze}")
+    return str(bronze)
+
+
+def _with_paths(settings: Settings, **paths: str | None) -> Settings:
+    s = settings.model_copy(deep=True)
+    for key, value in paths.items():
+        setattr(s.paths, key, value)
+    return s
+
+
+def _zip_dir(src: Path, prefix: str, zf: zipfile.ZipFile) -> int:
+    n = 0
+    for path in sorted(p for p in src.rglob("*") if p.is_file()):
+        rel = path.relative_to(src)
+        if any(part.startswith(storage.STAGING_DIR) for part in rel.parts):
+            continue
+        info = zipfile.ZipInfo(f"{prefix}/{rel.as_posix()}", date_time=ZIP_TIMESTAMP)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        zf.writestr(info, path.read_bytes())
+        n += 1
+    return n
+
+
+def build_history_sample(settings: Settings, *, bronze_zip: str, output: str, demo_date: str = DEMO_DATE,
+                         echo: Echo | None = None) -> tuple[str, int]:
+    """Build the pre-cooked history archive from the Bronze sample with the real pipeline.
+
+    Runs `dim run` for every sample day up to the demo date and Base Silver for the days before
+    it, in a scratch lake, and zips `dims/` (the snapshots) and `silver/` (Base Silver and its
+    quarantine) so `demo-fast` only has to process the demo date itself.
+    """
+    from ecomlake.dims.snapshot import run_dims
+    from ecomlake.silver.run import run_tables
+
+    day = parse_date(demo_date, "--date").isoformat()
+    with tempfile.TemporaryDirectory(prefix="ecomlake_history_") as tmp:
+        root = Path(tmp)
+        _unzip(Path(bronze_zip), root / "samples")
+        s = _with_paths(settings, bronze_base_path=str(root / "samples" / "bronze"),
+                        silver_base_path=str(root / "silver" / "base"), silver_quarantine_path=None,
+                        silver_dims_path=str(root / "silver" / "dims"), metrics_base_path=str(root / "metrics"),
+                        reports_base_path=str(root / "reports"), work_path=str(root / "work"))
+        s.publish.silver_publish_mode = s.publish.dims_publish_mode = "direct"
+        days = [d for d in storage.list_partitions(s.paths.bronze_base_path, "customers") if d <= day]
+        if day not in days:
+            raise InputError(f"the Bronze sample {bronze_zip} has no customers partition for {day}")
+        for d in days:
+            if echo:
+                echo(f"dims {d}")
+            run_dims(s, d)
+        for d in days:
+            if d < day:
+                if echo:
+                    echo(f"silver {d}")
+                run_tables(s, d, "facts")
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        tmp_zip = Path(output).with_suffix(".zip.tmp")
+        with zipfile.ZipFile(tmp_zip, "w") as zf:
+            n = _zip_dir(root / "silver" / "dims", "dims", zf)
+            n += _zip_dir(root / "silver" / "base", "silver/base", zf)
+        os.replace(tmp_zip, output)
+    return output, n
+
+
+def load_history(settings: Settings, run_id: str) -> dict[str, int]:
+    """Publish the pre-cooked dims snapshots and earlier Silver days into the live lake."""
+    archive = Path(settings.paths.samples_path) / HISTORY_ZIP
+    if not archive.is_file():
+        raise InputError(f"pre-cooked dims not found: {archive}; rebuild it with `ecomlake sample dims`")
+    counts = {"dims_snapshots": 0, "silver_partitions": 0}
+    work = Path(settings.paths.work_path)
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="history_", dir=work) as tmp:
+        _unzip(archive, Path(tmp))
+        layers = [
+            (Path(tmp) / "dims", settings.paths.silver_dims_path, "snapshot_dt", "dims_snapshots"),
+            (Path(tmp) / "silver" / "base" / "quarantine", settings.paths.quarantine_path, "ingest_dt", "silver_partitions"),
+            (Path(tmp) / "silver" / "base", settings.paths.silver_base_path, "ingest_dt", "silver_partitions"),
+        ]
+        for src_root, live_root, key, counter in layers:
+            if not src_root.is_dir():
+                continue
+            publishes = []
+            storage.claim_staging(live_root, run_id)
+            for table_dir in sorted(p for p in src_root.iterdir() if p.is_dir() and not p.name.startswith("_")):
+                if table_dir.name == "quarantine":
+                    continue
+                for part in sorted(table_dir.glob(f"{key}=*")):
+                    staged = storage.staging_path(live_root, run_id, table_dir.name, part.name)
+                    shutil.copytree(part, staged)
+                    publishes.append(storage.Publish(staged, storage.join(live_root, table_dir.name, part.name),
+                                                     table_dir.name, part.name))
+            storage.publish(live_root, run_id, publishes, sealed=True)
+            storage.release_staging(live_root, run_id)
+            counts[counter] += len(publishes)
+        latest = Path(tmp) / "dims" / "_latest.json"
+        if latest.is_file():
+            storage.write_bytes_atomic(storage.join(settings.paths.silver_dims_path, "_latest.json"), latest.read_bytes())
+    return counts
+
+
+# --------------------------------------------------------------------------------------- demo
+
+class _Stages:
+    """A progress bar over the stages and one line per finished stage."""
+
+    def __init__(self, names: list[str], echo: Echo):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.echo = echo
+        self.lines: list[StageLine] = []
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), transient=True)
+        self.task = self.progress.add_task("demo", total=len(names))
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+
+    def run(self, name: str, fn: Callable[[], tuple[object, str]]):
+        self.progress.update(self.task, description=name)
+        t0 = time.perf_counter()
+        value, detail = fn()
+        line = StageLine(name, round(time.perf_counter() - t0, 2), detail)
+        self.lines.append(line)
+        self.progress.console.print(f"[green]ok[/green] {name:<15} {line.seconds:6.1f} s  {detail}", highlight=False)
+        self.progress.advance(self.task)
+        return value
+
+
+def _gate_or_stop(name: str, code: int, result, report: str | None) -> None:
+    if code != 0 or result.overall_status == Status.FAIL:
+        problems = "; ".join(f"{c.table or '-'}: {c.message}" for c in result.problems[:3])
+        raise GateFailed(f"{name} gate FAILED ({problems}); see {report}")
+
+
+def demo_fast(settings: Settings, demo_date: str = DEMO_DATE, echo: Echo = print) -> DemoSummary:
+    """Pre-cooked dims + one day end to end, all gates. Raises GateFailed (exit 1) on a failing gate."""
+    from ecomlake.enriched.runner import run_enriched
+    from ecomlake.enriched.validate import validate_enriched
+    from ecomlake.gold.runner import run_gold
+    from ecomlake.silver.run import run_tables
+    from ecomlake.silver.validate import validate_silver
+
+    day = parse_date(demo_date, "--date").isoformat()
+    t_start = time.perf_counter()
+    bronze = ensure_bronze_samples(settings, echo)
+    settings = _with_paths(settings, bronze_base_path=bronze)
+    # The demo publishes straight away: there is no separate promote step on a laptop.
+    settings.publish.silver_publish_mode = settings.publish.dims_publish_mode = "direct"
+    settings.publish.enriched_publish_mode = "direct"
+    run_id = new_run_id("demo_")
+    s = DemoSummary(run_id=run_id, demo_date=day)
+    stage_names = ["dims (pre-cooked)", "base silver", "silver gate", "enriched", "enriched gate", "gold"]
+    with _Stages(stage_names, echo) as st:
+        hist = st.run(stage_names[0], lambda: (lambda c: (c, f"{c['dims_snapshots']} snapshots, "
+                                                            f"{c['silver_partitions']} earlier Silver partitions loaded"))(
+            load_history(settings, run_id)))
+
+        def silver():
+            run = run_tables(settings, day, "facts", run_id=f"{run_id}_silver")
+            rows = sum(t.bronze_rows for t in run.tables)
+            return run, (f"{rows:,} bronze -> {sum(t.silver_rows for t in run.tables):,} silver + "
+                         f"{sum(t.quarantine_rows for t in run.tables):,} quarantine; dbt {run.dbt.get('models_built', 0)} "
+                         f"models, {run.dbt.get('tests_passed', 0)} tests passed")
+        srun = st.run(stage_names[1], silver)
+
+        def silver_gate():
+            code, res = validate_silver(settings, partition_date=day, tables=list(FACT_TABLES), run_id=f"{run_id}_silver",
+                                        echo=False)
+            return (code, res), f"{res.overall_status.value}"
+        code, sgate = st.run(stage_names[2], silver_gate)
+        s.reports["silver"] = _report_path(settings, "SILVER_QUALITY", day)
+        s.metrics["silver"] = storage.join(settings.paths.metrics_base_path, f"silver_quality_{sgate.run_id}.json")
+        _gate_or_stop("Silver", code, sgate, s.reports["silver"])
+
+        def enriched():
+            r = run_enriched(settings, day, run_id=f"{run_id}_enriched")
+            return r, f"{sum(t.rows for t in r.tables):,} rows in {len(r.tables)} tables"
+        erun = st.run(stage_names[3], enriched)
+
+        def enriched_gate():
+            code, res = validate_enriched(settings, day, run_id=erun.run_id)
+            return (code, res), res.overall_status.value
+        code, egate = st.run(stage_names[4], enriched_gate)
+        s.reports["enriched"] = _report_path(settings, "ENRICHED_QUALITY", day)
+        s.metrics["enriched"] = storage.join(settings.paths.metrics_base_path, f"enriched_quality_{egate.run_id}.json")
+        _gate_or_stop("Enriched", code, egate, s.reports["enriched"])
+
+        def gold():
+            g = run_gold(settings, run_date=day, run_id=f"{run_id}_gold")
+            return g, f"{len(g.marts)} marts, {g.tests_passed} tests passed -> {g.warehouse}"
+        grun = st.run(stage_names[5], gold)
+    s.stages = st.lines
+    _fill_summary(s, settings, srun, sgate, egate, grun)
+    s.seconds = round(time.perf_counter() - t_start, 1)
+    s.summary_path = storage.join(settings.paths.metrics_base_path, f"demo_summary_{run_id}.json")
+    storage.write_json_atomic(s.summary_path, {"written_at": utc_now_iso(), **s.to_dict()})
+    return s
+
+
+def demo_full(settings: Settings, end_date: str | None = None, echo: Echo = print) -> DemoSummary:
+    """Every sample day from Bronze up to `end_date` (default: the last), day by day, then Gold."""
+    from ecomlake.dims.snapshot import run_dims
+    from ecomlake.dims.validate import validate_dims
+    from ecomlake.enriched.runner import run_enriched
+    from ecomlake.enriched.validate import validate_enriched
+    from ecomlake.gold.runner import run_gold
+    from ecomlake.silver.run import run_tables
+    from ecomlake.silver.validate import validate_silver
+
+    t_start = time.perf_counter()
+    bronze = ensure_bronze_samples(settings, echo)
+    settings = _with_paths(settings, bronze_base_path=bronze)
+    settings.publish.silver_publish_mode = settings.publish.dims_publish_mode = "direct"
+    settings.publish.enriched_publish_mode = "direct"
+    days = storage.list_partitions(bronze, "orders")
+    end = parse_date(end_date, "--end-date").isoformat() if end_date else days[-1]
+    days = [d for d in days if d <= end]
+    if not days or days[-1] != end:
+        raise InputError(f"no sample Bronze for {end} under {bronze} (sample days: {', '.join(storage.list_partitions(bronze, 'orders'))})")
+    run_id = new_run_id("demo_")
+    s = DemoSummary(run_id=run_id, demo_date=end)
+    names = [f"{stage} {d}" for d in days for stage in ("dims", "silver", "enriched")] + ["gold"]
+    with _Stages(names, echo) as st:
+        for d in days:
+            def dims(d=d):
+                r = run_dims(settings, d, run_id=f"{run_id}_dims_{d}")
+                code, res = validate_dims(settings, d, run_id=r.run_id)
+                _gate_or_stop("Dims", code, res, _report_path(settings, "DIMS_QUALITY", d))
+                return r, ", ".join(f"{k} {v:,} rows" for k, v in r.rows.items())
+            st.run(f"dims {d}", dims)
+
+            def silver(d=d):
+                run = run_tables(settings, d, "facts", run_id=f"{run_id}_silver_{d}")
+                code, res = validate_silver(settings, partition_date=d, tables=list(FACT_TABLES), run_id=run.run_id, echo=False)
+                _gate_or_stop("Silver", code, res, _report_path(settings, "SILVER_QUALITY", d))
+                return (run, res), (f"{sum(t.silver_rows for t in run.tables):,} silver + "
+                                    f"{sum(t.quarantine_rows for t in run.tables):,} quarantine; gate {res.overall_status.value}")
+            srun, sgate = st.run(f"silver {d}", silver)
+
+            def enriched(d=d):
+                r = run_enriched(settings, d, run_id=f"{run_id}_enriched_{d}")
+                code, res = validate_enriched(settings, d, run_id=r.run_id)
+                _gate_or_stop("Enriched", code, res, _report_path(settings, "ENRICHED_QUALITY", d))
+                return res, f"{sum(t.rows for t in r.tables):,} rows; gate {res.overall_status.value}"
+            egate = st.run(f"enriched {d}", enriched)
+
+        def gold():
+            g = run_gold(settings, run_date=end, run_id=f"{run_id}_gold")
+            return g, f"{len(g.marts)} marts, {g.tests_passed} tests passed -> {g.warehouse}"
+        grun = st.run("gold", gold)
+    s.stages = st.lines
+    s.reports = {"silver": _report_path(settings, "SILVER_QUALITY", end),
+                 "enriched": _report_path(settings, "ENRICHED_QUALITY", end)}
+    s.metrics = {"silver": storage.join(settings.paths.metrics_base_path, f"silver_quality_{sgate.run_id}.json"),
+                 "enriched": storage.join(settings.paths.metrics_base_path, f"enriched_quality_{egate.run_id}.json")}
+    _fill_summary(s, settings, srun, sgate, egate, grun)
+    s.seconds = round(time.perf_counter() - t_start, 1)
+    s.summary_path = storage.join(settings.paths.metrics_base_path, f"demo_summary_{run_id}.json")
+    storage.write_json_atomic(s.summary_path, {"written_at": utc_now_iso(), **s.to_dict()})
+    return s
+
+
+def _report_path(settings: Settings, prefix: str, day: str) -> str:
+    return storage.join(settings.paths.reports_base_path, f"{prefix}_{day}.md")
+
+
+def _fill_summary(s: DemoSummary, settings: Settings, srun, sgate, egate, grun) -> None:
+    fact_metrics = [m for m in sgate.table_metrics if m.get("table_name") in FACT_TABLES]
+    s.silver_fact_tables_passing = sum(m.get("status") == "PASS" for m in fact_metrics)
+    s.silver_fact_tables = len(fact_metrics)
+    s.silver_status = sgate.overall_status.value
+    s.silver_quarantine_pct = sgate.extra.get("quarantine_pct")
+    s.enriched_tables_with_data = sum((m.get("row_count") or 0) > 0 for m in egate.table_metrics)
+    s.enriched_tables = len(egate.table_metrics)
+    s.enriched_status = egate.overall_status.value
+    s.dbt_silver_tests_passed = int(srun.dbt.get("tests_passed", 0))
+    s.dbt_gold_tests_passed = int(grun.tests_passed)
+    s.dbt_tests_passed = s.dbt_silver_tests_passed + s.dbt_gold_tests_passed
+    s.dbt_tests_failed = int(srun.dbt.get("tests_failed", 0)) + int(grun.tests_failed)
+    s.returns_silver_rows = srun.table("returns").silver_rows
+    s.return_items_silver_rows = srun.table("return_items").silver_rows
+    s.clv_total_refunded = _clv_refunds(settings, s.demo_date)
+    s.gold_marts_built = len(grun.marts)
+    s.gold_warehouse = grun.warehouse
+
+
+def _clv_refunds(settings: Settings, day: str) -> float:
+    """Refunds that reached the CLV snapshot of the demo day: returns really flow downstream."""
+    from ecomlake.duck import connect, sql_literal
+
+    part = storage.partition_path(settings.paths.silver_enriched_path, "int_customer_lifetime_value", day)
+    files = storage.list_data_files(part)
+    if not files:
+        return 0.0
+    con = connect(settings)
+    try:
+        value = con.execute(
+            f"select coalesce(sum(total_refunded), 0) from read_parquet([{', '.join(sql_literal(f) for f in files)}])"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    return float(value)
+
+
+def render_summary(s: DemoSummary) -> list[str]:
+    ok = "✅"
+    return [
+        "",
+        f"Demo {s.demo_date} finished in {s.seconds:.1f} s (run {s.run_id})",
+        f"{ok} Silver: {s.silver_fact_tables_passing}/{s.silver_fact_tables} fact tables passing validation ({s.silver_status})",
+        f"{ok} Enriched: {s.enriched_tables_with_data}/{s.enriched_tables} business tables with data ({s.enriched_status})",
+        f"{ok} dbt: {s.dbt_tests_passed} data quality tests pass (Base Silver {s.dbt_silver_tests_passed}, "
+        f"Gold {s.dbt_gold_tests_passed}; {s.dbt_tests_failed} failed)",
+        f"{ok} Returns: {s.returns_silver_rows:,} returns and {s.return_items_silver_rows:,} return lines in Silver; "
+        f"{s.clv_total_refunded:,.2f} refunded in int_customer_lifetime_value",
+        f"{ok} Gold: {s.gold_marts_built} marts built in {s.gold_warehouse}",
+        "Reports:",
+        f"  Silver:   {s.reports.get('silver')}",
+        f"  Enriched: {s.reports.get('enriched')}",
+        f"  Summary:  {s.summary_path}",
+    ]

@@ -1,0 +1,147 @@
+"""`ecomlake bench` at a tiny scale: every stage measured through the real CLI beside its floor,
+the report and the JSON written, and a failing stage stopping the run with one line.
+
+These need every pipeline stage command: a missing one makes the harness exit non-zero and these
+tests fail (they never skip).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import lake_env, run_cli
+from ecomlake.benchmark import STAGE_NAMES
+from ecomlake.benchmark.harness import BenchOptions, resolve_scales
+from ecomlake.benchmark.lake import BronzeSpec, bronze_target, seal_bronze
+from ecomlake.benchmark.measure import run_measured
+from ecomlake.contract import TABLES
+
+ORDERS, DAYS = 200, 2
+D = "2023-01-02"
+TINY = ["bench", "--orders-per-day", str(ORDERS), "--days", str(DAYS), "--repeat", "1", "--history-days", "2",
+        "--memory-bounded", "off"]
+
+
+def _bench_args(root: Path, *extra: str) -> list[str]:
+    return [*extra, "--cache-dir", str(root / "cache"), "--output", str(root / "docs" / "PERFORMANCE.md"),
+            "--results-dir", str(root / "results")]
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    proc = run_cli(_bench_args(root, *TINY), lake_env(root / "unused"), timeout=1500)
+    assert proc.returncode == 0, f"bench failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
+    results = list((root / "results").glob("bench_*.json"))
+    assert len(results) == 1, results
+    return root, proc, json.loads(results[0].read_text())
+
+
+@pytest.mark.slow
+def test_every_stage_is_measured_beside_its_floor(bench):
+    root, proc, data = bench
+    assert data["status"] == "completed"
+    (scale,) = data["scales"]
+    assert scale["orders_per_day"] == ORDERS and scale["date"] == D
+    assert set(scale["stages"]) == set(STAGE_NAMES)
+    for name in STAGE_NAMES:
+        (run,) = scale["stages"][name]["runs"]
+        assert run["exit_code"] == 0 and run["wall_s"] > 0 and run["peak_rss_mb"] > 50, (name, run)
+        row = data["summary"]["scales"][0]["stages"][name]
+        assert row["floor_s"] > 0 and row["ratio"] > 0 and row["input_rows"] > 0 and row["rows_per_s_core"] > 0, row
+        assert f"run 1/1 {name}" in proc.stdout  # one progress line per stage run
+    (e2e,) = scale["end_to_end"]["runs"]
+    # End to end is the sequence of the stage runs: at least their sum, with little in between.
+    stage_sum = sum(scale["stages"][n]["runs"][0]["wall_s"] for n in STAGE_NAMES)
+    assert stage_sum <= e2e["wall_s"] < stage_sum + 30
+    # Input rows are read from the data, not assumed: the Bronze floor copied every row of day D.
+    bronze = Path(scale["bronze"]["path"])
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for t in TABLES for f in (bronze / t / f"ingest_dt={D}").glob("*.parquet"))
+    assert scale["floors"]["bronze_day"]["input_rows"] == rows
+    assert data["summary"]["scales"][0]["stages"]["base_silver"]["input_rows"] == rows
+    hist = data["summary"]["history"]
+    assert hist["first"]["median"] > 0 and hist["last"]["median"] > 0 and hist["ratio"] > 0
+    assert {t["status"] for t in data["summary"]["targets"]} <= {"met", "missed", "not measured"}
+    assert len(data["summary"]["targets"]) == 4
+    for key in ("python", "duckdb", "dbt-core", "pyarrow", "polars", "ibis-framework", "ecomlake", "git_commit"):
+        assert data["versions"][key], key
+    # The Bronze cache holds one lake and its marker; the run's derived lakes are cleaned up.
+    assert len(list((root / "cache" / "bronze").glob("*.json"))) == 1
+    assert not any((root / "cache" / "lakes").iterdir())
+
+
+@pytest.mark.slow
+def test_report_has_machine_versions_tables_and_targets(bench):
+    root, _proc, data = bench
+    text = (root / "docs" / "PERFORMANCE.md").read_text()
+    for heading in ("## Machine", "## Versions", "## Parameters", "## Targets", f"## Stages at {ORDERS} orders/day",
+                    "## Scale curve", "## History curve", "## Memory-bounded run"):
+        assert heading in text, heading
+    assert data["machine"]["cpu"] in text and f"duckdb {data['versions']['duckdb']}" in text
+    for title in ("Bronze validate", "Dims", "Base Silver", "Silver gate", "Enriched", "Enriched gate", "Gold",
+                  "**End to end**"):
+        row = next(ln for ln in text.splitlines() if ln.startswith(f"| {title} |"))
+        assert row.rstrip().endswith("x |"), row  # the ratio to its floor
+    assert "Base Silver within 3x of its floor" in text and "The 2GB memory-bounded run completes" in text
+    plot = root / "docs" / "performance_scale.png"
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert not plot.exists() and "matplotlib is not installed" in text
+    else:
+        assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_failing_stage_stops_with_one_line(tmp_path):
+    # A cached Bronze lake whose orders file for D is garbage: the Bronze gate (run with --enforce) fails.
+    spec = BronzeSpec(ORDERS, 1, "2023-01-01", 7)
+    root, tmp = bronze_target(tmp_path / "cache", spec)
+    env = lake_env(tmp_path / "unused")
+    gen = run_cli(["bronze", "generate", "--start-date", "2023-01-01", "--days", "1", "--orders-per-day", str(ORDERS),
+                   "--out", str(tmp)], env)
+    assert gen.returncode == 0, gen.stderr
+    seal_bronze(tmp, root, spec, 0.0)
+    for f in (root / "orders" / "ingest_dt=2023-01-01").glob("*.parquet"):
+        f.write_bytes(b"this is not parquet")
+    args = _bench_args(tmp_path, "bench", "--orders-per-day", str(ORDERS), "--days", "1", "--repeat", "1",
+                       "--history-days", "0", "--memory-bounded", "off")
+    proc = run_cli(args, env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "bronze: cached" in proc.stdout
+    errors = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error: stage bronze_validate failed with exit code 1 "), errors
+    assert "ecomlake bronze validate --partition-date 2023-01-01 --enforce" in errors[0]
+    assert not (tmp_path / "docs" / "PERFORMANCE.md").exists()  # no report from a broken run
+    (result,) = (tmp_path / "results").glob("bench_*.json")
+    data = json.loads(result.read_text())
+    assert data["status"] == "failed" and "bronze_validate" in data["error"]
+
+
+def test_bad_arguments_exit_2(tmp_path):
+    env = lake_env(tmp_path / "unused")
+    proc = run_cli(_bench_args(tmp_path, "bench", "--stages", "bronze_validate,nope"), env)
+    assert proc.returncode == 2 and "unknown stage(s) nope in --stages" in proc.stderr
+    proc = run_cli(_bench_args(tmp_path, "bench", "--scales", "10k"), env)
+    assert proc.returncode == 2 and "--scales" in proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_default_scales_follow_orders_per_day():
+    assert resolve_scales(BenchOptions(orders_per_day=1_000_000)) == [10_000, 100_000, 1_000_000]
+    assert resolve_scales(BenchOptions(orders_per_day=10_000)) == [200, 1_000, 10_000]
+    assert resolve_scales(BenchOptions(orders_per_day=200)) == [200]
+    assert resolve_scales(BenchOptions(orders_per_day=50_000, scales=[1_000, 5_000])) == [1_000, 5_000, 50_000]
+
+
+def test_measurement_is_the_childs_own(tmp_path):
+    # Peak RSS comes from the OS (wait4): a child that holds 300 MB reports at least that; its exit code is kept.
+    code = "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096]); raise SystemExit(3)"
+    m = run_measured([sys.executable, "-c", code], {}, str(tmp_path), tmp_path / "log.txt")
+    assert m.exit_code == 3 and m.peak_rss_mb >= 300 and m.wall_s > 0
+    assert (tmp_path / "log.txt").read_text().startswith("$ ")
