@@ -90,17 +90,18 @@ def main() -> None:
 
     settings = load_settings()
     threads = settings.duckdb.threads
-    if not (args.reuse and (base / "dims").exists()):
-        shutil.rmtree(base, ignore_errors=True)
-        from ecomlake.bronze.generator import GeneratorOptions, generate
-        from ecomlake.dims.snapshot import run_dims
+    from ecomlake.bronze.generator import GeneratorOptions, generate
+    from ecomlake.dims.snapshot import run_dims
 
+    if not (args.reuse and (base / "bronze" / "orders").exists()):
+        shutil.rmtree(base, ignore_errors=True)
         t = time.perf_counter()
         gen = generate(settings, GeneratorOptions(start_date=DAY, days=1, orders_per_day=n, seed=args.seed), out=str(base / "bronze"))
-        print(f"generated {gen.total_rows:,} Bronze rows in {time.perf_counter() - t:.1f} s")
+        print(f"generated {gen.total_rows:,} Bronze rows in {time.perf_counter() - t:.1f} s", flush=True)
+    if not (args.reuse and (base / "dims" / "_latest.json").exists()):
         t = time.perf_counter()
         run_dims(settings, DAY)
-        print(f"dims snapshot in {time.perf_counter() - t:.1f} s")
+        print(f"dims snapshot in {time.perf_counter() - t:.1f} s", flush=True)
     shutil.rmtree(base / "silver", ignore_errors=True)
     shutil.rmtree(base / "floor", ignore_errors=True)
 

@@ -79,14 +79,16 @@ def build_lake(root: Path, start: str, days: int, orders: int) -> tuple[dict, li
     import datetime as dt
 
     env = lake_env(root)
-    if not (root / "silver/base/orders").exists():
+    if not (root / "bronze/orders").exists():
         ecomlake(["bronze", "generate", "--start-date", start, "--days", str(days), "--orders-per-day", str(orders),
                   "--out", env["BRONZE_BASE_PATH"]], env)
-        d0 = dt.date.fromisoformat(start)
-        for i in range(days):
-            day = (d0 + dt.timedelta(days=i)).isoformat()
-            ecomlake(["local", "dims", "--date", day], env)
-            ecomlake(["local", "silver", "--date", day], env)
+    d0 = dt.date.fromisoformat(start)
+    for i in range(days):  # resumable: days already in Silver are skipped
+        day = (d0 + dt.timedelta(days=i)).isoformat()
+        if (root / "silver/base/orders" / f"ingest_dt={day}").exists():
+            continue
+        ecomlake(["local", "dims", "--date", day], env)
+        ecomlake(["local", "silver", "--date", day], env)
     dates = sorted(p.name.split("=")[1] for p in (root / "silver/base/orders").iterdir() if p.name.startswith("ingest_dt="))
     return env, dates
 

@@ -228,7 +228,8 @@ class _Stages:
         value, detail = fn()
         line = StageLine(name, round(time.perf_counter() - t0, 2), detail)
         self.lines.append(line)
-        self.progress.console.print(f"[green]ok[/green] {name:<15} {line.seconds:6.1f} s  {detail}", highlight=False)
+        self.progress.console.print(f"[green]ok[/green] {name:<15} {line.seconds:6.1f} s  {detail}", highlight=False,
+                                    soft_wrap=True)
         self.progress.advance(self.task)
         return value
 
@@ -280,8 +281,16 @@ def demo_fast(settings: Settings, demo_date: str = DEMO_DATE, echo: Echo = print
         _gate_or_stop("Silver", code, sgate, s.reports["silver"])
 
         def enriched():
+            # The earlier sample days first (each builds on the previous day's state, and business-date
+            # partitions before D exist for Gold), then D itself.
+            history = [d for d in storage.list_partitions(settings.paths.silver_base_path, "orders") if d < day]
+            for d in history:
+                r = run_enriched(settings, d, run_id=f"{run_id}_enriched_{d}")
+                code, res = validate_enriched(settings, d, run_id=r.run_id)
+                _gate_or_stop("Enriched", code, res, _report_path(settings, "ENRICHED_QUALITY", d))
             r = run_enriched(settings, day, run_id=f"{run_id}_enriched")
-            return r, f"{sum(t.rows for t in r.tables):,} rows in {len(r.tables)} tables"
+            return r, (f"{sum(t.rows for t in r.tables):,} rows in {len(r.tables)} tables for {day} "
+                       f"(after {len(history)} earlier days)")
         erun = st.run(stage_names[3], enriched)
 
         def enriched_gate():

@@ -145,3 +145,48 @@ def test_measurement_is_the_childs_own(tmp_path):
     m = run_measured([sys.executable, "-c", code], {}, str(tmp_path), tmp_path / "log.txt")
     assert m.exit_code == 3 and m.peak_rss_mb >= 300 and m.wall_s > 0
     assert (tmp_path / "log.txt").read_text().startswith("$ ")
+
+
+def _data(walls: dict[str, float], floor_s: float, orders: int = 1_000_000, rss: float = 1000.0,
+          history: tuple[float, float] | None = (10.0, 12.0), bounded: list[dict] | None = None) -> dict:
+    """A results dict shaped like the harness's, with chosen measurements (for the target logic only)."""
+    from ecomlake.benchmark.harness import STAGES
+
+    run = lambda w: {"wall_s": w, "peak_rss_mb": rss, "peak_spill_mb": 0.0, "exit_code": 0}  # noqa: E731
+    floors = {name: {"input_rows": 1_000_000, "input_bytes": 1, "runs": [{"seconds": floor_s}]}
+              for name in {s.floor for s in STAGES} | {"bronze_day"}}
+    return {
+        "parameters": {"threads": 2, "memory_limit": "4GB", "all_stages": True, "history_days": 30,
+                       "memory_bounded": "2GB" if bounded else None},
+        "stages": {s.name: {"title": s.title, "floor": s.floor} for s in STAGES},
+        "scales": [{"orders_per_day": orders, "date": D, "floors": floors,
+                    "stages": {s.name: {"runs": [run(walls[s.name])]} for s in STAGES},
+                    "end_to_end": {"runs": [{**run(sum(walls.values())), "completed": True}]}}],
+        "history": {"orders_per_day": 200, "days": 30, "first": [run(history[0])], "last": [run(history[1])]}
+        if history else None,
+        "memory_bounded": {"memory_limit": "2GB", "orders_per_day": orders, "runs": bounded} if bounded else None,
+    }
+
+
+def _targets(data: dict) -> list[str]:
+    from ecomlake.benchmark.report import summarize
+
+    return [t["status"] for t in summarize(data)["targets"]]
+
+
+def test_targets_are_judged_from_the_measurements():
+    ok = {name: 10.0 for name in STAGE_NAMES}                   # 70 s end to end, Base Silver 10 s
+    seq = {"completed": True, "wall_s": 90.0, "peak_rss_mb": 1800.0, "peak_spill_mb": 500.0,
+           "stages": {n: {"wall_s": 90.0 / 7, "peak_rss_mb": 1800.0, "peak_spill_mb": 500.0} for n in STAGE_NAMES}}
+    assert _targets(_data(ok, floor_s=4.0, bounded=[seq])) == ["met", "met", "met", "met"]
+    # Base Silver 12.1 s against a 4 s floor is beyond 3x; 30 days of history at 1.5x day 1.
+    slow = {**ok, "base_silver": 12.1}
+    assert _targets(_data(slow, floor_s=4.0, history=(10.0, 15.0), bounded=[seq]))[:3] == ["missed", "met", "missed"]
+    # End to end over 3 minutes, or over 4 GB, misses; at another scale it is not measured.
+    assert _targets(_data({n: 26.0 for n in STAGE_NAMES}, floor_s=100.0))[1] == "missed"
+    assert _targets(_data(ok, floor_s=4.0, rss=4200.0))[1] == "missed"
+    assert _targets(_data(ok, floor_s=4.0, orders=100_000))[1] == "not measured"
+    # A memory-bounded run that did not finish misses its target; no run at all is not measured.
+    failed = {"completed": False, "failed_stage": "gold", "exit_code": 2, "error": "error: Out of Memory", "stages": {}}
+    assert _targets(_data(ok, floor_s=4.0, bounded=[failed]))[3] == "missed"
+    assert _targets(_data(ok, floor_s=4.0, history=None)) == ["met", "met", "not measured", "not measured"]

@@ -290,7 +290,8 @@ def _stage_table(s: dict, data: dict) -> list[str]:
                      f"{_n(r['ratio'], '.1f')}x |")
     e = s["end_to_end"]
     med, spread = _secs(e["wall"])
-    lines.append(f"| **End to end** | {_n(e['input_rows'])} | {med} | {spread} | {_n(e['rows_per_s_core'])} | "
+    title = "**End to end**" if data["parameters"]["all_stages"] else "**Selected stages in sequence**"
+    lines.append(f"| {title} | {_n(e['input_rows'])} | {med} | {spread} | {_n(e['rows_per_s_core'])} | "
                  f"{_n(e['peak_rss_mb'])} MB | {e['floor_s']:.2f} s (sum) | {_n(e['ratio'], '.1f')}x |")
     return lines
 

@@ -254,6 +254,11 @@ class _Validator:
             files += storage.list_data_files(_partition_dirs(self.settings, self.record, spec, label))
         return _files_sql(files) if files else None
 
+    def _built_labels(self, spec: TableSpec) -> list[str]:
+        """Partitions of `spec` that exist (published, or staged by the run being validated)."""
+        live = storage.list_partitions(self.settings.paths.silver_enriched_path, spec.name, spec.partition_key)
+        return live + list(((self.record or {}).get("tables", {}).get(spec.name) or {}).get("partitions", []))
+
     def reconcile(self, parts: dict[str, list[str]], metrics: dict[str, dict]) -> None:
         add = self.result.add
 
@@ -337,7 +342,11 @@ class _Validator:
         if c_src:
             pairs = self.con.execute(
                 f"SELECT cart_id, order_id, CAST(order_date AS DATE) FROM {c_src} WHERE cart_status = 'converted'").fetchall()
-            order_dates = sorted({p[2].isoformat() for p in pairs if p[2] is not None})
+            # Only pairs whose counterpart partition was ever built can be compared (a first run
+            # rebuilds the tolerance window, not the days before it).
+            built = set(self._built_labels(orders))
+            pairs = [p for p in pairs if p[2] is not None and p[2].isoformat() in built]
+            order_dates = sorted({p[2].isoformat() for p in pairs})
             o_all = self._enriched_sql(orders, order_dates)
             have = dict(self.con.execute(f"SELECT order_id, cart_id FROM {o_all}").fetchall()) if o_all else {}
             cart_problems = [f"cart {c} converted by order {o}, but that order has cart {have.get(o)}"
@@ -346,7 +355,9 @@ class _Validator:
         if o_src:
             pairs = self.con.execute(
                 f"SELECT order_id, cart_id, CAST(cart_created_at AS DATE) FROM {o_src} WHERE is_recovered").fetchall()
-            cart_dates = sorted({p[2].isoformat() for p in pairs if p[2] is not None})
+            built = set(self._built_labels(carts))
+            pairs = [p for p in pairs if p[2] is not None and p[2].isoformat() in built]
+            cart_dates = sorted({p[2].isoformat() for p in pairs})
             c_all = self._enriched_sql(carts, cart_dates)
             have = dict(self.con.execute(
                 f"SELECT cart_id, order_id FROM {c_all} WHERE cart_status = 'converted'").fetchall()) if c_all else {}
