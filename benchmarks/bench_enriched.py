@@ -26,10 +26,10 @@ CHILD = r"""
 import json, resource, sys, time
 from ecomlake.config import load_settings
 from ecomlake.enriched.runner import run_enriched
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 r = run_enriched(load_settings(), sys.argv[1], run_id=sys.argv[2])
-secs = time.perf_counter() - t0
-print(json.dumps({"seconds": round(secs, 2), "rows": sum(t.rows for t in r.tables),
+secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+print(json.dumps({"seconds": round(secs, 2), "cpu_seconds": round(cpu, 2), "rows": sum(t.rows for t in r.tables),
                   "tables": {t.table: [t.rows, t.seconds] for t in r.tables}, "states": r.states,
                   "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
 """
@@ -113,6 +113,7 @@ def main() -> None:
         floor_dir.mkdir(parents=True, exist_ok=True)
         floor = child(FLOOR, [dates[0], str(floor_dir)], env)
         entry = {"orders": n, "setup_seconds": round(setup, 1), "enriched_seconds": run["seconds"],
+                 "enriched_cpu_seconds": run["cpu_seconds"],
                  "rows_written": run["rows"], "rows_per_s": round(run["rows"] / run["seconds"]),
                  "silver_rows_in": floor["rows"], "floor_seconds": floor["seconds"],
                  "ratio_to_floor": round(run["seconds"] / max(floor["seconds"], 1e-9), 1),
@@ -126,11 +127,16 @@ def main() -> None:
         times = []
         for d in dates:
             run = child(CHILD, [d, f"hist_{d}"], env)
-            times.append({"date": d, **{k: run[k] for k in ("seconds", "rows", "peak_rss_mb")},
+            times.append({"date": d, **{k: run[k] for k in ("seconds", "cpu_seconds", "rows", "peak_rss_mb")},
                           "states": {k: v["mode"] for k, v in run["states"].items()}})
             print(json.dumps(times[-1]), flush=True)
-        results["history"] = {"days": times, "last_over_first": round(times[-1]["seconds"] / times[0]["seconds"], 2)}
-        print(json.dumps({"last_over_first": results["history"]["last_over_first"]}), flush=True)
+        results["history"] = {
+            "days": times,
+            "last_over_first": round(times[-1]["seconds"] / times[0]["seconds"], 2),
+            "cpu_last_over_first": round(times[-1]["cpu_seconds"] / times[0]["cpu_seconds"], 2),
+            "cpu_last_over_second": round(times[-1]["cpu_seconds"] / times[1]["cpu_seconds"], 2),
+        }
+        print(json.dumps({k: v for k, v in results["history"].items() if k != "days"}), flush=True)
 
     work.mkdir(parents=True, exist_ok=True)
     (work / "bench_enriched.json").write_text(json.dumps(results, indent=2))
