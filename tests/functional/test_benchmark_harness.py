@@ -190,3 +190,17 @@ def test_targets_are_judged_from_the_measurements():
     failed = {"completed": False, "failed_stage": "gold", "exit_code": 2, "error": "error: Out of Memory", "stages": {}}
     assert _targets(_data(ok, floor_s=4.0, bounded=[failed]))[3] == "missed"
     assert _targets(_data(ok, floor_s=4.0, history=None)) == ["met", "met", "not measured", "not measured"]
+
+
+@pytest.mark.slow
+def test_report_renders_again_from_the_json(bench):
+    root, _proc, _data = bench
+    (saved,) = (root / "results").glob("bench_*.json")
+    again = root / "again" / "PERFORMANCE.md"
+    proc = run_cli(["bench", "--from-json", str(saved), "--output", str(again)], lake_env(root / "unused"))
+    assert proc.returncode == 0, proc.stderr
+    assert again.read_text() == (root / "docs" / "PERFORMANCE.md").read_text()
+    broken = root / "broken.json"
+    broken.write_text(json.dumps({"status": "failed", "run_id": "x"}))
+    proc = run_cli(["bench", "--from-json", str(broken), "--output", str(root / "again" / "B.md")], lake_env(root))
+    assert proc.returncode == 2 and "did not complete" in proc.stderr

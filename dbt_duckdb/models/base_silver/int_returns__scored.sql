@@ -72,24 +72,33 @@ candidates as (
 ),
 
 duplicate_keys as (
-    -- keys with several valid copies, and the winning version: newest ingestion_ts, then event_id,
-    -- source_file, Bronze file and row position (an aggregate, not a window over the wide rows)
-    select
-        return_id,
-        max(row(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
+    -- keys with more than one valid copy (usually very few)
+    select return_id
     from candidates
     where _is_candidate
     group by return_id
     having count(*) > 1
 ),
 
+winners as (
+    -- the winning version of each such key: newest ingestion_ts, then event_id, source_file,
+    -- Bronze file and row position (aggregates over the few duplicated keys, not a window over all rows)
+    select
+        return_id,
+        max(row(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
+    from candidates
+    semi join duplicate_keys using (return_id)
+    where _is_candidate
+    group by return_id
+),
+
 ranked as (
     select
         candidates.*,
-        coalesce(candidates._is_candidate and row(candidates.ingestion_ts, candidates.event_id, candidates.source_file, candidates._bronze_file, candidates._bronze_row) <> duplicate_keys._winner, false) as _is_duplicate,
+        coalesce(candidates._is_candidate and row(candidates.ingestion_ts, candidates.event_id, candidates.source_file, candidates._bronze_file, candidates._bronze_row) <> winners._winner, false) as _is_duplicate,
         candidates._is_candidate and exists (select 1 from published where candidates.return_id = published.return_id) as _is_published
     from candidates
-    left join duplicate_keys on candidates._is_candidate and candidates.return_id = duplicate_keys.return_id
+    left join winners on candidates._is_candidate and candidates.return_id = winners.return_id
 ),
 
 scored as (

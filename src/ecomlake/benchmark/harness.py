@@ -416,3 +416,26 @@ class Harness:
 
 def run_benchmark(opts: BenchOptions, echo: Callable[[str], None] = print) -> BenchResult:
     return Harness(opts, echo).run()
+
+
+def render_saved(json_path: str | Path, output: str | Path, plot: str | Path | None = None,
+                 echo: Callable[[str], None] = print) -> BenchResult:
+    """Write the report and plot again from a completed run's JSON (no measuring): e.g. once
+    matplotlib is installed, or after a change to the report's layout."""
+    json_path = Path(json_path)
+    try:
+        data = json.loads(json_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read benchmark results {json_path}: {exc}") from None
+    if data.get("status") != "completed":
+        raise InputError(f"{json_path} is from a run that did not complete (status {data.get('status')!r}); "
+                         "rerun the benchmark")
+    data["summary"] = report.summarize(data)
+    report_path = Path(output)
+    plot_path = Path(plot) if plot else report_path.with_name("performance_scale.png")
+    plotted = report.write_plot(plot_path, data)
+    if plotted is None:
+        echo(f"bench: matplotlib is not installed; no plot written ({plot_path})")
+    report.write_markdown(report_path, data, plot_path=plotted, json_path=json_path)
+    echo(f"bench: report {report_path} rendered from {json_path}" + (f"; plot {plotted}" if plotted else ""))
+    return BenchResult(data["run_id"], json_path, report_path, plotted, data)

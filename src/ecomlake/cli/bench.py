@@ -58,6 +58,8 @@ def _bounded(ctx, param, value: str | None) -> str | None:
               help="Comma-separated subset of: bronze_validate, dims, base_silver, silver_gate, enriched, "
                    "enriched_gate, gold (default: all).")
 @click.option("--keep-lakes", is_flag=True, default=False, help="Keep the derived lakes and logs after a successful run.")
+@click.option("--from-json", "from_json", type=click.Path(dir_okay=False), default=None,
+              help="Measure nothing: write the report and plot again from a completed run's bench_<run_id>.json.")
 @click.pass_context
 @passthrough
 def group(ctx: click.Context, **kw) -> int:
@@ -69,7 +71,12 @@ def group(ctx: click.Context, **kw) -> int:
     Quick run: `make bench`. The full benchmark (1,000,000 orders/day, 3 days) takes far longer.
     """
     from ecomlake.benchmark import BenchOptions, run_benchmark
+    from ecomlake.benchmark.harness import render_saved
 
+    from_json = kw.pop("from_json")
+    if from_json:
+        render_saved(from_json, kw["output"], kw["plot"], echo=lambda line: click.echo(line))
+        return 0
     config_path = (ctx.find_root().obj or {}).get("config_path")
     args = sys.argv[1:]
     args = args[args.index("bench") + 1:] if "bench" in args else args  # also via benchmarks/run_bench.py
