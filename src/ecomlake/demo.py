@@ -419,17 +419,21 @@ def _clv_refunds(settings: Settings, day: str) -> float:
 
 
 def render_summary(s: DemoSummary) -> list[str]:
-    ok = "✅"
+    def mark(good: bool) -> str:
+        return "✅" if good else "⚠️ "
+
     return [
         "",
         f"Demo {s.demo_date} finished in {s.seconds:.1f} s (run {s.run_id})",
-        f"{ok} Silver: {s.silver_fact_tables_passing}/{s.silver_fact_tables} fact tables passing validation ({s.silver_status})",
-        f"{ok} Enriched: {s.enriched_tables_with_data}/{s.enriched_tables} business tables with data ({s.enriched_status})",
-        f"{ok} dbt: {s.dbt_tests_passed} data quality tests pass (Base Silver {s.dbt_silver_tests_passed}, "
-        f"Gold {s.dbt_gold_tests_passed}; {s.dbt_tests_failed} failed)",
-        f"{ok} Returns: {s.returns_silver_rows:,} returns and {s.return_items_silver_rows:,} return lines in Silver; "
-        f"{s.clv_total_refunded:,.2f} refunded in int_customer_lifetime_value",
-        f"{ok} Gold: {s.gold_marts_built} marts built in {s.gold_warehouse}",
+        f"{mark(s.silver_fact_tables_passing == s.silver_fact_tables)} Silver: {s.silver_fact_tables_passing}/"
+        f"{s.silver_fact_tables} fact tables passing validation ({s.silver_status})",
+        f"{mark(s.enriched_tables_with_data == s.enriched_tables)} Enriched: {s.enriched_tables_with_data}/"
+        f"{s.enriched_tables} business tables with data ({s.enriched_status})",
+        f"{mark(s.dbt_tests_failed == 0)} dbt: {s.dbt_tests_passed} data quality tests pass (Base Silver "
+        f"{s.dbt_silver_tests_passed}, Gold {s.dbt_gold_tests_passed}; {s.dbt_tests_failed} failed)",
+        f"{mark(s.returns_silver_rows > 0)} Returns: {s.returns_silver_rows:,} returns and {s.return_items_silver_rows:,} "
+        f"return lines in Silver; {s.clv_total_refunded:,.2f} refunded in int_customer_lifetime_value",
+        f"{mark(s.gold_marts_built == 8)} Gold: {s.gold_marts_built} marts built in {s.gold_warehouse}",
         "Reports:",
         f"  Silver:   {s.reports.get('silver')}",
         f"  Enriched: {s.reports.get('enriched')}",
