@@ -22,7 +22,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q tests
 
 bench: $(STAMP)
-	$(BIN)/ecomlake bench --orders-per-day 10000 --days 2 --repeat 3
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/ecomlake bench --orders-per-day 10000 --days 2 --repeat 2 --history-days 7
 
 clean:
 	rm -rf data docs/validation_reports dbt_duckdb/target dbt_duckdb/logs
