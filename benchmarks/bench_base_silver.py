@@ -81,9 +81,15 @@ def main() -> None:
     n = 1_000_000 if args.million else args.orders
     base = Path(args.work) / f"orders_{n}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ECOM", "PIPELINE_ENV", "RUN_ID"))}
-    env.update(BRONZE_BASE_PATH=str(base / "bronze"), SILVER_BASE_PATH=str(base / "silver"), SILVER_DIMS_PATH=str(base / "dims"),
-               METRICS_BASE_PATH=str(base / "metrics"), REPORTS_BASE_PATH=str(base / "reports"), ECOM_WORK_PATH=str(base / "work"),
-               ECOM_CONFIG_PATH=str(REPO / "config" / "config.yml"))
+    env.update(
+        BRONZE_BASE_PATH=str(base / "bronze"),
+        SILVER_BASE_PATH=str(base / "silver"),
+        SILVER_DIMS_PATH=str(base / "dims"),
+        METRICS_BASE_PATH=str(base / "metrics"),
+        REPORTS_BASE_PATH=str(base / "reports"),
+        ECOM_WORK_PATH=str(base / "work"),
+        ECOM_CONFIG_PATH=str(REPO / "config" / "config.yml"),
+    )
     os.environ.update({k: env[k] for k in env if k.startswith(("BRONZE", "SILVER", "METRICS", "REPORTS", "ECOM"))})
 
     from ecomlake.config import load_settings
@@ -96,7 +102,11 @@ def main() -> None:
     if not (args.reuse and (base / "bronze" / "orders").exists()):
         shutil.rmtree(base, ignore_errors=True)
         t = time.perf_counter()
-        gen = generate(settings, GeneratorOptions(start_date=DAY, days=1, orders_per_day=n, seed=args.seed), out=str(base / "bronze"))
+        gen = generate(
+            settings,
+            GeneratorOptions(start_date=DAY, days=1, orders_per_day=n, seed=args.seed),
+            out=str(base / "bronze"),
+        )
         print(f"generated {gen.total_rows:,} Bronze rows in {time.perf_counter() - t:.1f} s", flush=True)
     if not (args.reuse and (base / "dims" / "_latest.json").exists()):
         t = time.perf_counter()
@@ -110,15 +120,22 @@ def main() -> None:
     bronze_rows = sum(v[0] for v in silver["tables"].values())
     assert bronze_rows == floor["rows"], (bronze_rows, floor["rows"])
     report = {
-        "orders": n, "bronze_fact_rows": bronze_rows, "duckdb_threads": threads, "cpu_count": os.cpu_count(),
-        "silver_wall_s": round(silver_wall, 2), "silver_in_process_s": round(silver["seconds"], 2), "silver_stages_s": silver["stages"],
+        "orders": n,
+        "bronze_fact_rows": bronze_rows,
+        "duckdb_threads": threads,
+        "cpu_count": os.cpu_count(),
+        "silver_wall_s": round(silver_wall, 2),
+        "silver_in_process_s": round(silver["seconds"], 2),
+        "silver_stages_s": silver["stages"],
         "silver_rows_per_s_per_core": round(bronze_rows / silver_wall / threads),
         "silver_peak_rss_mb": round(silver_rss),
-        "floor_wall_s": round(floor_wall, 2), "floor_in_process_s": round(floor["seconds"], 2),
+        "floor_wall_s": round(floor_wall, 2),
+        "floor_in_process_s": round(floor["seconds"], 2),
         "floor_rows_per_s_per_core": round(bronze_rows / floor_wall / threads),
         "ratio_wall": round(silver_wall / floor_wall, 2),
         "ratio_in_process": round(silver["seconds"] / floor["seconds"], 2),
-        "dbt_tests_passed": silver["dbt"]["tests_passed"], "dbt_models": silver["dbt"]["models_built"],
+        "dbt_tests_passed": silver["dbt"]["tests_passed"],
+        "dbt_models": silver["dbt"]["models_built"],
     }
     print(json.dumps(report, indent=2))
     out = REPO / "benchmarks" / "results"

@@ -65,12 +65,17 @@ def child(code: str, args: list[str], env: dict) -> dict:
 
 def lake_env(root: Path) -> dict:
     env = dict(os.environ)
-    env.update({
-        "BRONZE_BASE_PATH": str(root / "bronze"), "SILVER_BASE_PATH": str(root / "silver/base"),
-        "SILVER_DIMS_PATH": str(root / "silver/dims"), "SILVER_ENRICHED_PATH": str(root / "silver/enriched"),
-        "METRICS_BASE_PATH": str(root / "metrics"), "REPORTS_BASE_PATH": str(root / "reports"),
-        "ECOM_WORK_PATH": str(root / "work"),
-    })
+    env.update(
+        {
+            "BRONZE_BASE_PATH": str(root / "bronze"),
+            "SILVER_BASE_PATH": str(root / "silver/base"),
+            "SILVER_DIMS_PATH": str(root / "silver/dims"),
+            "SILVER_ENRICHED_PATH": str(root / "silver/enriched"),
+            "METRICS_BASE_PATH": str(root / "metrics"),
+            "REPORTS_BASE_PATH": str(root / "reports"),
+            "ECOM_WORK_PATH": str(root / "work"),
+        }
+    )
     env.setdefault("ECOM_CONFIG_PATH", str(Path(__file__).resolve().parents[1] / "config" / "config.yml"))
     return env
 
@@ -80,8 +85,21 @@ def build_lake(root: Path, start: str, days: int, orders: int) -> tuple[dict, li
 
     env = lake_env(root)
     if not (root / "bronze/orders").exists():
-        ecomlake(["bronze", "generate", "--start-date", start, "--days", str(days), "--orders-per-day", str(orders),
-                  "--out", env["BRONZE_BASE_PATH"]], env)
+        ecomlake(
+            [
+                "bronze",
+                "generate",
+                "--start-date",
+                start,
+                "--days",
+                str(days),
+                "--orders-per-day",
+                str(orders),
+                "--out",
+                env["BRONZE_BASE_PATH"],
+            ],
+            env,
+        )
     d0 = dt.date.fromisoformat(start)
     for i in range(days):  # resumable: days already in Silver are skipped
         day = (d0 + dt.timedelta(days=i)).isoformat()
@@ -89,7 +107,9 @@ def build_lake(root: Path, start: str, days: int, orders: int) -> tuple[dict, li
             continue
         ecomlake(["local", "dims", "--date", day], env)
         ecomlake(["local", "silver", "--date", day], env)
-    dates = sorted(p.name.split("=")[1] for p in (root / "silver/base/orders").iterdir() if p.name.startswith("ingest_dt="))
+    dates = sorted(
+        p.name.split("=")[1] for p in (root / "silver/base/orders").iterdir() if p.name.startswith("ingest_dt=")
+    )
     return env, dates
 
 
@@ -112,12 +132,19 @@ def main() -> None:
         floor_dir = root / "work" / "floor"
         floor_dir.mkdir(parents=True, exist_ok=True)
         floor = child(FLOOR, [dates[0], str(floor_dir)], env)
-        entry = {"orders": n, "setup_seconds": round(setup, 1), "enriched_seconds": run["seconds"],
-                 "enriched_cpu_seconds": run["cpu_seconds"],
-                 "rows_written": run["rows"], "rows_per_s": round(run["rows"] / run["seconds"]),
-                 "silver_rows_in": floor["rows"], "floor_seconds": floor["seconds"],
-                 "ratio_to_floor": round(run["seconds"] / max(floor["seconds"], 1e-9), 1),
-                 "peak_rss_mb": run["peak_rss_mb"], "tables": run["tables"]}
+        entry = {
+            "orders": n,
+            "setup_seconds": round(setup, 1),
+            "enriched_seconds": run["seconds"],
+            "enriched_cpu_seconds": run["cpu_seconds"],
+            "rows_written": run["rows"],
+            "rows_per_s": round(run["rows"] / run["seconds"]),
+            "silver_rows_in": floor["rows"],
+            "floor_seconds": floor["seconds"],
+            "ratio_to_floor": round(run["seconds"] / max(floor["seconds"], 1e-9), 1),
+            "peak_rss_mb": run["peak_rss_mb"],
+            "tables": run["tables"],
+        }
         results["volume"].append(entry)
         print(json.dumps({k: v for k, v in entry.items() if k != "tables"}), flush=True)
 
@@ -127,8 +154,13 @@ def main() -> None:
         times = []
         for d in dates:
             run = child(CHILD, [d, f"hist_{d}"], env)
-            times.append({"date": d, **{k: run[k] for k in ("seconds", "cpu_seconds", "rows", "peak_rss_mb")},
-                          "states": {k: v["mode"] for k, v in run["states"].items()}})
+            times.append(
+                {
+                    "date": d,
+                    **{k: run[k] for k in ("seconds", "cpu_seconds", "rows", "peak_rss_mb")},
+                    "states": {k: v["mode"] for k, v in run["states"].items()},
+                }
+            )
             print(json.dumps(times[-1]), flush=True)
         results["history"] = {
             "days": times,

@@ -15,7 +15,9 @@ ECOMLAKE = str(Path(sys.executable).with_name("ecomlake"))
 
 def lake_env(root: Path, **extra: str) -> dict[str, str]:
     """Environment that points every ecomlake path under `root` (never the repo's data/ or docs/)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ECOM", "PIPELINE_ENV", "RUN_ID", "MAX_QUARANTINE"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ECOM", "PIPELINE_ENV", "RUN_ID", "MAX_QUARANTINE"))
+    }
     env.update(
         BRONZE_BASE_PATH=str(root / "bronze"),
         SILVER_BASE_PATH=str(root / "silver" / "base"),
@@ -32,7 +34,9 @@ def lake_env(root: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(args: list[str], env: dict[str, str], cwd: Path | str = REPO, timeout: int = 600) -> subprocess.CompletedProcess:
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path | str = REPO, timeout: int = 600
+) -> subprocess.CompletedProcess:
     """Run `ecomlake <args>` in a fresh process, as a user would."""
     return subprocess.run([ECOMLAKE, *args], env=env, cwd=str(cwd), capture_output=True, text=True, timeout=timeout)
 

@@ -112,9 +112,7 @@ class SilverSettings(_Strict):
 
 
 class QuarantineSettings(_Strict):
-    retention_days: dict[str, int | None] = Field(
-        default_factory=lambda: {"prod": 30, "dev": 7, "local": None}
-    )
+    retention_days: dict[str, int | None] = Field(default_factory=lambda: {"prod": 30, "dev": 7, "local": None})
 
 
 class EnrichedSettings(_Strict):
@@ -241,7 +239,9 @@ def load_settings(
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"{cfg_path}: not valid YAML{where}; fix the file or point ECOM_CONFIG_PATH elsewhere") from None
+            raise ConfigError(
+                f"{cfg_path}: not valid YAML{where}; fix the file or point ECOM_CONFIG_PATH elsewhere"
+            ) from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

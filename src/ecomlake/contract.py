@@ -28,7 +28,16 @@ MONEY = "DECIMAL(18,2)"
 FACT_TABLES = ("orders", "order_items", "shopping_carts", "cart_items", "returns", "return_items")
 DIM_TABLES = ("customers", "product_catalog")
 # Processing order: parents before children, so a child is checked against validated parents.
-TABLES = ("customers", "product_catalog", "orders", "order_items", "shopping_carts", "cart_items", "returns", "return_items")
+TABLES = (
+    "customers",
+    "product_catalog",
+    "orders",
+    "order_items",
+    "shopping_carts",
+    "cart_items",
+    "returns",
+    "return_items",
+)
 
 # Dimension snapshot name per dimension table (the runbook's names).
 DIM_SNAPSHOTS = {"customers": "customer_snapshot", "product_catalog": "product_catalog"}
@@ -42,22 +51,22 @@ UNKNOWN_PRODUCT_ID = -1
 
 @dataclass(frozen=True)
 class ForeignKey:
-    table: str          # parent table
-    column: str         # parent column
+    table: str  # parent table
+    column: str  # parent column
     guest_exempt: bool = False  # `GUEST-` customer ids are not in the customer dimension
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    bronze: str                     # Arrow type in Bronze
-    silver: str                     # DuckDB type in Base Silver
-    required: bool = False          # NULL (after null-token cleaning) quarantines the row
+    bronze: str  # Arrow type in Bronze
+    silver: str  # DuckDB type in Base Silver
+    required: bool = False  # NULL (after null-token cleaning) quarantines the row
     fk: ForeignKey | None = None
-    normalize: str = "trim"         # trim | lower (trim + lower-case) | none
-    enum: tuple[str, ...] = ()      # accepted values after normalisation
-    min_value: str | None = None    # "positive" (> 0) or "non_negative" (>= 0)
-    no_future: bool = False         # business timestamp/date may not be in the future
+    normalize: str = "trim"  # trim | lower (trim + lower-case) | none
+    enum: tuple[str, ...] = ()  # accepted values after normalisation
+    min_value: str | None = None  # "positive" (> 0) or "non_negative" (>= 0)
+    no_future: bool = False  # business timestamp/date may not be in the future
     email: bool = False
     description: str = ""
 
@@ -76,9 +85,9 @@ class Table:
     name: str
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
-    event_date_column: str | None   # drives the manifest's min/max_event_dt
+    event_date_column: str | None  # drives the manifest's min/max_event_dt
     business_date: tuple[str, str] | None  # (silver column, how) e.g. ("order_dt", "date(order_date)")
-    kind: str = "fact"              # fact | dim
+    kind: str = "fact"  # fact | dim
     description: str = ""
     checks: tuple[tuple[str, str, str], ...] = ()  # (code, sql violation predicate on cast columns, description)
     parent_date_from: str | None = None  # child tables take their business date from this parent
@@ -127,8 +136,15 @@ CUSTOMER_STATUSES = ("active", "inactive", "dormant")
 SIGNUP_CHANNELS = ("website", "email", "social media", "phone")
 RETURN_TYPES = ("refund", "exchange", "store credit")
 RETURN_REASONS = (
-    "Defective", "Wrong item", "Arrived damaged", "Product did not match description",
-    "Found a better price", "Item arrived late", "No longer needed", "Damaged in transit", "Changed mind",
+    "Defective",
+    "Wrong item",
+    "Arrived damaged",
+    "Product did not match description",
+    "Found a better price",
+    "Item arrived late",
+    "No longer needed",
+    "Damaged in transit",
+    "Changed mind",
 )
 
 _CUSTOMER_FK = ForeignKey("customers", "customer_id", guest_exempt=True)
@@ -145,8 +161,18 @@ CONTRACT: dict[str, Table] = {
         business_date=None,
         columns=(
             _c("customer_id", STRING, "VARCHAR", required=True, description="Customer id (CUST-n)."),
-            _c("email", STRING, "VARCHAR", required=True, normalize="lower", email=True, description="Login e-mail, lower-case."),
-            _c("signup_date", STRING, "DATE", required=True, no_future=True, description="Date the customer signed up."),
+            _c(
+                "email",
+                STRING,
+                "VARCHAR",
+                required=True,
+                normalize="lower",
+                email=True,
+                description="Login e-mail, lower-case.",
+            ),
+            _c(
+                "signup_date", STRING, "DATE", required=True, no_future=True, description="Date the customer signed up."
+            ),
             _c("first_name", STRING, "VARCHAR"),
             _c("last_name", STRING, "VARCHAR"),
             _c("phone_number", STRING, "VARCHAR"),
@@ -205,8 +231,13 @@ CONTRACT: dict[str, Table] = {
             _c("shipping_cost", FLOAT64, MONEY, min_value="non_negative"),
             _c("agent_id", STRING, "VARCHAR"),
             _c("actual_shipping_cost", FLOAT64, MONEY, min_value="non_negative"),
-            _c("payment_processing_fee", STRING, MONEY, min_value="non_negative",
-               description="Fee charged by the payment processor; a string in Bronze (the source declares TEXT)."),
+            _c(
+                "payment_processing_fee",
+                STRING,
+                MONEY,
+                min_value="non_negative",
+                description="Fee charged by the payment processor; a string in Bronze (the source declares TEXT).",
+            ),
             _c("shipping_address", STRING, "VARCHAR"),
             _c("billing_address", STRING, "VARCHAR"),
             _c("clv_bucket", STRING, "VARCHAR", normalize="lower", enum=CLV_BUCKETS),
@@ -313,7 +344,12 @@ assert tuple(CONTRACT) == TABLES or set(CONTRACT) == set(TABLES)
 #   ingest_dt DATE   the Bronze arrival partition (also the Silver partition directory)
 #   <business date>  order_dt / created_dt / added_dt / return_dt (facts only)
 #   _run_id VARCHAR  the pipeline run that published the row
-SILVER_LINEAGE_TYPES = {"batch_id": "VARCHAR", "ingestion_ts": "TIMESTAMP", "event_id": "VARCHAR", "source_file": "VARCHAR"}
+SILVER_LINEAGE_TYPES = {
+    "batch_id": "VARCHAR",
+    "ingestion_ts": "TIMESTAMP",
+    "event_id": "VARCHAR",
+    "source_file": "VARCHAR",
+}
 # Quarantine keeps every Bronze column as it arrived, plus these:
 QUARANTINE_COLUMNS = ("_quarantine_reason", "_quarantine_timestamp", "_run_id")
 

@@ -79,6 +79,7 @@ class DemoSummary:
 
 # ------------------------------------------------------------------------------------ samples
 
+
 def _unzip(zip_path: Path, dest: Path) -> None:
     try:
         with zipfile.ZipFile(zip_path) as zf:
@@ -94,8 +95,10 @@ def ensure_bronze_samples(settings: Settings, echo: Echo | None = None) -> str:
     if not (bronze / "orders").is_dir():
         archive = samples / BRONZE_ZIP
         if not archive.is_file():
-            raise InputError(f"sample archive not found: {archive}; run from the repository root, "
-                             "or rebuild it with `ecomlake sample package`")
+            raise InputError(
+                f"sample archive not found: {archive}; run from the repository root, "
+                "or rebuild it with `ecomlake sample package`"
+            )
         _unzip(archive, samples)
         if echo:
             echo(f"unzipped {archive} -> {bronze}")
@@ -123,8 +126,9 @@ def _zip_dir(src: Path, prefix: str, zf: zipfile.ZipFile) -> int:
     return n
 
 
-def build_history_sample(settings: Settings, *, bronze_zip: str, output: str, demo_date: str = DEMO_DATE,
-                         echo: Echo | None = None) -> tuple[str, int]:
+def build_history_sample(
+    settings: Settings, *, bronze_zip: str, output: str, demo_date: str = DEMO_DATE, echo: Echo | None = None
+) -> tuple[str, int]:
     """Build the pre-cooked history archive from the Bronze sample with the real pipeline.
 
     Runs `dim run` for every sample day up to the demo date and Base Silver for the days before
@@ -138,10 +142,16 @@ def build_history_sample(settings: Settings, *, bronze_zip: str, output: str, de
     with tempfile.TemporaryDirectory(prefix="ecomlake_history_") as tmp:
         root = Path(tmp)
         _unzip(Path(bronze_zip), root / "samples")
-        s = _with_paths(settings, bronze_base_path=str(root / "samples" / "bronze"),
-                        silver_base_path=str(root / "silver" / "base"), silver_quarantine_path=None,
-                        silver_dims_path=str(root / "silver" / "dims"), metrics_base_path=str(root / "metrics"),
-                        reports_base_path=str(root / "reports"), work_path=str(root / "work"))
+        s = _with_paths(
+            settings,
+            bronze_base_path=str(root / "samples" / "bronze"),
+            silver_base_path=str(root / "silver" / "base"),
+            silver_quarantine_path=None,
+            silver_dims_path=str(root / "silver" / "dims"),
+            metrics_base_path=str(root / "metrics"),
+            reports_base_path=str(root / "reports"),
+            work_path=str(root / "work"),
+        )
         s.publish.silver_publish_mode = s.publish.dims_publish_mode = "direct"
         days = [d for d in storage.list_partitions(s.paths.bronze_base_path, "customers") if d <= day]
         if day not in days:
@@ -176,7 +186,12 @@ def load_history(settings: Settings, run_id: str) -> dict[str, int]:
         _unzip(archive, Path(tmp))
         layers = [
             (Path(tmp) / "dims", settings.paths.silver_dims_path, "snapshot_dt", "dims_snapshots"),
-            (Path(tmp) / "silver" / "base" / "quarantine", settings.paths.quarantine_path, "ingest_dt", "silver_partitions"),
+            (
+                Path(tmp) / "silver" / "base" / "quarantine",
+                settings.paths.quarantine_path,
+                "ingest_dt",
+                "silver_partitions",
+            ),
             (Path(tmp) / "silver" / "base", settings.paths.silver_base_path, "ingest_dt", "silver_partitions"),
         ]
         for src_root, live_root, key, counter in layers:
@@ -190,18 +205,24 @@ def load_history(settings: Settings, run_id: str) -> dict[str, int]:
                 for part in sorted(table_dir.glob(f"{key}=*")):
                     staged = storage.staging_path(live_root, run_id, table_dir.name, part.name)
                     shutil.copytree(part, staged)
-                    publishes.append(storage.Publish(staged, storage.join(live_root, table_dir.name, part.name),
-                                                     table_dir.name, part.name))
+                    publishes.append(
+                        storage.Publish(
+                            staged, storage.join(live_root, table_dir.name, part.name), table_dir.name, part.name
+                        )
+                    )
             storage.publish(live_root, run_id, publishes, sealed=True)
             storage.release_staging(live_root, run_id)
             counts[counter] += len(publishes)
         latest = Path(tmp) / "dims" / "_latest.json"
         if latest.is_file():
-            storage.write_bytes_atomic(storage.join(settings.paths.silver_dims_path, "_latest.json"), latest.read_bytes())
+            storage.write_bytes_atomic(
+                storage.join(settings.paths.silver_dims_path, "_latest.json"), latest.read_bytes()
+            )
     return counts
 
 
 # --------------------------------------------------------------------------------------- demo
+
 
 class _Stages:
     """A progress bar over the stages and one line per finished stage."""
@@ -211,8 +232,14 @@ class _Stages:
 
         self.echo = echo
         self.lines: list[StageLine] = []
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), transient=True)
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=True,
+        )
         self.task = self.progress.add_task("demo", total=len(names))
 
     def __enter__(self):
@@ -228,8 +255,9 @@ class _Stages:
         value, detail = fn()
         line = StageLine(name, round(time.perf_counter() - t0, 2), detail)
         self.lines.append(line)
-        self.progress.console.print(f"[green]ok[/green] {name:<15} {line.seconds:6.1f} s  {detail}", highlight=False,
-                                    soft_wrap=True)
+        self.progress.console.print(
+            f"[green]ok[/green] {name:<15} {line.seconds:6.1f} s  {detail}", highlight=False, soft_wrap=True
+        )
         self.progress.advance(self.task)
         return value
 
@@ -259,22 +287,33 @@ def demo_fast(settings: Settings, demo_date: str = DEMO_DATE, echo: Echo = print
     s = DemoSummary(run_id=run_id, demo_date=day)
     stage_names = ["dims (pre-cooked)", "base silver", "silver gate", "enriched", "enriched gate", "gold"]
     with _Stages(stage_names, echo) as st:
-        hist = st.run(stage_names[0], lambda: (lambda c: (c, f"{c['dims_snapshots']} snapshots, "
-                                                            f"{c['silver_partitions']} earlier Silver partitions loaded"))(
-            load_history(settings, run_id)))
+        hist = st.run(
+            stage_names[0],
+            lambda: (
+                lambda c: (
+                    c,
+                    f"{c['dims_snapshots']} snapshots, {c['silver_partitions']} earlier Silver partitions loaded",
+                )
+            )(load_history(settings, run_id)),
+        )
 
         def silver():
             run = run_tables(settings, day, "facts", run_id=f"{run_id}_silver")
             rows = sum(t.bronze_rows for t in run.tables)
-            return run, (f"{rows:,} bronze -> {sum(t.silver_rows for t in run.tables):,} silver + "
-                         f"{sum(t.quarantine_rows for t in run.tables):,} quarantine; dbt {run.dbt.get('models_built', 0)} "
-                         f"models, {run.dbt.get('tests_passed', 0)} tests passed")
+            return run, (
+                f"{rows:,} bronze -> {sum(t.silver_rows for t in run.tables):,} silver + "
+                f"{sum(t.quarantine_rows for t in run.tables):,} quarantine; dbt {run.dbt.get('models_built', 0)} "
+                f"models, {run.dbt.get('tests_passed', 0)} tests passed"
+            )
+
         srun = st.run(stage_names[1], silver)
 
         def silver_gate():
-            code, res = validate_silver(settings, partition_date=day, tables=list(FACT_TABLES), run_id=f"{run_id}_silver",
-                                        echo=False)
+            code, res = validate_silver(
+                settings, partition_date=day, tables=list(FACT_TABLES), run_id=f"{run_id}_silver", echo=False
+            )
             return (code, res), f"{res.overall_status.value}"
+
         code, sgate = st.run(stage_names[2], silver_gate)
         s.reports["silver"] = _report_path(settings, "SILVER_QUALITY", day)
         s.metrics["silver"] = storage.join(settings.paths.metrics_base_path, f"silver_quality_{sgate.run_id}.json")
@@ -289,13 +328,17 @@ def demo_fast(settings: Settings, demo_date: str = DEMO_DATE, echo: Echo = print
                 code, res = validate_enriched(settings, d, run_id=r.run_id)
                 _gate_or_stop("Enriched", code, res, _report_path(settings, "ENRICHED_QUALITY", d))
             r = run_enriched(settings, day, run_id=f"{run_id}_enriched")
-            return r, (f"{sum(t.rows for t in r.tables):,} rows in {len(r.tables)} tables for {day} "
-                       f"(after {len(history)} earlier days)")
+            return r, (
+                f"{sum(t.rows for t in r.tables):,} rows in {len(r.tables)} tables for {day} "
+                f"(after {len(history)} earlier days)"
+            )
+
         erun = st.run(stage_names[3], enriched)
 
         def enriched_gate():
             code, res = validate_enriched(settings, day, run_id=erun.run_id)
             return (code, res), res.overall_status.value
+
         code, egate = st.run(stage_names[4], enriched_gate)
         s.reports["enriched"] = _report_path(settings, "ENRICHED_QUALITY", day)
         s.metrics["enriched"] = storage.join(settings.paths.metrics_base_path, f"enriched_quality_{egate.run_id}.json")
@@ -304,6 +347,7 @@ def demo_fast(settings: Settings, demo_date: str = DEMO_DATE, echo: Echo = print
         def gold():
             g = run_gold(settings, run_date=day, run_id=f"{run_id}_gold")
             return g, f"{len(g.marts)} marts, {g.tests_passed} tests passed -> {g.warehouse}"
+
         grun = st.run(stage_names[5], gold)
     s.stages = st.lines
     _fill_summary(s, settings, srun, sgate, egate, grun)
@@ -332,25 +376,34 @@ def demo_full(settings: Settings, end_date: str | None = None, echo: Echo = prin
     end = parse_date(end_date, "--end-date").isoformat() if end_date else days[-1]
     days = [d for d in days if d <= end]
     if not days or days[-1] != end:
-        raise InputError(f"no sample Bronze for {end} under {bronze} (sample days: {', '.join(storage.list_partitions(bronze, 'orders'))})")
+        raise InputError(
+            f"no sample Bronze for {end} under {bronze} (sample days: {', '.join(storage.list_partitions(bronze, 'orders'))})"
+        )
     run_id = new_run_id("demo_")
     s = DemoSummary(run_id=run_id, demo_date=end)
     names = [f"{stage} {d}" for d in days for stage in ("dims", "silver", "enriched")] + ["gold"]
     with _Stages(names, echo) as st:
         for d in days:
+
             def dims(d=d):
                 r = run_dims(settings, d, run_id=f"{run_id}_dims_{d}")
                 code, res = validate_dims(settings, d, run_id=r.run_id)
                 _gate_or_stop("Dims", code, res, _report_path(settings, "DIMS_QUALITY", d))
                 return r, ", ".join(f"{k} {v:,} rows" for k, v in r.rows.items())
+
             st.run(f"dims {d}", dims)
 
             def silver(d=d):
                 run = run_tables(settings, d, "facts", run_id=f"{run_id}_silver_{d}")
-                code, res = validate_silver(settings, partition_date=d, tables=list(FACT_TABLES), run_id=run.run_id, echo=False)
+                code, res = validate_silver(
+                    settings, partition_date=d, tables=list(FACT_TABLES), run_id=run.run_id, echo=False
+                )
                 _gate_or_stop("Silver", code, res, _report_path(settings, "SILVER_QUALITY", d))
-                return (run, res), (f"{sum(t.silver_rows for t in run.tables):,} silver + "
-                                    f"{sum(t.quarantine_rows for t in run.tables):,} quarantine; gate {res.overall_status.value}")
+                return (run, res), (
+                    f"{sum(t.silver_rows for t in run.tables):,} silver + "
+                    f"{sum(t.quarantine_rows for t in run.tables):,} quarantine; gate {res.overall_status.value}"
+                )
+
             srun, sgate = st.run(f"silver {d}", silver)
 
             def enriched(d=d):
@@ -358,17 +411,23 @@ def demo_full(settings: Settings, end_date: str | None = None, echo: Echo = prin
                 code, res = validate_enriched(settings, d, run_id=r.run_id)
                 _gate_or_stop("Enriched", code, res, _report_path(settings, "ENRICHED_QUALITY", d))
                 return res, f"{sum(t.rows for t in r.tables):,} rows; gate {res.overall_status.value}"
+
             egate = st.run(f"enriched {d}", enriched)
 
         def gold():
             g = run_gold(settings, run_date=end, run_id=f"{run_id}_gold")
             return g, f"{len(g.marts)} marts, {g.tests_passed} tests passed -> {g.warehouse}"
+
         grun = st.run("gold", gold)
     s.stages = st.lines
-    s.reports = {"silver": _report_path(settings, "SILVER_QUALITY", end),
-                 "enriched": _report_path(settings, "ENRICHED_QUALITY", end)}
-    s.metrics = {"silver": storage.join(settings.paths.metrics_base_path, f"silver_quality_{sgate.run_id}.json"),
-                 "enriched": storage.join(settings.paths.metrics_base_path, f"enriched_quality_{egate.run_id}.json")}
+    s.reports = {
+        "silver": _report_path(settings, "SILVER_QUALITY", end),
+        "enriched": _report_path(settings, "ENRICHED_QUALITY", end),
+    }
+    s.metrics = {
+        "silver": storage.join(settings.paths.metrics_base_path, f"silver_quality_{sgate.run_id}.json"),
+        "enriched": storage.join(settings.paths.metrics_base_path, f"enriched_quality_{egate.run_id}.json"),
+    }
     _fill_summary(s, settings, srun, sgate, egate, grun)
     s.seconds = round(time.perf_counter() - t_start, 1)
     s.summary_path = storage.join(settings.paths.metrics_base_path, f"demo_summary_{run_id}.json")

@@ -78,7 +78,12 @@ def _rules_for(table_name: str) -> list[Rule]:
         elif c.min_value == "non_negative":
             add(f"negative_{c.name}", OUT_OF_RANGE, c.name, f"{c.name} is negative")
         if c.no_future:
-            add(f"future_{c.name}", OUT_OF_RANGE, c.name, f"{c.name} is later than its arrival date plus the allowed skew")
+            add(
+                f"future_{c.name}",
+                OUT_OF_RANGE,
+                c.name,
+                f"{c.name} is later than its arrival date plus the allowed skew",
+            )
         if c.enum:
             add(f"invalid_{c.name}", OUT_OF_RANGE, c.name, f"{c.name} is not one of: {', '.join(c.enum)}")
         if c.email:
@@ -86,12 +91,21 @@ def _rules_for(table_name: str) -> list[Rule]:
     for code, _predicate, description in t.checks:
         add(code, OUT_OF_RANGE, None, description)
     for column, fk in t.foreign_keys:
-        where = "the dims snapshot for the run date" if fk.table in ("customers", "product_catalog") else f"valid Silver {fk.table}"
+        where = (
+            "the dims snapshot for the run date"
+            if fk.table in ("customers", "product_catalog")
+            else f"valid Silver {fk.table}"
+        )
         exempt = " (GUEST- ids exempt)" if fk.guest_exempt else ""
         add(_fk_code(column), INVALID_FOREIGN_KEY, column, f"{column} not found in {where}{exempt}")
     pk = ", ".join(t.primary_key)
     add(duplicate_code(table_name), DUPLICATE_PRIMARY_KEY, None, f"another valid row with the same ({pk}) is newer")
-    add(published_duplicate_code(table_name), DUPLICATE_PRIMARY_KEY, None, f"({pk}) already published in an earlier Silver partition")
+    add(
+        published_duplicate_code(table_name),
+        DUPLICATE_PRIMARY_KEY,
+        None,
+        f"({pk}) already published in an earlier Silver partition",
+    )
     return rules
 
 

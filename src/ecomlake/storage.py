@@ -36,6 +36,7 @@ PARQUET_MAGIC = b"PAR1"
 
 # --------------------------------------------------------------------------------------- paths
 
+
 def is_remote(path: str) -> bool:
     return "://" in str(path)
 
@@ -154,6 +155,7 @@ def read_json(path: str) -> Any:
 
 # --------------------------------------------------------------------------------- partitions
 
+
 def partition_name(value: str, key: str = "ingest_dt") -> str:
     return f"{key}={value}"
 
@@ -166,7 +168,7 @@ def list_partitions(root: str, table: str, key: str = "ingest_dt") -> list[str]:
     """Partition values of `table` under `root` (e.g. ['2023-01-01', ...]), sorted."""
     prefix = f"{key}="
     # `<partition>.__old__<run_id>` is the previous version during (or after a crash in) a publish swap.
-    return [n[len(prefix):] for n in listdir(join(root, table)) if n.startswith(prefix) and ".__old__" not in n]
+    return [n[len(prefix) :] for n in listdir(join(root, table)) if n.startswith(prefix) and ".__old__" not in n]
 
 
 def list_data_files(partition_dir: str) -> list[str]:
@@ -239,7 +241,7 @@ def parquet_num_rows(path: str) -> int:
 
 
 def file_entry(path: str, relative_to: str) -> dict:
-    rel = path[len(relative_to.rstrip("/")) + 1:] if path.startswith(relative_to) else path
+    rel = path[len(relative_to.rstrip("/")) + 1 :] if path.startswith(relative_to) else path
     return {"path": rel, "rows": parquet_num_rows(path), "sha256": sha256_file(path)}
 
 
@@ -260,6 +262,7 @@ def build_manifest(partition_dir: str, *, table: str, partition: str, run_id: st
 
 
 # ----------------------------------------------------------------------------------- publish
+
 
 def _fault(point: str) -> None:
     """Test hook: ECOMLAKE_FAULT=<point> makes the process die at that point of a publish."""
@@ -332,7 +335,9 @@ def publish(layer_root: str, run_id: str, publishes: list[Publish], sealed: bool
     journal = {
         "run_id": run_id,
         "created_at": utc_now_iso(),
-        "moves": [{"staged": p.staged, "final": p.final, "old": p.final.rstrip("/") + f".__old__{run_id}"} for p in publishes],
+        "moves": [
+            {"staged": p.staged, "final": p.final, "old": p.final.rstrip("/") + f".__old__{run_id}"} for p in publishes
+        ],
     }
     journal_path = join(staging_root(layer_root, run_id), "_journal.json")
     write_json_atomic(journal_path, journal)  # the commit point
@@ -413,8 +418,14 @@ def mark_pending(layer_root: str, run_id: str, publishes: list[Publish], gate: s
     """Staging publish mode: keep sealed partitions in staging until `promote` after the gate."""
     write_json_atomic(
         join(staging_root(layer_root, run_id), "_pending.json"),
-        {"run_id": run_id, "gate": gate, "created_at": utc_now_iso(),
-         "partitions": [{"staged": p.staged, "final": p.final, "table": p.table, "partition": p.partition} for p in publishes]},
+        {
+            "run_id": run_id,
+            "gate": gate,
+            "created_at": utc_now_iso(),
+            "partitions": [
+                {"staged": p.staged, "final": p.final, "table": p.table, "partition": p.partition} for p in publishes
+            ],
+        },
     )
 
 

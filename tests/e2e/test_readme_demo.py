@@ -25,9 +25,24 @@ BIN = str(Path(sys.executable).parent)
 
 
 def _shell_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ECOM", "BRONZE_", "SILVER_", "GOLD_", "METRICS_", "REPORTS_", "PIPELINE_ENV",
-                                "RUN_ID", "MAX_QUARANTINE", "DUCKDB_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            (
+                "ECOM",
+                "BRONZE_",
+                "SILVER_",
+                "GOLD_",
+                "METRICS_",
+                "REPORTS_",
+                "PIPELINE_ENV",
+                "RUN_ID",
+                "MAX_QUARANTINE",
+                "DUCKDB_",
+            )
+        )
+    }
     env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
     return env
 
@@ -35,7 +50,9 @@ def _shell_env() -> dict[str, str]:
 def sh(cmd: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, shell=True, cwd=cwd, env=_shell_env(), capture_output=True, text=True, timeout=900)
     if check and proc.returncode != 0:
-        raise AssertionError(f"`{cmd}` exited {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"`{cmd}` exited {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -62,8 +79,13 @@ def _summary_numbers(stdout: str) -> dict[str, int]:
     enriched = re.search(r"Enriched: (\d+)/(\d+) business tables with data", stdout)
     dbt = re.search(r"dbt: (\d+) data quality tests pass", stdout)
     assert silver and enriched and dbt, stdout
-    return {"silver_pass": int(silver[1]), "silver_total": int(silver[2]), "enriched_data": int(enriched[1]),
-            "enriched_total": int(enriched[2]), "dbt_tests": int(dbt[1])}
+    return {
+        "silver_pass": int(silver[1]),
+        "silver_total": int(silver[2]),
+        "enriched_data": int(enriched[1]),
+        "enriched_total": int(enriched[2]),
+        "dbt_tests": int(dbt[1]),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +114,11 @@ def test_summary_numbers_come_from_the_metrics(clone: Path, demo: dict):
     summary_path = re.search(r"Summary:\s+(\S+)", demo["first"])[1]
     summary = json.loads((clone / summary_path).read_text())
     silver = json.loads((clone / summary["metrics"]["silver"]).read_text())
-    facts = [m for m in silver["table_metrics"] if m["table_name"] in
-             ("orders", "order_items", "shopping_carts", "cart_items", "returns", "return_items")]
+    facts = [
+        m
+        for m in silver["table_metrics"]
+        if m["table_name"] in ("orders", "order_items", "shopping_carts", "cart_items", "returns", "return_items")
+    ]
     assert sum(m["status"] == "PASS" for m in facts) == numbers["silver_pass"]
     enriched = json.loads((clone / summary["metrics"]["enriched"]).read_text())
     assert sum((m.get("row_count") or 0) > 0 for m in enriched["table_metrics"]) == numbers["enriched_data"]
@@ -114,8 +139,10 @@ def test_demo_twice_gives_the_same_result(demo: dict):
 def test_runbook_jq_line_prints_the_orders_quarantine_pct(clone: Path, demo: dict):
     if not shutil.which("jq"):
         pytest.skip("jq is not installed on this machine")
-    out = sh("""cat data/metrics/silver_quality_*.json | jq '.table_metrics[] | select(.table_name=="orders") | .quarantine_pct'""",
-             clone).stdout.split()
+    out = sh(
+        """cat data/metrics/silver_quality_*.json | jq '.table_metrics[] | select(.table_name=="orders") | .quarantine_pct'""",
+        clone,
+    ).stdout.split()
     assert out and all(float(v) >= 0 for v in out)
 
 
@@ -125,7 +152,10 @@ def test_gold_run_by_hand(clone: Path, demo: dict):
 
 
 def test_bronze_commands_as_typed(clone: Path):
-    sh("ecomlake bronze generate --start-date 2023-01-01 --days 3 --orders-per-day 300 --seed 7 --out data/bronze", clone)
+    sh(
+        "ecomlake bronze generate --start-date 2023-01-01 --days 3 --orders-per-day 300 --seed 7 --out data/bronze",
+        clone,
+    )
     ok = sh("ecomlake bronze validate --bronze-path data/bronze --partition-date 2023-01-02", clone)
     assert "PASS" in ok.stdout
     sh("ecomlake bronze profile --bronze-path data/bronze --output docs/data/BRONZE_PROFILE_REPORT.md", clone)

@@ -48,14 +48,26 @@ def rows_for(table: str, n: int, day: str, *, offset: int = 0) -> pa.Table:
     return pa.table(data, schema=schema)
 
 
-def write_partition(root: str | Path, table: str, day: str, parts: list[pa.Table], *,
-                    manifest_name: str = storage.MANIFEST_NAME, success: bool = True) -> Path:
+def write_partition(
+    root: str | Path,
+    table: str,
+    day: str,
+    parts: list[pa.Table],
+    *,
+    manifest_name: str = storage.MANIFEST_NAME,
+    success: bool = True,
+) -> Path:
     pdir = Path(storage.partition_path(str(root), table, day))
     pdir.mkdir(parents=True, exist_ok=True)
     for i, part in enumerate(parts):
         pq.write_table(part, pdir / f"part-{i:04d}.parquet")
-    manifest = storage.build_manifest(str(pdir), table=table, partition=f"ingest_dt={day}", run_id="fixture",
-                                      extra={"batch_id": "batch_fixture", "generator_version": "fixture"})
+    manifest = storage.build_manifest(
+        str(pdir),
+        table=table,
+        partition=f"ingest_dt={day}",
+        run_id="fixture",
+        extra={"batch_id": "batch_fixture", "generator_version": "fixture"},
+    )
     (pdir / manifest_name).write_text(json.dumps(manifest, indent=2))
     if success:
         (pdir / storage.SUCCESS_NAME).write_bytes(b"")
@@ -103,6 +115,7 @@ def reseal(partition_dir: Path, table: str) -> None:
 # ----------------------------------------------------------------------------- faults
 # Each returns the file name (relative to the Bronze root) the gate must name.
 
+
 def fault_truncated_parquet(root: Path, table="orders", day=DAYS[1]) -> str:
     f = pdir(root, table, day) / "part-0000.parquet"
     data = f.read_bytes()
@@ -129,8 +142,9 @@ def fault_checksum_mismatch(root: Path, table="orders", day=DAYS[1]) -> str:
     p = pdir(root, table, day)
     f = p / "part-0001.parquet"
     t = pq.read_table(f)
-    t = t.set_column(t.schema.get_field_index("gross_total"), "gross_total",
-                     pa.array([999.0] * t.num_rows, pa.float64()))
+    t = t.set_column(
+        t.schema.get_field_index("gross_total"), "gross_total", pa.array([999.0] * t.num_rows, pa.float64())
+    )
     pq.write_table(t, f)
     return f"{table}/ingest_dt={day}/part-0001.parquet"
 
@@ -181,6 +195,7 @@ def fault_missing_partition(root: Path, table="orders", day=DAYS[1]) -> str:
 
 # ----------------------------------------------------------------------------- running
 
+
 def settings_for(root: Path, out: Path, **overrides) -> Settings:
     base = {
         "paths.bronze_base_path": str(root),
@@ -194,19 +209,30 @@ def settings_for(root: Path, out: Path, **overrides) -> Settings:
 
 def cli_env(out: Path, **extra: str) -> dict:
     """A clean environment for a CLI subprocess: repo config, outputs under `out`, no PIPELINE_ENV."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PIPELINE_ENV", "RUN_ID", "BRONZE_BASE_PATH", "ECOMLAKE_FAULT", "BRONZE_VALIDATION_LOOKBACK_DAYS")}
-    env.update({
-        "ECOM_CONFIG_PATH": str(REPO_CONFIG),
-        "METRICS_BASE_PATH": str(out / "metrics"),
-        "REPORTS_BASE_PATH": str(out / "reports"),
-        "ECOM_WORK_PATH": str(out / "work"),
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PIPELINE_ENV", "RUN_ID", "BRONZE_BASE_PATH", "ECOMLAKE_FAULT", "BRONZE_VALIDATION_LOOKBACK_DAYS")
+    }
+    env.update(
+        {
+            "ECOM_CONFIG_PATH": str(REPO_CONFIG),
+            "METRICS_BASE_PATH": str(out / "metrics"),
+            "REPORTS_BASE_PATH": str(out / "reports"),
+            "ECOM_WORK_PATH": str(out / "work"),
+        }
+    )
     env.update(extra)
     return env
 
 
 def run_cli(args: list[str], out: Path, **extra_env: str) -> subprocess.CompletedProcess:
     out.mkdir(parents=True, exist_ok=True)
-    return subprocess.run([sys.executable, "-m", "ecomlake", *args], cwd=out, env=cli_env(out, **extra_env),
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ecomlake", *args],
+        cwd=out,
+        env=cli_env(out, **extra_env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

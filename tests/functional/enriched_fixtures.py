@@ -35,20 +35,45 @@ def money(x) -> decimal.Decimal | None:
 
 
 _DEFAULTS = {
-    "orders": dict(total_items=1, email="x@example.com", order_channel="web", is_expedited=False, customer_tier="bronze",
-                   total_discount_amount=0, payment_method="paypal", shipping_speed="standard", shipping_cost=5,
-                   agent_id=None, actual_shipping_cost=4, payment_processing_fee=1,
-                   shipping_address="1 Main St, Springfield, CA 90210", billing_address="1 Main St, Springfield, CA 90210",
-                   clv_bucket="low", is_reactivated=False),
+    "orders": dict(
+        total_items=1,
+        email="x@example.com",
+        order_channel="web",
+        is_expedited=False,
+        customer_tier="bronze",
+        total_discount_amount=0,
+        payment_method="paypal",
+        shipping_speed="standard",
+        shipping_cost=5,
+        agent_id=None,
+        actual_shipping_cost=4,
+        payment_processing_fee=1,
+        shipping_address="1 Main St, Springfield, CA 90210",
+        billing_address="1 Main St, Springfield, CA 90210",
+        clv_bucket="low",
+        is_reactivated=False,
+    ),
     "order_items": dict(product_name="Widget", category="toys", discount_amount=0, cost_price=None),
     "shopping_carts": dict(updated_at=None, cart_total=None, status="open"),
     "cart_items": dict(product_name="Widget", category="toys"),
-    "returns": dict(email="x@example.com", reason="Changed mind", return_type="refund", return_channel="web",
-                    agent_id=None, refund_method="paypal"),
-    "return_items": dict(product_name="Widget", category="toys", unit_price=None, cost_price=None, refunded_amount=None),
+    "returns": dict(
+        email="x@example.com",
+        reason="Changed mind",
+        return_type="refund",
+        return_channel="web",
+        agent_id=None,
+        refund_method="paypal",
+    ),
+    "return_items": dict(
+        product_name="Widget", category="toys", unit_price=None, cost_price=None, refunded_amount=None
+    ),
 }
-_BUSINESS = {"orders": ("order_dt", "order_date"), "shopping_carts": ("created_dt", "created_at"),
-             "cart_items": ("added_dt", "added_at"), "returns": ("return_dt", "return_date")}
+_BUSINESS = {
+    "orders": ("order_dt", "order_date"),
+    "shopping_carts": ("created_dt", "created_at"),
+    "cart_items": ("added_dt", "added_at"),
+    "returns": ("return_dt", "return_date"),
+}
 
 
 class Lake:
@@ -66,10 +91,15 @@ class Lake:
 
     def env(self, **extra) -> dict:
         env = {
-            "SILVER_BASE_PATH": str(self.silver), "SILVER_DIMS_PATH": str(self.dims),
-            "SILVER_ENRICHED_PATH": str(self.enriched), "METRICS_BASE_PATH": str(self.metrics),
-            "REPORTS_BASE_PATH": str(self.reports), "ECOM_WORK_PATH": str(self.work), "PIPELINE_ENV": "local",
-            "DUCKDB_THREADS": "1", "DUCKDB_MEMORY_LIMIT": "1GB",
+            "SILVER_BASE_PATH": str(self.silver),
+            "SILVER_DIMS_PATH": str(self.dims),
+            "SILVER_ENRICHED_PATH": str(self.enriched),
+            "METRICS_BASE_PATH": str(self.metrics),
+            "REPORTS_BASE_PATH": str(self.reports),
+            "ECOM_WORK_PATH": str(self.work),
+            "PIPELINE_ENV": "local",
+            "DUCKDB_THREADS": "1",
+            "DUCKDB_MEMORY_LIMIT": "1GB",
         }
         env.update(extra)
         return env
@@ -115,25 +145,67 @@ class Lake:
             self.write_silver(table, ingest_dt, tables.get(table, []))
 
     # ------------------------------------------------------------------ dims
-    def write_dims(self, snapshot_dt: str, customers: list[dict], products: list[dict], extra_column: bool = True) -> None:
-        cust = [dict(customer_id="UNKNOWN", signup_date=D("2000-01-01"), loyalty_tier=None, customer_status=None, clv_bucket=None)]
+    def write_dims(
+        self, snapshot_dt: str, customers: list[dict], products: list[dict], extra_column: bool = True
+    ) -> None:
+        cust = [
+            dict(
+                customer_id="UNKNOWN",
+                signup_date=D("2000-01-01"),
+                loyalty_tier=None,
+                customer_status=None,
+                clv_bucket=None,
+            )
+        ]
         for c in customers:
             row = dict(signup_date=D("2022-01-01"), loyalty_tier="silver", customer_status="active", clv_bucket="low")
             row.update(c)
             cust.append(row)
-        prod = [dict(product_id=-1, product_name="UNKNOWN", category=None, unit_price=money(0), cost_price=money(0), inventory_quantity=0)]
+        prod = [
+            dict(
+                product_id=-1,
+                product_name="UNKNOWN",
+                category=None,
+                unit_price=money(0),
+                cost_price=money(0),
+                inventory_quantity=0,
+            )
+        ]
         for p in products:
-            row = dict(product_name=f"P{p['product_id']}", category="toys", unit_price=10, cost_price=4, inventory_quantity=100)
+            row = dict(
+                product_name=f"P{p['product_id']}", category="toys", unit_price=10, cost_price=4, inventory_quantity=100
+            )
             row.update(p)
             row["unit_price"], row["cost_price"] = money(row["unit_price"]), money(row["cost_price"])
             prod.append(row)
         for name, rows, schema in (
-            ("customer_snapshot", cust, pa.schema([("customer_id", pa.string()), ("signup_date", pa.date32()),
-                                                   ("loyalty_tier", pa.string()), ("customer_status", pa.string()),
-                                                   ("clv_bucket", pa.string())])),
-            ("product_catalog", prod, pa.schema([("product_id", pa.int64()), ("product_name", pa.string()),
-                                                 ("category", pa.string()), ("unit_price", pa.decimal128(18, 2)),
-                                                 ("cost_price", pa.decimal128(18, 2)), ("inventory_quantity", pa.int64())])),
+            (
+                "customer_snapshot",
+                cust,
+                pa.schema(
+                    [
+                        ("customer_id", pa.string()),
+                        ("signup_date", pa.date32()),
+                        ("loyalty_tier", pa.string()),
+                        ("customer_status", pa.string()),
+                        ("clv_bucket", pa.string()),
+                    ]
+                ),
+            ),
+            (
+                "product_catalog",
+                prod,
+                pa.schema(
+                    [
+                        ("product_id", pa.int64()),
+                        ("product_name", pa.string()),
+                        ("category", pa.string()),
+                        ("unit_price", pa.decimal128(18, 2)),
+                        ("cost_price", pa.decimal128(18, 2)),
+                        ("inventory_quantity", pa.int64()),
+                    ]
+                ),
+            ),
         ):
             t = pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema)
             if extra_column:  # real snapshots carry more columns; the transforms must ignore them
@@ -158,12 +230,20 @@ class Lake:
 
 
 def order(order_id, customer_id, order_date, gross=100, net=None, **kw) -> dict:
-    return dict(order_id=order_id, customer_id=customer_id, order_date=T(order_date), gross_total=gross,
-                net_total=gross if net is None else net, **kw)
+    return dict(
+        order_id=order_id,
+        customer_id=customer_id,
+        order_date=T(order_date),
+        gross_total=gross,
+        net_total=gross if net is None else net,
+        **kw,
+    )
 
 
 def item(order_id, product_id, order_dt, quantity=1, unit_price=10, **kw) -> dict:
-    return dict(order_id=order_id, product_id=product_id, order_dt=D(order_dt), quantity=quantity, unit_price=unit_price, **kw)
+    return dict(
+        order_id=order_id, product_id=product_id, order_dt=D(order_dt), quantity=quantity, unit_price=unit_price, **kw
+    )
 
 
 def cart(cart_id, customer_id, created_at, cart_total=None, **kw) -> dict:
@@ -171,18 +251,38 @@ def cart(cart_id, customer_id, created_at, cart_total=None, **kw) -> dict:
 
 
 def cart_item(cart_item_id, cart_id, product_id, added_at, quantity=1, unit_price=10, **kw) -> dict:
-    return dict(cart_item_id=cart_item_id, cart_id=cart_id, product_id=product_id, added_at=T(added_at),
-                quantity=quantity, unit_price=unit_price, **kw)
+    return dict(
+        cart_item_id=cart_item_id,
+        cart_id=cart_id,
+        product_id=product_id,
+        added_at=T(added_at),
+        quantity=quantity,
+        unit_price=unit_price,
+        **kw,
+    )
 
 
 def ret(return_id, order_id, customer_id, return_date, refunded=0, **kw) -> dict:
-    return dict(return_id=return_id, order_id=order_id, customer_id=customer_id, return_date=T(return_date),
-                refunded_amount=refunded, **kw)
+    return dict(
+        return_id=return_id,
+        order_id=order_id,
+        customer_id=customer_id,
+        return_date=T(return_date),
+        refunded_amount=refunded,
+        **kw,
+    )
 
 
 def ret_item(return_item_id, return_id, order_id, product_id, return_dt, quantity=1, **kw) -> dict:
-    return dict(return_item_id=return_item_id, return_id=return_id, order_id=order_id, product_id=product_id,
-                return_dt=D(return_dt), quantity_returned=quantity, **kw)
+    return dict(
+        return_item_id=return_item_id,
+        return_id=return_id,
+        order_id=order_id,
+        product_id=product_id,
+        return_dt=D(return_dt),
+        quantity_returned=quantity,
+        **kw,
+    )
 
 
 DAYS = ["2023-01-01", "2023-01-02", "2023-01-03", "2023-01-04"]

@@ -29,6 +29,7 @@ from ecomlake.transforms.schemas import SPECS
 D1 = dt.date(2023, 1, 1)
 D2 = dt.date(2023, 1, 2)
 
+
 def m(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
@@ -51,8 +52,21 @@ def _orders() -> list[dict]:
         ("O6", "CUST-E", D2, 11.0, "web", "60.00", "55.00", "US-TX", 0.0625, "3.75", "56.25"),
     ]
     return [
-        dict(order_id=o, customer_id=c, order_date=ts(d, h), order_channel=ch, gross_total=m(g), net_total=m(n),
-             total_discount_amount=m(g) - m(n), region=r, tax_rate=tr, tax_amount=m(t), revenue_ex_tax=m(x), order_dt=d, ingest_dt=D2)
+        dict(
+            order_id=o,
+            customer_id=c,
+            order_date=ts(d, h),
+            order_channel=ch,
+            gross_total=m(g),
+            net_total=m(n),
+            total_discount_amount=m(g) - m(n),
+            region=r,
+            tax_rate=tr,
+            tax_amount=m(t),
+            revenue_ex_tax=m(x),
+            order_dt=d,
+            ingest_dt=D2,
+        )
         for o, c, d, h, ch, g, n, r, tr, t, x in raw
     ]
 
@@ -74,11 +88,21 @@ def base_rows() -> dict[str, list[dict]]:
         ("O6", "standard", False, "10.00", "9.00", "1.00", 0.1),
     ]
     rows["int_shipping_economics"] = [
-        dict(order_id=o, customer_id=by_id[o]["customer_id"], order_channel=by_id[o]["order_channel"],
-             shipping_speed=s, is_expedited=e, speed_is_expedited=s != "standard",
-             expedited_mismatch=e != (s != "standard"),
-             shipping_cost=m(c), actual_shipping_cost=m(a), shipping_margin=m(mg), shipping_margin_pct=p,
-             order_dt=by_id[o]["order_dt"], ingest_dt=D2)
+        dict(
+            order_id=o,
+            customer_id=by_id[o]["customer_id"],
+            order_channel=by_id[o]["order_channel"],
+            shipping_speed=s,
+            is_expedited=e,
+            speed_is_expedited=s != "standard",
+            expedited_mismatch=e != (s != "standard"),
+            shipping_cost=m(c),
+            actual_shipping_cost=m(a),
+            shipping_margin=m(mg),
+            shipping_margin_pct=p,
+            order_dt=by_id[o]["order_dt"],
+            ingest_dt=D2,
+        )
         for o, s, e, c, a, mg, p in ship
     ]
 
@@ -91,105 +115,290 @@ def base_rows() -> dict[str, list[dict]]:
         ("C5", "CUST-C", D2, 20.0, "15.00", 1, "open", None, None),
     ]
     rows["int_cart_attribution"] = [
-        dict(cart_id=c, customer_id=cu, created_at=ts(d, h), cart_value=m(v), item_count=n, units=n,
-             category_count=min(n, 1), cart_status=s, time_to_purchase_hours=t, order_id=o,
-             order_date=by_id[o]["order_date"] if o else None,
-             order_channel=by_id[o]["order_channel"] if o else None,
-             abandoned_value=m(v) if s == "abandoned" else None, cart_dt=d, ingest_dt=D2)
+        dict(
+            cart_id=c,
+            customer_id=cu,
+            created_at=ts(d, h),
+            cart_value=m(v),
+            item_count=n,
+            units=n,
+            category_count=min(n, 1),
+            cart_status=s,
+            time_to_purchase_hours=t,
+            order_id=o,
+            order_date=by_id[o]["order_date"] if o else None,
+            order_channel=by_id[o]["order_channel"] if o else None,
+            abandoned_value=m(v) if s == "abandoned" else None,
+            cart_dt=d,
+            ingest_dt=D2,
+        )
         for c, cu, d, h, v, n, s, t, o in carts
     ]
     cart_of = {c[8]: c for c in carts if c[8]}
     rows["int_attributed_purchases"] = [
-        dict(order_id=o["order_id"], customer_id=o["customer_id"], order_date=o["order_date"],
-             order_channel=o["order_channel"], gross_total=o["gross_total"], net_total=o["net_total"],
-             cart_id=cart_of[o["order_id"]][0] if o["order_id"] in cart_of else None,
-             cart_created_at=ts(cart_of[o["order_id"]][2], cart_of[o["order_id"]][3]) if o["order_id"] in cart_of else None,
-             hours_from_cart=cart_of[o["order_id"]][7] if o["order_id"] in cart_of else None,
-             is_recovered=o["order_id"] in cart_of, order_dt=o["order_dt"], ingest_dt=D2)
+        dict(
+            order_id=o["order_id"],
+            customer_id=o["customer_id"],
+            order_date=o["order_date"],
+            order_channel=o["order_channel"],
+            gross_total=o["gross_total"],
+            net_total=o["net_total"],
+            cart_id=cart_of[o["order_id"]][0] if o["order_id"] in cart_of else None,
+            cart_created_at=ts(cart_of[o["order_id"]][2], cart_of[o["order_id"]][3])
+            if o["order_id"] in cart_of
+            else None,
+            hours_from_cart=cart_of[o["order_id"]][7] if o["order_id"] in cart_of else None,
+            is_recovered=o["order_id"] in cart_of,
+            order_dt=o["order_dt"],
+            ingest_dt=D2,
+        )
         for o in orders
     ]
 
     # product, name, category, day, sold, returned, in carts, gross, discount, cogs, refunded,
     # returned cogs, net revenue, gross margin, net margin, margin pct, return rate, cart->order
     perf = [
-        (1, "Laptop", "electronics", D1, 3, 0, 4, "30.00", "0.00", "12.00", "0.00", "0.00", "30.00", "18.00", "18.00", 0.6, 0.0, 0.75),
-        (2, "Phone", "electronics", D1, 1, 0, 1, "20.00", "2.00", "8.00", "0.00", "0.00", "18.00", "10.00", "10.00", 10 / 18, 0.0, 1.0),
-        (1, "Laptop", "electronics", D2, 2, 1, 2, "20.00", "0.00", "8.00", "10.00", "4.00", "10.00", "12.00", "6.00", 0.6, 0.2, 1.0),
-        (3, "Novel", "books", D2, 5, 0, 0, "50.00", "0.00", "20.00", "0.00", "0.00", "50.00", "30.00", "30.00", 0.6, 0.0, None),
+        (
+            1,
+            "Laptop",
+            "electronics",
+            D1,
+            3,
+            0,
+            4,
+            "30.00",
+            "0.00",
+            "12.00",
+            "0.00",
+            "0.00",
+            "30.00",
+            "18.00",
+            "18.00",
+            0.6,
+            0.0,
+            0.75,
+        ),
+        (
+            2,
+            "Phone",
+            "electronics",
+            D1,
+            1,
+            0,
+            1,
+            "20.00",
+            "2.00",
+            "8.00",
+            "0.00",
+            "0.00",
+            "18.00",
+            "10.00",
+            "10.00",
+            10 / 18,
+            0.0,
+            1.0,
+        ),
+        (
+            1,
+            "Laptop",
+            "electronics",
+            D2,
+            2,
+            1,
+            2,
+            "20.00",
+            "0.00",
+            "8.00",
+            "10.00",
+            "4.00",
+            "10.00",
+            "12.00",
+            "6.00",
+            0.6,
+            0.2,
+            1.0,
+        ),
+        (
+            3,
+            "Novel",
+            "books",
+            D2,
+            5,
+            0,
+            0,
+            "50.00",
+            "0.00",
+            "20.00",
+            "0.00",
+            "0.00",
+            "50.00",
+            "30.00",
+            "30.00",
+            0.6,
+            0.0,
+            None,
+        ),
     ]
     rows["int_product_performance"] = [
-        dict(product_id=p, product_name=n, category=c, units_sold=us, units_returned=ur, units_in_carts=uc,
-             gross_revenue=m(g), discount_amount=m(di), cogs=m(co), refunded_amount=m(rf), returned_cogs=m(rc),
-             net_revenue=m(nr), gross_margin=m(gm), net_margin=m(nm), margin_pct=mp, return_rate=rr,
-             cart_to_order_rate=c2o, product_dt=d, ingest_dt=D2)
+        dict(
+            product_id=p,
+            product_name=n,
+            category=c,
+            units_sold=us,
+            units_returned=ur,
+            units_in_carts=uc,
+            gross_revenue=m(g),
+            discount_amount=m(di),
+            cogs=m(co),
+            refunded_amount=m(rf),
+            returned_cogs=m(rc),
+            net_revenue=m(nr),
+            gross_margin=m(gm),
+            net_margin=m(nm),
+            margin_pct=mp,
+            return_rate=rr,
+            cart_to_order_rate=c2o,
+            product_dt=d,
+            ingest_dt=D2,
+        )
         for p, n, c, d, us, ur, uc, g, di, co, rf, rc, nr, gm, nm, mp, rr, c2o in perf
     ]
     rows["int_sales_velocity"] = [
         dict(product_id=p, daily_quantity=q, velocity_7d=v, trend_signal=t, order_dt=d, ingest_dt=D2)
         for p, d, q, v, t in [
-            (1, D1, 3, 3 / 7, "STABLE"), (2, D1, 1, 1 / 7, "UP"),
-            (1, D2, 2, 5 / 7, "DOWN"), (3, D2, 5, 5 / 7, "UP"), (4, D2, 1, 1 / 7, "UP"),
+            (1, D1, 3, 3 / 7, "STABLE"),
+            (2, D1, 1, 1 / 7, "UP"),
+            (1, D2, 2, 5 / 7, "DOWN"),
+            (3, D2, 5, 5 / 7, "UP"),
+            (4, D2, 1, 1 / 7, "UP"),
         ]
     ]
 
     # Inventory snapshots: on D1 all is calm; on D2 product 1 is out of stock with demand (HIGH) and
     # product 2 runs low (MODERATE), both electronics; product 4 has no category.
     inv = {
-        D1: [(1, "Laptop", "electronics", 50, 100.0, "HEALTHY"), (2, "Phone", "electronics", 40, 200.0, "HEALTHY"),
-             (3, "Novel", "books", 500, None, "OVERSTOCK"), (4, "Mystery box", None, 10, None, "OVERSTOCK")],
-        D2: [(1, "Laptop", "electronics", 0, 0.0, "HIGH"), (2, "Phone", "electronics", 2, 10.0, "MODERATE"),
-             (3, "Novel", "books", 495, 700.0, "OVERSTOCK"), (4, "Mystery box", None, 9, 63.0, "HEALTHY")],
+        D1: [
+            (1, "Laptop", "electronics", 50, 100.0, "HEALTHY"),
+            (2, "Phone", "electronics", 40, 200.0, "HEALTHY"),
+            (3, "Novel", "books", 500, None, "OVERSTOCK"),
+            (4, "Mystery box", None, 10, None, "OVERSTOCK"),
+        ],
+        D2: [
+            (1, "Laptop", "electronics", 0, 0.0, "HIGH"),
+            (2, "Phone", "electronics", 2, 10.0, "MODERATE"),
+            (3, "Novel", "books", 495, 700.0, "OVERSTOCK"),
+            (4, "Mystery box", None, 9, 63.0, "HEALTHY"),
+        ],
     }
     rows["int_inventory_risk"] = [
-        dict(product_id=p, product_name=n, category=c, inventory_quantity=q, days_of_cover=cov,
-             locked_capital=m(f"{q * 4}.00"), risk_tier=t, ingest_dt=d)
-        for d, items in inv.items() for p, n, c, q, cov, t in items
+        dict(
+            product_id=p,
+            product_name=n,
+            category=c,
+            inventory_quantity=q,
+            days_of_cover=cov,
+            locked_capital=m(f"{q * 4}.00"),
+            risk_tier=t,
+            ingest_dt=d,
+        )
+        for d, items in inv.items()
+        for p, n, c, q, cov, t in items
     ]
 
     # CLV snapshots: customer, orders, spent, refunded, net, returns, segment, actual, predicted
     clv = {
-        D1: [("CUST-A", 1, "90.00", "0.00", "90.00", 0, "one_timer", "low_value", "low"),
-             ("CUST-B", 0, "0.00", "0.00", "0.00", 0, "no_orders", "low_value", "medium"),
-             ("CUST-C", 1, "600.00", "0.00", "600.00", 0, "whale", "high_value", "high")],
-        D2: [("CUST-A", 2, "135.00", "0.00", "135.00", 0, "regular", "low_value", "low"),
-             ("CUST-B", 0, "0.00", "0.00", "0.00", 0, "no_orders", "low_value", "medium"),
-             ("CUST-C", 1, "600.00", "0.00", "600.00", 0, "whale", "high_value", "high"),
-             ("CUST-D", 1, "20.00", "5.00", "15.00", 1, "one_timer", "low_value", None),
-             ("CUST-E", 3, "150.00", "0.00", "150.00", 0, "regular", "low_value", "low")],
+        D1: [
+            ("CUST-A", 1, "90.00", "0.00", "90.00", 0, "one_timer", "low_value", "low"),
+            ("CUST-B", 0, "0.00", "0.00", "0.00", 0, "no_orders", "low_value", "medium"),
+            ("CUST-C", 1, "600.00", "0.00", "600.00", 0, "whale", "high_value", "high"),
+        ],
+        D2: [
+            ("CUST-A", 2, "135.00", "0.00", "135.00", 0, "regular", "low_value", "low"),
+            ("CUST-B", 0, "0.00", "0.00", "0.00", 0, "no_orders", "low_value", "medium"),
+            ("CUST-C", 1, "600.00", "0.00", "600.00", 0, "whale", "high_value", "high"),
+            ("CUST-D", 1, "20.00", "5.00", "15.00", 1, "one_timer", "low_value", None),
+            ("CUST-E", 3, "150.00", "0.00", "150.00", 0, "regular", "low_value", "low"),
+        ],
     }
     rows["int_customer_lifetime_value"] = [
-        dict(customer_id=c, order_count=n, total_spent=m(s), total_refunded=m(r), net_clv=m(v),
-             avg_order_value=(float(s) / n if n else None), return_count=rc, customer_segment=seg,
-             actual_clv_bucket=a, predicted_clv_bucket=p, ingest_dt=d)
-        for d, items in clv.items() for c, n, s, r, v, rc, seg, a, p in items
+        dict(
+            customer_id=c,
+            order_count=n,
+            total_spent=m(s),
+            total_refunded=m(r),
+            net_clv=m(v),
+            avg_order_value=(float(s) / n if n else None),
+            return_count=rc,
+            customer_segment=seg,
+            actual_clv_bucket=a,
+            predicted_clv_bucket=p,
+            ingest_dt=d,
+        )
+        for d, items in clv.items()
+        for c, n, s, r, v, rc, seg, a, p in items
     ]
     # retention: customer -> (danger zone, bronze nudge), per snapshot
     ret = {
         D1: [("CUST-A", 1, False, False), ("CUST-B", 0, False, None), ("CUST-C", 1, True, False)],
-        D2: [("CUST-A", 2, False, False), ("CUST-B", 0, False, None), ("CUST-C", 1, False, False),
-             ("CUST-D", 1, True, False), ("CUST-E", 3, False, True)],
+        D2: [
+            ("CUST-A", 2, False, False),
+            ("CUST-B", 0, False, None),
+            ("CUST-C", 1, False, False),
+            ("CUST-D", 1, True, False),
+            ("CUST-E", 3, False, True),
+        ],
     }
     rows["int_customer_retention_signals"] = [
         dict(customer_id=c, total_orders=n, is_in_danger_zone=z, needs_bronze_nudge=b, ingest_dt=d)
-        for d, items in ret.items() for c, n, z, b in items
+        for d, items in ret.items()
+        for c, n, z, b in items
     ]
 
     # Daily metrics agree with the orders above: D1 gross 100+50+20, D2 gross 10+200+60.
     rows["int_daily_business_metrics"] = [
-        dict(metric_dt=D1, orders_count=3, gross_revenue=m("170.00"), net_revenue=m("155.00"), avg_order_value=155 / 3,
-             carts_created=4, cart_conversion_rate=0.75, returns_count=0, return_rate=0.0, refund_total=m("0.00"),
-             orders_7d_avg=3 / 7, revenue_7d_avg=155 / 7, revenue_30d_avg=155 / 30, revenue_30d_std=None,
-             revenue_anomaly_flag="NORMAL", ingest_dt=D2),
-        dict(metric_dt=D2, orders_count=3, gross_revenue=m("270.00"), net_revenue=m("243.00"), avg_order_value=81.0,
-             carts_created=1, cart_conversion_rate=3.0, returns_count=1, return_rate=1 / 3, refund_total=m("10.00"),
-             orders_7d_avg=6 / 7, revenue_7d_avg=398 / 7, revenue_30d_avg=398 / 30, revenue_30d_std=None,
-             revenue_anomaly_flag="NORMAL", ingest_dt=D2),
+        dict(
+            metric_dt=D1,
+            orders_count=3,
+            gross_revenue=m("170.00"),
+            net_revenue=m("155.00"),
+            avg_order_value=155 / 3,
+            carts_created=4,
+            cart_conversion_rate=0.75,
+            returns_count=0,
+            return_rate=0.0,
+            refund_total=m("0.00"),
+            orders_7d_avg=3 / 7,
+            revenue_7d_avg=155 / 7,
+            revenue_30d_avg=155 / 30,
+            revenue_30d_std=None,
+            revenue_anomaly_flag="NORMAL",
+            ingest_dt=D2,
+        ),
+        dict(
+            metric_dt=D2,
+            orders_count=3,
+            gross_revenue=m("270.00"),
+            net_revenue=m("243.00"),
+            avg_order_value=81.0,
+            carts_created=1,
+            cart_conversion_rate=3.0,
+            returns_count=1,
+            return_rate=1 / 3,
+            refund_total=m("10.00"),
+            orders_7d_avg=6 / 7,
+            revenue_7d_avg=398 / 7,
+            revenue_30d_avg=398 / 30,
+            revenue_30d_std=None,
+            revenue_anomaly_flag="NORMAL",
+            ingest_dt=D2,
+        ),
     ]
     return copy.deepcopy(rows)
 
 
-def write_enriched(root: Path, tamper: Callable[[dict[str, list[dict]]], None] | None = None,
-                   tables: list[str] | None = None) -> Path:
+def write_enriched(
+    root: Path, tamper: Callable[[dict[str, list[dict]]], None] | None = None, tables: list[str] | None = None
+) -> Path:
     """Write the fixture tables under `root` (optionally tampered with first); returns `root`."""
     rows = base_rows()
     if tamper is not None:
@@ -218,8 +427,11 @@ ECOMLAKE = str(Path(sys.executable).with_name("ecomlake"))
 
 def lake_env(lake: Path, **extra: str) -> dict[str, str]:
     """Environment pointing every ecomlake path under `lake` (never the repo's data/ or docs/)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ECOM", "PIPELINE_ENV", "RUN_ID", "MAX_QUARANTINE", "DBT_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ECOM", "PIPELINE_ENV", "RUN_ID", "MAX_QUARANTINE", "DBT_"))
+    }
     env.update(
         BRONZE_BASE_PATH=str(lake / "bronze"),
         SILVER_BASE_PATH=str(lake / "silver" / "base"),
@@ -238,8 +450,14 @@ def lake_env(lake: Path, **extra: str) -> dict[str, str]:
 
 def run_cli(args: list[str], lake: Path, **extra: str) -> subprocess.CompletedProcess:
     """`ecomlake <args>` in a fresh process with the lake's paths, as a user would run it."""
-    return subprocess.run([ECOMLAKE, *args], env=lake_env(lake, **extra), cwd=str(lake.parent),
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [ECOMLAKE, *args],
+        env=lake_env(lake, **extra),
+        cwd=str(lake.parent),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def read_mart(warehouse: Path, mart: str) -> list[dict]:

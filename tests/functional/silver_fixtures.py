@@ -40,22 +40,38 @@ def paths_env(base: Path) -> dict[str, str]:
 
 
 def settings_for(base: Path, **overrides) -> Settings:
-    env = {k: v for k, v in os.environ.items() if k not in ("PIPELINE_ENV", "MAX_QUARANTINE_RATE", "SILVER_QUARANTINE_PATH", "RUN_ID")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PIPELINE_ENV", "MAX_QUARANTINE_RATE", "SILVER_QUARANTINE_PATH", "RUN_ID")
+    }
     env.update(paths_env(base))
     return load_settings(CONFIG, overrides=overrides, env=env)
 
 
-def run_cli(args: list[str], base: Path, extra_env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("PIPELINE_ENV", "MAX_QUARANTINE_RATE", "SILVER_QUARANTINE_PATH",
-                                                              "RUN_ID", "ECOMLAKE_FAULT")}
+def run_cli(
+    args: list[str], base: Path, extra_env: dict | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PIPELINE_ENV", "MAX_QUARANTINE_RATE", "SILVER_QUARANTINE_PATH", "RUN_ID", "ECOMLAKE_FAULT")
+    }
     env.update(paths_env(base))
     env["ECOM_CONFIG_PATH"] = CONFIG
     env.update(extra_env or {})
-    return subprocess.run([sys.executable, "-m", "ecomlake", *args], capture_output=True, text=True, env=env,
-                          cwd=str(cwd or base), timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ecomlake", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(cwd or base),
+        timeout=300,
+    )
 
 
 # ------------------------------------------------------------------------------------- rows
+
 
 def _value(table: str, col, i: int, d: str):
     if col.enum:
@@ -119,13 +135,16 @@ def to_quarantine(raw: pa.Table, d: str, reasons: list[str], run_id: str = "fixt
     n = raw.num_rows
     assert len(reasons) == n
     ts = dt.datetime(2023, 1, 2, 3, 0, 0)
-    return (raw.append_column("ingest_dt", pa.array([dt.date.fromisoformat(d)] * n, pa.date32()))
-               .append_column("_quarantine_reason", pa.array(reasons, pa.string()))
-               .append_column("_quarantine_timestamp", pa.array([ts] * n, pa.timestamp("us")))
-               .append_column("_run_id", pa.array([run_id] * n, pa.string())))
+    return (
+        raw.append_column("ingest_dt", pa.array([dt.date.fromisoformat(d)] * n, pa.date32()))
+        .append_column("_quarantine_reason", pa.array(reasons, pa.string()))
+        .append_column("_quarantine_timestamp", pa.array([ts] * n, pa.timestamp("us")))
+        .append_column("_run_id", pa.array([run_id] * n, pa.string()))
+    )
 
 
 # ----------------------------------------------------------------------------------- writers
+
 
 def write_bronze(bronze_root: str, table: str, d: str, rows: pa.Table) -> str:
     part = storage.partition_path(bronze_root, table, d)
@@ -137,14 +156,24 @@ def write_bronze(bronze_root: str, table: str, d: str, rows: pa.Table) -> str:
     return part
 
 
-def publish_tables(settings: Settings, table: str, d: str, silver: pa.Table | None, quarantine: pa.Table | None,
-                   run_id: str = "fixture", bronze_rows: int | None = None) -> None:
+def publish_tables(
+    settings: Settings,
+    table: str,
+    d: str,
+    silver: pa.Table | None,
+    quarantine: pa.Table | None,
+    run_id: str = "fixture",
+    bronze_rows: int | None = None,
+) -> None:
     """Publish a Silver and a quarantine partition together, as the pipeline does."""
     root = settings.paths.silver_base_path
     storage.claim_staging(root, run_id)
     pubs = []
     part = f"ingest_dt={d}"
-    for tbl, final_root, name in ((silver, root, table), (quarantine, settings.paths.quarantine_path, f"quarantine__{table}")):
+    for tbl, final_root, name in (
+        (silver, root, table),
+        (quarantine, settings.paths.quarantine_path, f"quarantine__{table}"),
+    ):
         if tbl is None:
             continue
         staged = storage.staging_path(root, run_id, name, part)
@@ -156,8 +185,15 @@ def publish_tables(settings: Settings, table: str, d: str, silver: pa.Table | No
     storage.release_staging(root, run_id)
 
 
-def make_day(settings: Settings, table: str, d: str, n_good: int, bad_reasons: list[str], start: int = 0,
-             write_quarantine: bool = True) -> None:
+def make_day(
+    settings: Settings,
+    table: str,
+    d: str,
+    n_good: int,
+    bad_reasons: list[str],
+    start: int = 0,
+    write_quarantine: bool = True,
+) -> None:
     """Bronze with n_good + len(bad_reasons) rows; the good ones in Silver, the bad ones quarantined."""
     good = bronze_rows(table, n_good, d, start=start)
     bad = bronze_rows(table, len(bad_reasons), d, start=start + n_good)
@@ -169,7 +205,6 @@ def make_day(settings: Settings, table: str, d: str, n_good: int, bad_reasons: l
 def silver_file(settings: Settings, table: str, d: str) -> str:
     part = storage.partition_path(settings.paths.silver_base_path, table, d)
     return storage.list_data_files(part)[0]
-
 
 
 def set_column(tbl: pa.Table, col: str, values: list) -> pa.Table:

@@ -35,13 +35,19 @@ pytestmark = pytest.mark.slow
 def lake(tmp_path_factory):
     base = tmp_path_factory.mktemp("ledger")
     env = {
-        "BRONZE_BASE_PATH": str(base / "bronze"), "SILVER_BASE_PATH": str(base / "silver"),
-        "SILVER_DIMS_PATH": str(base / "dims"), "METRICS_BASE_PATH": str(base / "metrics"),
-        "REPORTS_BASE_PATH": str(base / "reports"), "ECOM_WORK_PATH": str(base / "work"),
+        "BRONZE_BASE_PATH": str(base / "bronze"),
+        "SILVER_BASE_PATH": str(base / "silver"),
+        "SILVER_DIMS_PATH": str(base / "dims"),
+        "METRICS_BASE_PATH": str(base / "metrics"),
+        "REPORTS_BASE_PATH": str(base / "reports"),
+        "ECOM_WORK_PATH": str(base / "work"),
     }
     settings = load_settings(str(REPO / "config" / "config.yml"), env=env)
-    generate(settings, GeneratorOptions(start_date=DAYS[0], days=len(DAYS), orders_per_day=200, seed=11, defect_rate=0.03),
-             out=str(base / "bronze"))
+    generate(
+        settings,
+        GeneratorOptions(start_date=DAYS[0], days=len(DAYS), orders_per_day=200, seed=11, defect_rate=0.03),
+        out=str(base / "bronze"),
+    )
     runs = {}
     for day in DAYS:
         run_dims(settings, day)
@@ -82,7 +88,9 @@ def test_every_injected_defect_is_quarantined_with_its_code_and_nothing_else(lak
         assert set(quarantined) == set(expected), (day, set(quarantined) ^ set(expected))
         assert len(q) == len(expected), day
         # harmless dirt (null tokens in optional columns, enum variants) passes into Silver
-        silver_ids = set(pq.read_table(_part(lake["base"], "silver", table, day), columns=["event_id"]).column(0).to_pylist())
+        silver_ids = set(
+            pq.read_table(_part(lake["base"], "silver", table, day), columns=["event_id"]).column(0).to_pylist()
+        )
         for e in ledger:
             if e["code"] is None:
                 assert e["event_id"] in silver_ids, (day, e)
@@ -105,8 +113,14 @@ def test_silver_keys_unique_across_days(lake):
         # every ingest_dt partition (the files carry ingest_dt themselves, so no hive discovery)
         t = pq.read_table(lake["base"] / "silver" / table, partitioning=None)
         pk = {"order_items": ["order_id", "product_id"]}.get(table) or [
-            {"orders": "order_id", "shopping_carts": "cart_id", "cart_items": "cart_item_id",
-             "returns": "return_id", "return_items": "return_item_id"}[table]]
+            {
+                "orders": "order_id",
+                "shopping_carts": "cart_id",
+                "cart_items": "cart_item_id",
+                "returns": "return_id",
+                "return_items": "return_item_id",
+            }[table]
+        ]
         keys = list(zip(*(t.column(k).to_pylist() for k in pk)))
         assert len(keys) == len(set(keys)), table
 
@@ -131,11 +145,17 @@ def _rows(path: Path, drop: tuple[str, ...]) -> list[tuple]:
 def test_rerun_is_idempotent_and_leaves_other_dates_untouched(lake):
     base, day = lake["base"], DAYS[1]
     others = _snapshot_tree(base, [DAYS[0]])
-    before = {(t, layer): _rows(_part(base, layer, t, day), ("_run_id", "_quarantine_timestamp"))
-              for t in FACT_TABLES for layer in ("silver", "quarantine")}
+    before = {
+        (t, layer): _rows(_part(base, layer, t, day), ("_run_id", "_quarantine_timestamp"))
+        for t in FACT_TABLES
+        for layer in ("silver", "quarantine")
+    }
     rerun = run_tables(lake["settings"], day, "facts")
-    after = {(t, layer): _rows(_part(base, layer, t, day), ("_run_id", "_quarantine_timestamp"))
-             for t in FACT_TABLES for layer in ("silver", "quarantine")}
+    after = {
+        (t, layer): _rows(_part(base, layer, t, day), ("_run_id", "_quarantine_timestamp"))
+        for t in FACT_TABLES
+        for layer in ("silver", "quarantine")
+    }
     assert after == before
     assert _snapshot_tree(base, [DAYS[0]]) == others
     manifest = json.loads((_part(base, "silver", "orders", day) / "_manifest.json").read_text())
@@ -149,8 +169,14 @@ def test_crash_before_swap_leaves_previous_partitions_intact(lake):
     before = _snapshot_tree(base, DAYS)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ECOM", "PIPELINE_ENV", "RUN_ID"))}
     env.update(lake["env"], ECOM_CONFIG_PATH=str(REPO / "config" / "config.yml"), ECOMLAKE_FAULT="before_swap")
-    proc = subprocess.run([ECOMLAKE, "local", "silver", "--date", day], env=env, cwd=str(base), capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [ECOMLAKE, "local", "silver", "--date", day],
+        env=env,
+        cwd=str(base),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode != 0
     assert "injected fault at before_swap" in proc.stderr + proc.stdout
     assert _snapshot_tree(base, DAYS) == before  # nothing visible changed

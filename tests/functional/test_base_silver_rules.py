@@ -19,7 +19,16 @@ from ecomlake.dims.snapshot import run_dims
 from ecomlake.silver.run import run_tables
 
 from test_base_silver_support import (
-    cart, cart_item, clean_day, customer, order, order_item, product, return_, return_item, write_day,
+    cart,
+    cart_item,
+    clean_day,
+    customer,
+    order,
+    order_item,
+    product,
+    return_,
+    return_item,
+    write_day,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,9 +38,12 @@ pytestmark = pytest.mark.slow
 
 def lake_settings(base: Path):
     env = {
-        "BRONZE_BASE_PATH": str(base / "bronze"), "SILVER_BASE_PATH": str(base / "silver"),
-        "SILVER_DIMS_PATH": str(base / "dims"), "METRICS_BASE_PATH": str(base / "metrics"),
-        "REPORTS_BASE_PATH": str(base / "reports"), "ECOM_WORK_PATH": str(base / "work"),
+        "BRONZE_BASE_PATH": str(base / "bronze"),
+        "SILVER_BASE_PATH": str(base / "silver"),
+        "SILVER_DIMS_PATH": str(base / "dims"),
+        "METRICS_BASE_PATH": str(base / "metrics"),
+        "REPORTS_BASE_PATH": str(base / "reports"),
+        "ECOM_WORK_PATH": str(base / "work"),
     }
     return load_settings(str(REPO / "config" / "config.yml"), env=env), env
 
@@ -50,31 +62,80 @@ def day2_data() -> tuple[dict, dict]:
 
     # customers: a tier change of a day-1 customer is a valid change; a bad e-mail; an exact re-send of day 1
     data["customers"].append(customer("CUST-20230101-0", D2, tier="gold", n=30))
-    bad("customers", {**customer("CUST-BAD-MAIL", D2, n=31), "email": "not-an-email", "event_id": "customers:badmail"}, "invalid_email")
-    bad("customers", {**customer("CUST-20230101-1", D1, n=1), "event_id": "customers:resent"}, "duplicate_customer_id_published")
-    bad("customers", {**customer("CUST-FUT", D2, n=32), "signup_date": "2023-01-09", "event_id": "customers:future"}, "future_signup_date")
+    bad(
+        "customers",
+        {**customer("CUST-BAD-MAIL", D2, n=31), "email": "not-an-email", "event_id": "customers:badmail"},
+        "invalid_email",
+    )
+    bad(
+        "customers",
+        {**customer("CUST-20230101-1", D1, n=1), "event_id": "customers:resent"},
+        "duplicate_customer_id_published",
+    )
+    bad(
+        "customers",
+        {**customer("CUST-FUT", D2, n=32), "signup_date": "2023-01-09", "event_id": "customers:future"},
+        "future_signup_date",
+    )
     # product_catalog
-    bad("product_catalog", {**product(555, D2, n=9), "cost_price": 99.0, "event_id": "product_catalog:cost"}, "cost_above_price")
+    bad(
+        "product_catalog",
+        {**product(555, D2, n=9), "cost_price": 99.0, "event_id": "product_catalog:cost"},
+        "cost_above_price",
+    )
     # several codes on one row, in registry order
-    bad("product_catalog", {**product(556, D2, n=10), "category": "weapons", "unit_price": -1.0, "cost_price": 0.5,
-                            "event_id": "product_catalog:two"}, "invalid_category|negative_unit_price|cost_above_price")
+    bad(
+        "product_catalog",
+        {
+            **product(556, D2, n=10),
+            "category": "weapons",
+            "unit_price": -1.0,
+            "cost_price": 0.5,
+            "event_id": "product_catalog:two",
+        },
+        "invalid_category|negative_unit_price|cost_above_price",
+    )
 
     # orders
     bad("orders", order("None", c0, D2, event_id="orders:nullid"), "null_order_id")
-    broken = bad("orders", order("ORD-CAST", c0, D2, order_date="not-a-date", event_id="orders:cast"), "cast_failed_order_date")
-    bad("orders", order("ORD-FUT", c0, D2, order_date="2023-01-09 10:00:00", event_id="orders:future"), "future_order_date")
+    broken = bad(
+        "orders", order("ORD-CAST", c0, D2, order_date="not-a-date", event_id="orders:cast"), "cast_failed_order_date"
+    )
+    bad(
+        "orders",
+        order("ORD-FUT", c0, D2, order_date="2023-01-09 10:00:00", event_id="orders:future"),
+        "future_order_date",
+    )
     bad("orders", order("ORD-NEG", c0, D2, net_total=-1.0, event_id="orders:neg"), "negative_net_total")
-    bad("orders", order("ORD-CHAN", c0, D2, order_channel="carrier pigeon", event_id="orders:chan"), "invalid_order_channel")
+    bad(
+        "orders",
+        order("ORD-CHAN", c0, D2, order_channel="carrier pigeon", event_id="orders:chan"),
+        "invalid_order_channel",
+    )
     bad("orders", order("ORD-FK", "CUST-NOBODY", D2, event_id="orders:fk"), "invalid_customer_fk")
-    bad("orders", order("ORD-FEE", c0, D2, payment_processing_fee="abc", event_id="orders:fee"), "cast_failed_payment_processing_fee")
+    bad(
+        "orders",
+        order("ORD-FEE", c0, D2, payment_processing_fee="abc", event_id="orders:fee"),
+        "cast_failed_payment_processing_fee",
+    )
     bad("orders", order("ORD-TS", c0, D2, ingestion_ts="yesterday", event_id="orders:ts"), "cast_failed_ingestion_ts")
     bad("orders", order("ORD-BATCH", c0, D2, batch_id=" null ", event_id="orders:batch"), "null_batch_id")
     bad("orders", order("ORD-NET", c0, D2, net_total=25.0, event_id="orders:net"), "net_total_above_gross_total")
-    bad("orders", order("ORD-20230101-1", "CUST-20230101-1", D2, event_id="orders:resent"), "duplicate_order_id_published")
+    bad(
+        "orders",
+        order("ORD-20230101-1", "CUST-20230101-1", D2, event_id="orders:resent"),
+        "duplicate_order_id_published",
+    )
     # an older copy of a day-2 order: loses the dedup; and valid variants that must pass
     first = data["orders"][0]
-    bad("orders", {**first, "ingestion_ts": f"{D2}T01:00:00+00:00", "event_id": first["event_id"] + ":old"}, "duplicate_order_id")
-    data["orders"].append(order("ORD-GUEST", "GUEST-77", D2, order_channel=" WEB ", customer_tier="GOLD", event_id="orders:guest"))
+    bad(
+        "orders",
+        {**first, "ingestion_ts": f"{D2}T01:00:00+00:00", "event_id": first["event_id"] + ":old"},
+        "duplicate_order_id",
+    )
+    data["orders"].append(
+        order("ORD-GUEST", "GUEST-77", D2, order_channel=" WEB ", customer_tier="GOLD", event_id="orders:guest")
+    )
     data["orders"].append(order("ORD-UNKNOWN", "UNKNOWN", D2, event_id="orders:unknown"))
 
     # order_items: parent quarantined today; parent published yesterday (valid); unknown product; zero quantity
@@ -84,7 +145,11 @@ def day2_data() -> tuple[dict, dict]:
     bad("order_items", order_item("ORD-GUEST", pid, D2, quantity=0, event_id="order_items:qty"), "nonpositive_quantity")
 
     # carts and cart lines
-    bad("shopping_carts", cart("CART-UPD", c0, D2, updated_at=f"{D2}T08:00:00", event_id="carts:upd"), "updated_before_created")
+    bad(
+        "shopping_carts",
+        cart("CART-UPD", c0, D2, updated_at=f"{D2}T08:00:00", event_id="carts:upd"),
+        "updated_before_created",
+    )
     bad("shopping_carts", cart("CART-STATUS", c0, D2, status="lost", event_id="carts:status"), "invalid_status")
     data["shopping_carts"].append(cart("CART-OPEN", c0, D2, status=" OPEN ", updated_at="None", event_id="carts:open"))
     bad("cart_items", cart_item(990001, "CART-NOWHERE", pid, D2, event_id="cart_items:fk"), "invalid_cart_fk")
@@ -93,8 +158,16 @@ def day2_data() -> tuple[dict, dict]:
     # returns: of a quarantined order (FK), of a day-1 order (valid); lines of a quarantined return
     bad("returns", return_("RET-BAD", broken["order_id"], c0, D2, event_id="returns:fk"), "invalid_order_fk")
     data["returns"].append(return_("RET-D1", "ORD-20230101-3", c0, D2, event_id="returns:d1"))
-    bad("returns", return_("RET-REASON", "ORD-20230101-3", c0, D2, reason="defective", event_id="returns:reason"), "invalid_reason")
-    bad("return_items", return_item(880001, "RET-BAD", "ORD-20230101-3", pid, D2, event_id="return_items:fk"), "invalid_return_fk")
+    bad(
+        "returns",
+        return_("RET-REASON", "ORD-20230101-3", c0, D2, reason="defective", event_id="returns:reason"),
+        "invalid_reason",
+    )
+    bad(
+        "return_items",
+        return_item(880001, "RET-BAD", "ORD-20230101-3", pid, D2, event_id="return_items:fk"),
+        "invalid_return_fk",
+    )
     data["return_items"].append(return_item(880002, "RET-D1", "ORD-20230101-3", pid, D2, event_id="return_items:ok"))
     return data, exp
 
@@ -132,7 +205,12 @@ def test_conservation_and_exact_columns(lake, table):
     assert s.num_rows + q.num_rows == bronze
     assert s.column_names == [c for c, _ in silver_columns(table)]
     t = CONTRACT[table]
-    assert q.column_names == t.bronze_column_names + ["ingest_dt", "_quarantine_reason", "_quarantine_timestamp", "_run_id"]
+    assert q.column_names == t.bronze_column_names + [
+        "ingest_dt",
+        "_quarantine_reason",
+        "_quarantine_timestamp",
+        "_run_id",
+    ]
     # quarantine keeps the raw Bronze types
     assert str(q.schema.field("ingest_dt").type) == "date32[day]"
     for f in t.bronze_schema():
@@ -145,7 +223,7 @@ def test_conservation_and_exact_columns(lake, table):
 
 def test_quarantine_keeps_raw_values_and_codes_are_registered(lake):
     q = {r["event_id"]: r for r in read(lake["base"], "quarantine", "orders", D2).to_pylist()}
-    assert q["orders:nullid"]["order_id"] == "None"          # raw, not cleaned
+    assert q["orders:nullid"]["order_id"] == "None"  # raw, not cleaned
     assert q["orders:cast"]["order_date"] == "not-a-date"
     assert q["orders:batch"]["batch_id"] == " null "
     for table in CONTRACT:
@@ -168,7 +246,7 @@ def test_silver_values_are_cleaned_and_typed(lake):
 
 def test_children_take_business_date_from_validated_parent(lake):
     items = {r["event_id"]: r for r in read(lake["base"], "silver", "order_items", D2).to_pylist()}
-    assert str(items["order_items:parentd1"]["order_dt"]) == D1   # parent published on day 1
+    assert str(items["order_items:parentd1"]["order_dt"]) == D1  # parent published on day 1
     ret_items = {r["event_id"]: r for r in read(lake["base"], "silver", "return_items", D2).to_pylist()}
     assert str(ret_items["return_items:ok"]["return_dt"]) == D2
 
@@ -193,8 +271,8 @@ def test_revalidate_uses_the_same_models(lake):
 
     q = read(lake["base"], "quarantine", "orders", D2)
     rows = {r["event_id"]: r for r in q.to_pylist()}
-    repaired = dict(rows["orders:cast"], order_date=f"{D2} 11:00:00")          # fixed
-    still_bad = dict(rows["orders:fk"])                                          # unchanged
+    repaired = dict(rows["orders:cast"], order_date=f"{D2} 11:00:00")  # fixed
+    still_bad = dict(rows["orders:fk"])  # unchanged
     fixed_fk = dict(rows["orders:fk"], customer_id="UNKNOWN", event_id="orders:fk2")  # runbook's fill
     already = dict(rows["orders:nullid"], order_id=lake["data"]["orders"][1]["order_id"])  # a key valid in Silver D
     import pyarrow as pa

@@ -23,13 +23,31 @@ from ecomlake.contract import TABLES
 
 ORDERS, DAYS = 200, 2
 D = "2023-01-02"
-TINY = ["bench", "--orders-per-day", str(ORDERS), "--days", str(DAYS), "--repeat", "1", "--history-days", "2",
-        "--memory-bounded", "off"]
+TINY = [
+    "bench",
+    "--orders-per-day",
+    str(ORDERS),
+    "--days",
+    str(DAYS),
+    "--repeat",
+    "1",
+    "--history-days",
+    "2",
+    "--memory-bounded",
+    "off",
+]
 
 
 def _bench_args(root: Path, *extra: str) -> list[str]:
-    return [*extra, "--cache-dir", str(root / "cache"), "--output", str(root / "docs" / "PERFORMANCE.md"),
-            "--results-dir", str(root / "results")]
+    return [
+        *extra,
+        "--cache-dir",
+        str(root / "cache"),
+        "--output",
+        str(root / "docs" / "PERFORMANCE.md"),
+        "--results-dir",
+        str(root / "results"),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +79,9 @@ def test_every_stage_is_measured_beside_its_floor(bench):
     assert stage_sum <= e2e["wall_s"] < stage_sum + 30
     # Input rows are read from the data, not assumed: the Bronze floor copied every row of day D.
     bronze = Path(scale["bronze"]["path"])
-    rows = sum(pq.ParquetFile(f).metadata.num_rows for t in TABLES for f in (bronze / t / f"ingest_dt={D}").glob("*.parquet"))
+    rows = sum(
+        pq.ParquetFile(f).metadata.num_rows for t in TABLES for f in (bronze / t / f"ingest_dt={D}").glob("*.parquet")
+    )
     assert scale["floors"]["bronze_day"]["input_rows"] == rows
     assert data["summary"]["scales"][0]["stages"]["base_silver"]["input_rows"] == rows
     hist = data["summary"]["history"]
@@ -79,12 +99,28 @@ def test_every_stage_is_measured_beside_its_floor(bench):
 def test_report_has_machine_versions_tables_and_targets(bench):
     root, _proc, data = bench
     text = (root / "docs" / "PERFORMANCE.md").read_text()
-    for heading in ("## Machine", "## Versions", "## Parameters", "## Targets", f"## Stages at {ORDERS} orders/day",
-                    "## Scale curve", "## History curve", "## Memory-bounded run"):
+    for heading in (
+        "## Machine",
+        "## Versions",
+        "## Parameters",
+        "## Targets",
+        f"## Stages at {ORDERS} orders/day",
+        "## Scale curve",
+        "## History curve",
+        "## Memory-bounded run",
+    ):
         assert heading in text, heading
     assert data["machine"]["cpu"] in text and f"duckdb {data['versions']['duckdb']}" in text
-    for title in ("Bronze validate", "Dims", "Base Silver", "Silver gate", "Enriched", "Enriched gate", "Gold",
-                  "**End to end**"):
+    for title in (
+        "Bronze validate",
+        "Dims",
+        "Base Silver",
+        "Silver gate",
+        "Enriched",
+        "Enriched gate",
+        "Gold",
+        "**End to end**",
+    ):
         row = next(ln for ln in text.splitlines() if ln.startswith(f"| {title} |"))
         assert row.rstrip().endswith("x |"), row  # the ratio to its floor
     assert "Base Silver within 3x of its floor" in text and "The 2GB memory-bounded run completes" in text
@@ -103,14 +139,39 @@ def test_failing_stage_stops_with_one_line(tmp_path):
     spec = BronzeSpec(ORDERS, 1, "2023-01-01", 7)
     root, tmp = bronze_target(tmp_path / "cache", spec)
     env = lake_env(tmp_path / "unused")
-    gen = run_cli(["bronze", "generate", "--start-date", "2023-01-01", "--days", "1", "--orders-per-day", str(ORDERS),
-                   "--out", str(tmp)], env)
+    gen = run_cli(
+        [
+            "bronze",
+            "generate",
+            "--start-date",
+            "2023-01-01",
+            "--days",
+            "1",
+            "--orders-per-day",
+            str(ORDERS),
+            "--out",
+            str(tmp),
+        ],
+        env,
+    )
     assert gen.returncode == 0, gen.stderr
     seal_bronze(tmp, root, spec, 0.0)
     for f in (root / "orders" / "ingest_dt=2023-01-01").glob("*.parquet"):
         f.write_bytes(b"this is not parquet")
-    args = _bench_args(tmp_path, "bench", "--orders-per-day", str(ORDERS), "--days", "1", "--repeat", "1",
-                       "--history-days", "0", "--memory-bounded", "off")
+    args = _bench_args(
+        tmp_path,
+        "bench",
+        "--orders-per-day",
+        str(ORDERS),
+        "--days",
+        "1",
+        "--repeat",
+        "1",
+        "--history-days",
+        "0",
+        "--memory-bounded",
+        "off",
+    )
     proc = run_cli(args, env)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "bronze: cached" in proc.stdout
@@ -147,23 +208,43 @@ def test_measurement_is_the_childs_own(tmp_path):
     assert (tmp_path / "log.txt").read_text().startswith("$ ")
 
 
-def _data(walls: dict[str, float], floor_s: float, orders: int = 1_000_000, rss: float = 1000.0,
-          history: tuple[float, float] | None = (10.0, 12.0), bounded: list[dict] | None = None) -> dict:
+def _data(
+    walls: dict[str, float],
+    floor_s: float,
+    orders: int = 1_000_000,
+    rss: float = 1000.0,
+    history: tuple[float, float] | None = (10.0, 12.0),
+    bounded: list[dict] | None = None,
+) -> dict:
     """A results dict shaped like the harness's, with chosen measurements (for the target logic only)."""
     from ecomlake.benchmark.harness import STAGES
 
     run = lambda w: {"wall_s": w, "peak_rss_mb": rss, "peak_spill_mb": 0.0, "exit_code": 0}  # noqa: E731
-    floors = {name: {"input_rows": 1_000_000, "input_bytes": 1, "runs": [{"seconds": floor_s}]}
-              for name in {s.floor for s in STAGES} | {"bronze_day"}}
+    floors = {
+        name: {"input_rows": 1_000_000, "input_bytes": 1, "runs": [{"seconds": floor_s}]}
+        for name in {s.floor for s in STAGES} | {"bronze_day"}
+    }
     return {
-        "parameters": {"threads": 2, "memory_limit": "4GB", "all_stages": True, "history_days": 30,
-                       "memory_bounded": "2GB" if bounded else None},
+        "parameters": {
+            "threads": 2,
+            "memory_limit": "4GB",
+            "all_stages": True,
+            "history_days": 30,
+            "memory_bounded": "2GB" if bounded else None,
+        },
         "stages": {s.name: {"title": s.title, "floor": s.floor} for s in STAGES},
-        "scales": [{"orders_per_day": orders, "date": D, "floors": floors,
-                    "stages": {s.name: {"runs": [run(walls[s.name])]} for s in STAGES},
-                    "end_to_end": {"runs": [{**run(sum(walls.values())), "completed": True}]}}],
+        "scales": [
+            {
+                "orders_per_day": orders,
+                "date": D,
+                "floors": floors,
+                "stages": {s.name: {"runs": [run(walls[s.name])]} for s in STAGES},
+                "end_to_end": {"runs": [{**run(sum(walls.values())), "completed": True}]},
+            }
+        ],
         "history": {"orders_per_day": 200, "days": 30, "first": [run(history[0])], "last": [run(history[1])]}
-        if history else None,
+        if history
+        else None,
         "memory_bounded": {"memory_limit": "2GB", "orders_per_day": orders, "runs": bounded} if bounded else None,
     }
 
@@ -175,9 +256,14 @@ def _targets(data: dict) -> list[str]:
 
 
 def test_targets_are_judged_from_the_measurements():
-    ok = {name: 10.0 for name in STAGE_NAMES}                   # 70 s end to end, Base Silver 10 s
-    seq = {"completed": True, "wall_s": 90.0, "peak_rss_mb": 1800.0, "peak_spill_mb": 500.0,
-           "stages": {n: {"wall_s": 90.0 / 7, "peak_rss_mb": 1800.0, "peak_spill_mb": 500.0} for n in STAGE_NAMES}}
+    ok = {name: 10.0 for name in STAGE_NAMES}  # 70 s end to end, Base Silver 10 s
+    seq = {
+        "completed": True,
+        "wall_s": 90.0,
+        "peak_rss_mb": 1800.0,
+        "peak_spill_mb": 500.0,
+        "stages": {n: {"wall_s": 90.0 / 7, "peak_rss_mb": 1800.0, "peak_spill_mb": 500.0} for n in STAGE_NAMES},
+    }
     assert _targets(_data(ok, floor_s=4.0, bounded=[seq])) == ["met", "met", "met", "met"]
     # Base Silver 12.1 s against a 4 s floor is beyond 3x; 30 days of history at 1.5x day 1.
     slow = {**ok, "base_silver": 12.1}

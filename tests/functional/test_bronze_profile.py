@@ -22,10 +22,12 @@ def profiled(tmp_path_factory):
     # orders 2023-01-02: null tokens and real nulls in email, a duplicated order_id, and an extra column.
     p = bf.pdir(lake, "orders", "2023-01-02")
     t = pq.read_table(p / "part-0000.parquet")
-    t = t.set_column(t.schema.get_field_index("email"), "email",
-                     pa.array(["None", " null ", None, "a@b.c"], pa.string()))
-    t = t.set_column(t.schema.get_field_index("order_id"), "order_id",
-                     pa.array(["O-1", "O-1", "O-2", "O-3"], pa.string()))
+    t = t.set_column(
+        t.schema.get_field_index("email"), "email", pa.array(["None", " null ", None, "a@b.c"], pa.string())
+    )
+    t = t.set_column(
+        t.schema.get_field_index("order_id"), "order_id", pa.array(["O-1", "O-1", "O-2", "O-3"], pa.string())
+    )
     t = t.set_column(t.schema.get_field_index("agent_id"), "agent_id", pa.array([None] * 4, pa.string()))
     t = t.append_column("promo_code", pa.array(["A", "A", "B", "A"], pa.string()))
     pq.write_table(t, p / "part-0000.parquet")
@@ -43,8 +45,13 @@ def profiled(tmp_path_factory):
     out = base / "out"
     settings = bf.settings_for(lake, out)
     result = profile_bronze(settings, output=str(out / "PROFILE.md"), schema_json=str(out / "schema.json"), echo=False)
-    return {"lake": lake, "out": out, "result": result,
-            "md": (out / "PROFILE.md").read_text(), "schema": json.loads((out / "schema.json").read_text())}
+    return {
+        "lake": lake,
+        "out": out,
+        "result": result,
+        "md": (out / "PROFILE.md").read_text(),
+        "schema": json.loads((out / "schema.json").read_text()),
+    }
 
 
 def table(profiled, name):
@@ -91,8 +98,10 @@ def test_distinct_min_max_and_top_values(profiled):
 def test_flags(profiled):
     orders = table(profiled, "orders")
     assert orders["duplicate_primary_keys"] == 1
-    assert any("duplicate primary key (order_id) across partitions: 1 keys repeated, 1 extra rows" in f
-               for f in orders["flags"])
+    assert any(
+        "duplicate primary key (order_id) across partitions: 1 keys repeated, 1 extra rows" in f
+        for f in orders["flags"]
+    )
     assert "duplicate_pk" in column(profiled, "orders", "order_id")["flags"]
     assert any(f == "unexpected column promo_code (not in the contract)" for f in orders["flags"])
     agent = column(profiled, "orders", "agent_id")  # null on one of two days: exactly 50%, not "more than half"
@@ -100,8 +109,13 @@ def test_flags(profiled):
     # promo_code is absent from one of two partitions: 50% null, not flagged; drift is.
     assert any("promo_code is missing in 1 of 2 partitions" in f for f in orders["flags"])
     items = table(profiled, "order_items")
-    assert items["schema_drift"] == [{"column": "quantity", "change": "type",
-                                      "types": {"int64": ["ingest_dt=2023-01-01"], "string": ["ingest_dt=2023-01-02"]}}]
+    assert items["schema_drift"] == [
+        {
+            "column": "quantity",
+            "change": "type",
+            "types": {"int64": ["ingest_dt=2023-01-01"], "string": ["ingest_dt=2023-01-02"]},
+        }
+    ]
     assert any("quantity is string but the contract says int64" in f for f in items["flags"])
     customers = table(profiled, "customers")
     assert customers["unreadable_files"] == ["customers/ingest_dt=2023-01-02/part-0000.parquet"]
@@ -115,7 +129,9 @@ def test_mostly_null_flag(tmp_path):
     t = pq.read_table(p / "part-0000.parquet")
     t = t.set_column(t.schema.get_field_index("status"), "status", pa.array(["N/A", None, "", "open"], pa.string()))
     pq.write_table(t, p / "part-0000.parquet")
-    r = profile_bronze(bf.settings_for(lake, tmp_path), tables="shopping_carts", output=None, schema_json=None, echo=False)
+    r = profile_bronze(
+        bf.settings_for(lake, tmp_path), tables="shopping_carts", output=None, schema_json=None, echo=False
+    )
     status = next(c for c in r["profiles"][0]["columns"] if c["column"] == "status")
     assert status["null_pct"] == 25.0 and status["null_token_pct"] == 50.0
     assert status["flags"] == ["mostly_null"]
@@ -134,8 +150,14 @@ def test_markdown_profile(profiled):
 
 
 def test_max_rows_limits_the_profile(profiled, tmp_path):
-    r = profile_bronze(bf.settings_for(profiled["lake"], tmp_path), tables="orders", max_rows=3,
-                       output=None, schema_json=None, echo=False)
+    r = profile_bronze(
+        bf.settings_for(profiled["lake"], tmp_path),
+        tables="orders",
+        max_rows=3,
+        output=None,
+        schema_json=None,
+        echo=False,
+    )
     assert r["profiles"][0]["profiled_rows"] == 3 and r["profiles"][0]["rows"] == 8
 
 
@@ -148,8 +170,21 @@ def test_missing_path_and_unknown_table(tmp_path, profiled):
 
 def test_cli_profile(profiled, tmp_path):
     md, js = tmp_path / "docs" / "P.md", tmp_path / "docs" / "S.json"
-    r = bf.run_cli(["bronze", "profile", "--bronze-path", str(profiled["lake"]), "--tables", "orders,returns",
-                    "--output", str(md), "--schema-json", str(js)], tmp_path)
+    r = bf.run_cli(
+        [
+            "bronze",
+            "profile",
+            "--bronze-path",
+            str(profiled["lake"]),
+            "--tables",
+            "orders,returns",
+            "--output",
+            str(md),
+            "--schema-json",
+            str(js),
+        ],
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert "orders: 2 partitions, 2 files, 8 rows" in r.stdout
     assert set(json.loads(js.read_text())["schemas"]) == {"orders", "returns"}
@@ -158,9 +193,10 @@ def test_cli_profile(profiled, tmp_path):
 
 def test_dimension_updates_are_not_duplicates(profiled):
     products = table(profiled, "product_catalog")
-    assert products["duplicate_primary_keys"] == 1          # id 7 twice in one partition
+    assert products["duplicate_primary_keys"] == 1  # id 7 twice in one partition
     assert products["keys_updated_across_partitions"] == 2  # ids 1 and 2 changed on a later day
     assert [f for f in products["flags"] if "duplicate" in f] == [
-        "duplicate primary key (product_id) within one partition: 1 keys repeated, 1 extra rows"]
+        "duplicate primary key (product_id) within one partition: 1 keys repeated, 1 extra rows"
+    ]
     assert "2 keys have change records on more than one day" in profiled["md"]
     assert table(profiled, "orders")["keys_updated_across_partitions"] is None  # facts: not applicable

@@ -33,8 +33,11 @@ def run(lake: Path, out: Path, run_id: str = "t1", **kw) -> tuple[int, dict, str
     rc = validate_bronze(settings, run_id=run_id, echo=False, **kw)
     metrics = json.loads((out / "metrics" / f"bronze_quality_{run_id}.json").read_text())
     date = kw.get("partition_date")
-    report = (Path(kw["output_report"]) if kw.get("output_report")
-              else out / "reports" / f"BRONZE_QUALITY_{date or run_id}.md").read_text()
+    report = (
+        Path(kw["output_report"])
+        if kw.get("output_report")
+        else out / "reports" / f"BRONZE_QUALITY_{date or run_id}.md"
+    ).read_text()
     return rc, metrics, report
 
 
@@ -56,8 +59,15 @@ def test_clean_lake_passes(clean_lake, tmp_path):
     assert {m["table_name"] for m in metrics["table_metrics"]} == set(bf.contract.TABLES)
     # What was verified is on record, not only what failed.
     passed = {c["name"] for c in metrics["checks"] if c["status"] == "PASS" and c["table"] == "orders"}
-    assert {CheckName.CHECKSUM, CheckName.PARQUET_MAGIC, CheckName.MANIFEST_ROWS, CheckName.SUCCESS_MARKER,
-            CheckName.COLUMN_PRESENT, CheckName.COLUMN_TYPE, CheckName.FILE_LISTED} <= passed
+    assert {
+        CheckName.CHECKSUM,
+        CheckName.PARQUET_MAGIC,
+        CheckName.MANIFEST_ROWS,
+        CheckName.SUCCESS_MARKER,
+        CheckName.COLUMN_PRESENT,
+        CheckName.COLUMN_TYPE,
+        CheckName.FILE_LISTED,
+    } <= passed
     assert "# Bronze Quality Report" in report and "✅ PASS" in report
     assert "All 16 partitions passed every check." in report
 
@@ -71,7 +81,11 @@ def test_all_partitions_mode_validates_every_partition(clean_lake, tmp_path):
 
 # (fault, failing checks expected, metrics list that must name the file)
 FAULTS = [
-    (bf.fault_truncated_parquet, {CheckName.PARQUET_MAGIC, CheckName.CHECKSUM, CheckName.MANIFEST_ROWS}, "corrupt_files"),
+    (
+        bf.fault_truncated_parquet,
+        {CheckName.PARQUET_MAGIC, CheckName.CHECKSUM, CheckName.MANIFEST_ROWS},
+        "corrupt_files",
+    ),
     (bf.fault_missing_manifest, {CheckName.MANIFEST_PRESENT}, "invalid_manifests"),
     (bf.fault_manifest_row_mismatch, {CheckName.MANIFEST_ROWS}, "row_count_mismatch_files"),
     (bf.fault_checksum_mismatch, {CheckName.CHECKSUM}, "checksum_mismatches"),
@@ -99,7 +113,9 @@ def test_whole_file_fault_fails_and_names_the_file(lake, tmp_path, fault, checks
         assert orders["missing_manifests"] == 1
     elif listed_in:
         assert named in orders[listed_in]
-    part = next(p for p in metrics["partitions"] if p["table_name"] == "orders" and p["partition"] == "ingest_dt=2023-01-02")
+    part = next(
+        p for p in metrics["partitions"] if p["table_name"] == "orders" and p["partition"] == "ingest_dt=2023-01-02"
+    )
     assert part["status"] == "FAIL" and part["findings"]
     assert "re-run the upstream export for orders ingest_dt=2023-01-02" in report
 
@@ -108,8 +124,15 @@ def test_dropped_required_column_is_reported_by_column(lake, tmp_path):
     named = bf.fault_dropped_required_column(lake, column="customer_id")
     _, metrics, report = run(lake, tmp_path / "out", partition_date="2023-01-02")
     drift = tm(metrics, "orders")["schema_drift"]
-    assert drift == [{"partition": "ingest_dt=2023-01-02", "column": "customer_id", "issue": "missing",
-                      "status": "FAIL", "files": [named]}]
+    assert drift == [
+        {
+            "partition": "ingest_dt=2023-01-02",
+            "column": "customer_id",
+            "issue": "missing",
+            "status": "FAIL",
+            "files": [named],
+        }
+    ]
     assert "required column customer_id is missing" in report
 
 
@@ -120,10 +143,18 @@ def test_type_change_fails_and_extra_column_warns(lake, tmp_path):
     orders, customers = tm(metrics, "orders"), tm(metrics, "customers")
     assert orders["status"] == "FAIL"
     assert orders["schema_drift"][0] | {"files": None} == {
-        "partition": "ingest_dt=2023-01-02", "column": "gross_total", "issue": "type_change", "status": "FAIL",
-        "actual_type": "string", "contract_type": "double", "files": None}
+        "partition": "ingest_dt=2023-01-02",
+        "column": "gross_total",
+        "issue": "type_change",
+        "status": "FAIL",
+        "actual_type": "string",
+        "contract_type": "double",
+        "files": None,
+    }
     assert customers["status"] == "WARN"
-    assert customers["schema_drift"][0]["issue"] == "unexpected" and customers["schema_drift"][0]["column"] == "promo_code"
+    assert (
+        customers["schema_drift"][0]["issue"] == "unexpected" and customers["schema_drift"][0]["column"] == "promo_code"
+    )
     assert metrics["overall_status"] == "FAIL"
 
 
@@ -178,11 +209,14 @@ def test_corrupt_footer_with_magic_bytes_fails(lake, tmp_path):
     assert "orders/ingest_dt=2023-01-02/part-0001.parquet" in tm(metrics, "orders")["corrupt_files"]
 
 
-@pytest.mark.parametrize("content, why", [
-    ("{not json", "is not a valid JSON object"),
-    ('{"files": []}', "total_rows is None"),
-    ('{"total_rows": 8}', "files[] is missing"),
-])
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        ("{not json", "is not a valid JSON object"),
+        ('{"files": []}', "total_rows is None"),
+        ('{"total_rows": 8}', "files[] is missing"),
+    ],
+)
 def test_invalid_manifest_fails(lake, tmp_path, content, why):
     bf.manifest_path(bf.pdir(lake, "orders", "2023-01-02")).write_text(content)
     _, metrics, report = run(lake, tmp_path / "out", partition_date="2023-01-02")
@@ -252,8 +286,9 @@ def test_interrupted_publish_leftover_fails(lake, tmp_path):
 
 def test_output_report_path_and_table_subset(clean_lake, tmp_path):
     target = tmp_path / "custom" / "BRONZE.md"
-    rc, metrics, report = run(clean_lake, tmp_path / "out", partition_date="2023-01-01", tables="returns,orders",
-                              output_report=str(target))
+    rc, metrics, report = run(
+        clean_lake, tmp_path / "out", partition_date="2023-01-01", tables="returns,orders", output_report=str(target)
+    )
     assert rc == 0 and target.exists()
     assert [m["table_name"] for m in metrics["table_metrics"]] == ["orders", "returns"]
     assert "| orders | ✅ PASS |" in report
@@ -279,21 +314,24 @@ def test_cannot_run_errors(clean_lake, tmp_path):
     assert not (tmp_path / "metrics").exists()
 
 
-@pytest.mark.parametrize("actual, expected, ok", [
-    (pa.string(), pa.string(), True),
-    (pa.large_string(), pa.string(), True),
-    (pa.dictionary(pa.int32(), pa.string()), pa.string(), True),
-    (pa.null(), pa.int64(), True),
-    (pa.int32(), pa.int64(), True),
-    (pa.uint64(), pa.int64(), False),
-    (pa.int64(), pa.float64(), True),
-    (pa.float32(), pa.float64(), True),
-    (pa.string(), pa.float64(), False),
-    (pa.int64(), pa.string(), False),
-    (pa.timestamp("us"), pa.string(), False),
-    (pa.string(), pa.bool_(), False),
-    (pa.bool_(), pa.bool_(), True),
-])
+@pytest.mark.parametrize(
+    "actual, expected, ok",
+    [
+        (pa.string(), pa.string(), True),
+        (pa.large_string(), pa.string(), True),
+        (pa.dictionary(pa.int32(), pa.string()), pa.string(), True),
+        (pa.null(), pa.int64(), True),
+        (pa.int32(), pa.int64(), True),
+        (pa.uint64(), pa.int64(), False),
+        (pa.int64(), pa.float64(), True),
+        (pa.float32(), pa.float64(), True),
+        (pa.string(), pa.float64(), False),
+        (pa.int64(), pa.string(), False),
+        (pa.timestamp("us"), pa.string(), False),
+        (pa.string(), pa.bool_(), False),
+        (pa.bool_(), pa.bool_(), True),
+    ],
+)
 def test_compatible_type(actual, expected, ok):
     assert compatible_type(actual, expected) is ok
 
@@ -305,8 +343,19 @@ def test_storage_publish_output_passes_the_gate(tmp_path):
         staged = storage.staging_path(str(root), "r1", table, "ingest_dt=2023-01-01")
         Path(staged).mkdir(parents=True)
         pq.write_table(bf.rows_for(table, 3, "2023-01-01"), Path(staged) / "part-0000.parquet")
-        storage.publish(str(root), "r1", [storage.Publish(staged, storage.partition_path(str(root), table, "2023-01-01"),
-                                                          table, "ingest_dt=2023-01-01", expected_rows=3)])
+        storage.publish(
+            str(root),
+            "r1",
+            [
+                storage.Publish(
+                    staged,
+                    storage.partition_path(str(root), table, "2023-01-01"),
+                    table,
+                    "ingest_dt=2023-01-01",
+                    expected_rows=3,
+                )
+            ],
+        )
     storage.release_staging(str(root), "r1")
     rc, metrics, _ = run(root, tmp_path / "out", partition_date="2023-01-01")
     assert rc == 0 and metrics["overall_status"] == "PASS"

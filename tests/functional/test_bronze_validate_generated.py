@@ -21,11 +21,40 @@ FAULT_CHECK = {
 
 def test_generate_then_validate_passes(tmp_path):
     bronze = tmp_path / "bronze"
-    r = bf.run_cli(["bronze", "generate", "--start-date", "2023-01-01", "--days", "2", "--orders-per-day", "20",
-                    "--out", str(bronze)], tmp_path)
+    r = bf.run_cli(
+        [
+            "bronze",
+            "generate",
+            "--start-date",
+            "2023-01-01",
+            "--days",
+            "2",
+            "--orders-per-day",
+            "20",
+            "--out",
+            str(bronze),
+        ],
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr
-    r = bf.run_cli(["bronze", "validate", "--bronze-path", str(bronze), "--partition-date", "2023-01-02",
-                    "--lookback-days", "1", "--enforce", "--env", "prod", "--run-id", "gen"], tmp_path)
+    r = bf.run_cli(
+        [
+            "bronze",
+            "validate",
+            "--bronze-path",
+            str(bronze),
+            "--partition-date",
+            "2023-01-02",
+            "--lookback-days",
+            "1",
+            "--enforce",
+            "--env",
+            "prod",
+            "--run-id",
+            "gen",
+        ],
+        tmp_path,
+    )
     assert r.returncode == 0, (r.stdout, r.stderr)
     assert "Bronze gate PASS" in r.stdout
     metrics = json.loads((tmp_path / "metrics" / "bronze_quality_gen.json").read_text())
@@ -37,10 +66,15 @@ def test_generate_then_validate_passes(tmp_path):
 def test_every_injected_file_fault_is_caught(tmp_path):
     bronze = tmp_path / "bronze"
     settings = bf.settings_for(bronze, tmp_path)
-    faults = ("orders:truncated_parquet@2023-01-02,customers:missing_manifest@2023-01-01,"
-              "order_items:manifest_row_mismatch@2023-01-02,cart_items:dropped_required_column@2023-01-01")
-    generate(settings, GeneratorOptions(start_date="2023-01-01", days=2, orders_per_day=20, file_faults=faults),
-             out=str(bronze))
+    faults = (
+        "orders:truncated_parquet@2023-01-02,customers:missing_manifest@2023-01-01,"
+        "order_items:manifest_row_mismatch@2023-01-02,cart_items:dropped_required_column@2023-01-01"
+    )
+    generate(
+        settings,
+        GeneratorOptions(start_date="2023-01-01", days=2, orders_per_day=20, file_faults=faults),
+        out=str(bronze),
+    )
     rc = validate_bronze(settings, enforce=True, run_id="faults", echo=False)
     assert rc == 1
     metrics = json.loads((tmp_path / "metrics" / "bronze_quality_faults.json").read_text())
@@ -51,8 +85,14 @@ def test_every_injected_file_fault_is_caught(tmp_path):
             injected.append((ledger.parent.parent.name, ledger.parent.name, fault))
     assert sorted(k for _, _, f in injected for k in [f["kind"]]) == sorted(FAULT_CHECK)
     for table, partition, fault in injected:
-        hits = [c for c in metrics["checks"] if c["status"] == "FAIL" and c.get("table") == table
-                and c.get("partition") == partition and c["name"] == FAULT_CHECK[fault["kind"]]]
+        hits = [
+            c
+            for c in metrics["checks"]
+            if c["status"] == "FAIL"
+            and c.get("table") == table
+            and c.get("partition") == partition
+            and c["name"] == FAULT_CHECK[fault["kind"]]
+        ]
         assert hits, (table, partition, fault)
         assert any(f"{table}/{partition}/{fault['file']}" in c["message"] for c in hits), hits
         if "column" in fault:

@@ -31,28 +31,47 @@ pytestmark = pytest.mark.slow
 def hand(tmp_path_factory):
     base = tmp_path_factory.mktemp("dbt_hand")
     lake_env = {
-        "BRONZE_BASE_PATH": str(base / "bronze"), "SILVER_BASE_PATH": str(base / "silver"),
-        "SILVER_DIMS_PATH": str(base / "dims"), "METRICS_BASE_PATH": str(base / "metrics"),
-        "REPORTS_BASE_PATH": str(base / "reports"), "ECOM_WORK_PATH": str(base / "work"),
+        "BRONZE_BASE_PATH": str(base / "bronze"),
+        "SILVER_BASE_PATH": str(base / "silver"),
+        "SILVER_DIMS_PATH": str(base / "dims"),
+        "METRICS_BASE_PATH": str(base / "metrics"),
+        "REPORTS_BASE_PATH": str(base / "reports"),
+        "ECOM_WORK_PATH": str(base / "work"),
     }
     data = clean_day(D1)
     data["returns"], data["return_items"] = [], []
     write_day(base / "bronze", D1, data, skip=("returns", "return_items"))  # a quiet day: no returns partition
-    cli_env = {k: v for k, v in os.environ.items() if not k.startswith(("ECOM", "PIPELINE_ENV", "RUN_ID", "MAX_QUARANTINE"))}
+    cli_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ECOM", "PIPELINE_ENV", "RUN_ID", "MAX_QUARANTINE"))
+    }
     cli_env.update(lake_env, ECOM_CONFIG_PATH=str(REPO / "config" / "config.yml"))
     ecomlake = str(Path(sys.executable).with_name("ecomlake"))
-    cli = {cmd: subprocess.run([ecomlake, "local", cmd], env=cli_env, cwd=str(base), capture_output=True, text=True, timeout=900)
-           for cmd in ("dims", "silver")}
+    cli = {
+        cmd: subprocess.run(
+            [ecomlake, "local", cmd], env=cli_env, cwd=str(base), capture_output=True, text=True, timeout=900
+        )
+        for cmd in ("dims", "silver")
+    }
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ECOM", "DBT_", "RUN_ID"))}
-    env.update(lake_env, ECOM_RUN_DATE=D1, ECOM_DBT_DUCKDB_PATH=str(base / "manual.duckdb"),
-               DBT_TARGET_PATH=str(base / "target"), DBT_LOG_PATH=str(base / "logs"),
-               DBT_PACKAGES_INSTALL_PATH=str(base / "dbt_packages"), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    env.update(
+        lake_env,
+        ECOM_RUN_DATE=D1,
+        ECOM_DBT_DUCKDB_PATH=str(base / "manual.duckdb"),
+        DBT_TARGET_PATH=str(base / "target"),
+        DBT_LOG_PATH=str(base / "logs"),
+        DBT_PACKAGES_INSTALL_PATH=str(base / "dbt_packages"),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
 
     def dbt(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([DBT, *args], cwd=str(PROJECT), env=env, capture_output=True, text=True, timeout=900)
 
-    steps = {"deps": dbt("deps"), "run": dbt("run", "--target", "local", "--full-refresh"), "test": dbt("test"),
-             "select": dbt("run", "--select", "stg_orders", "--target", "local")}
+    steps = {
+        "deps": dbt("deps"),
+        "run": dbt("run", "--target", "local", "--full-refresh"),
+        "test": dbt("test"),
+        "select": dbt("run", "--select", "stg_orders", "--target", "local"),
+    }
     return {"base": base, "dbt": dbt, "steps": steps, "warehouse": base / "manual.duckdb", "data": data, "cli": cli}
 
 
@@ -95,14 +114,33 @@ def test_hand_runs_write_where_the_environment_says(hand):
 def test_at_least_147_data_tests(hand):
     import json
 
-    proc = hand["dbt"]("ls", "--resource-type", "test", "--resource-type", "unit_test", "--output", "json",
-                       "--output-keys", "name", "resource_type", "--quiet")
+    proc = hand["dbt"](
+        "ls",
+        "--resource-type",
+        "test",
+        "--resource-type",
+        "unit_test",
+        "--output",
+        "json",
+        "--output-keys",
+        "name",
+        "resource_type",
+        "--quiet",
+    )
     nodes = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
     names = [n["name"] for n in nodes if n["resource_type"] == "test"]
     assert len(names) >= 147, len(names)
     kinds = " ".join(names)
-    for kind in ("unique_", "not_null_", "relationships_", "accepted_values_", "expression_is_true_",
-                 "row_conservation_", "reasons_in_registry_", "unique_combination_of_columns_"):
+    for kind in (
+        "unique_",
+        "not_null_",
+        "relationships_",
+        "accepted_values_",
+        "expression_is_true_",
+        "row_conservation_",
+        "reasons_in_registry_",
+        "unique_combination_of_columns_",
+    ):
         assert kind in kinds, kind
     assert len([n for n in nodes if n["resource_type"] == "unit_test"]) >= 3
 
@@ -117,8 +155,11 @@ TAMPERING = [
     ("update stg_order_items set order_id = 'ORD-NOBODY'", "relationships_stg_order_items_order_id"),
     ("update stg_shopping_carts set customer_id = 'CUST-NOBODY'", "relationships_stg_shopping_carts_customer_id"),
     ("update stg_orders set batch_id = null", "not_null_stg_orders_batch_id"),
-    ("insert into stg_orders_quarantine (order_id, ingest_dt, _quarantine_reason, _quarantine_timestamp, _run_id) "
-     "values ('X', date '2023-01-01', 'made_up_code', now(), 'r')", "reasons_in_registry_stg_orders_quarantine"),
+    (
+        "insert into stg_orders_quarantine (order_id, ingest_dt, _quarantine_reason, _quarantine_timestamp, _run_id) "
+        "values ('X', date '2023-01-01', 'made_up_code', now(), 'r')",
+        "reasons_in_registry_stg_orders_quarantine",
+    ),
 ]
 
 
@@ -134,9 +175,14 @@ def test_each_kind_of_damage_fails_a_dbt_test(hand, tmp_path):
             con.execute(sql)
     finally:
         con.close()
-    proc = subprocess.run([DBT, "test", "--select", "stg_orders", "stg_orders_quarantine", "stg_order_items", "stg_shopping_carts"],
-                          cwd=str(PROJECT), env={**hand_env(hand), "ECOM_DBT_DUCKDB_PATH": str(tampered)},
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [DBT, "test", "--select", "stg_orders", "stg_orders_quarantine", "stg_order_items", "stg_shopping_carts"],
+        cwd=str(PROJECT),
+        env={**hand_env(hand), "ECOM_DBT_DUCKDB_PATH": str(tampered)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 1
     out = proc.stdout
     for _, fragment in TAMPERING:
@@ -146,7 +192,13 @@ def test_each_kind_of_damage_fails_a_dbt_test(hand, tmp_path):
 def hand_env(hand) -> dict:
     base = hand["base"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ECOM", "DBT_", "RUN_ID"))}
-    env.update(BRONZE_BASE_PATH=str(base / "bronze"), SILVER_BASE_PATH=str(base / "silver"), SILVER_DIMS_PATH=str(base / "dims"),
-               ECOM_RUN_DATE=D1, DBT_TARGET_PATH=str(base / "target2"), DBT_LOG_PATH=str(base / "logs"),
-               DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    env.update(
+        BRONZE_BASE_PATH=str(base / "bronze"),
+        SILVER_BASE_PATH=str(base / "silver"),
+        SILVER_DIMS_PATH=str(base / "dims"),
+        ECOM_RUN_DATE=D1,
+        DBT_TARGET_PATH=str(base / "target2"),
+        DBT_LOG_PATH=str(base / "logs"),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
     return env

@@ -31,9 +31,12 @@ pytestmark = pytest.mark.slow
 
 def _env(base: Path) -> dict:
     return {
-        "BRONZE_BASE_PATH": str(base / "bronze"), "SILVER_BASE_PATH": str(base / "silver"),
-        "SILVER_DIMS_PATH": str(base / "dims"), "METRICS_BASE_PATH": str(base / "metrics"),
-        "REPORTS_BASE_PATH": str(base / "reports"), "ECOM_WORK_PATH": str(base / "work"),
+        "BRONZE_BASE_PATH": str(base / "bronze"),
+        "SILVER_BASE_PATH": str(base / "silver"),
+        "SILVER_DIMS_PATH": str(base / "dims"),
+        "METRICS_BASE_PATH": str(base / "metrics"),
+        "REPORTS_BASE_PATH": str(base / "reports"),
+        "ECOM_WORK_PATH": str(base / "work"),
     }
 
 
@@ -48,8 +51,23 @@ def lake(tmp_path_factory):
     write_bronze(b, "customers", D1, [customer("CUST-A", D1, tier="bronze", n=1), customer("CUST-B", D1, n=2)])
     write_bronze(b, "product_catalog", D1, [product(11, D1, price=20.0, n=1), product(12, D1, n=2)])
     # day 2: a new customer, and two versions of product 11 the same day (the later one wins)
-    write_bronze(b, "customers", D2, [customer("CUST-C", D2, n=1), {**customer("CUST-D", D2, n=2), "customer_id": "None"}])
-    write_bronze(b, "product_catalog", D2, [product(11, D2, price=25.0, n=1, ), product(11, D2, price=30.0, n=5)])
+    write_bronze(
+        b, "customers", D2, [customer("CUST-C", D2, n=1), {**customer("CUST-D", D2, n=2), "customer_id": "None"}]
+    )
+    write_bronze(
+        b,
+        "product_catalog",
+        D2,
+        [
+            product(
+                11,
+                D2,
+                price=25.0,
+                n=1,
+            ),
+            product(11, D2, price=30.0, n=5),
+        ],
+    )
     # day 3: CUST-A moves to gold; a quiet day for products (empty partition)
     write_bronze(b, "customers", D3, [customer("CUST-A", D3, tier="gold", n=1)])
     write_bronze(b, "product_catalog", D3, [])
@@ -66,7 +84,7 @@ def snap(base: Path, name: str, day: str) -> dict:
 
 def test_snapshots_are_point_in_time(lake):
     base = lake["base"]
-    assert snap(base, "customer_snapshot", D2)["CUST-A"]["loyalty_tier"] == "bronze"   # old tier before day 3
+    assert snap(base, "customer_snapshot", D2)["CUST-A"]["loyalty_tier"] == "bronze"  # old tier before day 3
     assert snap(base, "customer_snapshot", D3)["CUST-A"]["loyalty_tier"] == "gold"
     assert "CUST-C" not in snap(base, "customer_snapshot", D1)
     assert str(snap(base, "product_catalog", D1)[11]["unit_price"]) == "20.00"
@@ -145,20 +163,39 @@ def test_dim_validate_fails_on_shrink_duplicates_and_missing(lake, tmp_path):
 
 
 def test_dim_validate_cli_exit_codes(lake, tmp_path):
-    env = {"PATH": "/usr/bin:/bin", **_env(lake["base"]), "REPORTS_BASE_PATH": str(tmp_path / "r"),
-           "METRICS_BASE_PATH": str(tmp_path / "m"), "ECOM_CONFIG_PATH": str(REPO / "config" / "config.yml")}
-    ok = subprocess.run([ECOMLAKE, "dim", "validate", "--run-date", D3, "--enforce"], env=env, capture_output=True, text=True)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        **_env(lake["base"]),
+        "REPORTS_BASE_PATH": str(tmp_path / "r"),
+        "METRICS_BASE_PATH": str(tmp_path / "m"),
+        "ECOM_CONFIG_PATH": str(REPO / "config" / "config.yml"),
+    }
+    ok = subprocess.run(
+        [ECOMLAKE, "dim", "validate", "--run-date", D3, "--enforce"], env=env, capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stderr
-    missing = subprocess.run([ECOMLAKE, "dim", "validate", "--run-date", "2023-03-01", "--env", "prod"], env=env,
-                             capture_output=True, text=True)
+    missing = subprocess.run(
+        [ECOMLAKE, "dim", "validate", "--run-date", "2023-03-01", "--env", "prod"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode == 1
-    nopath = subprocess.run([ECOMLAKE, "dim", "validate", "--run-date", D3, "--dims-path", str(tmp_path / "none")], env=env,
-                            capture_output=True, text=True)
+    nopath = subprocess.run(
+        [ECOMLAKE, "dim", "validate", "--run-date", D3, "--dims-path", str(tmp_path / "none")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert nopath.returncode == 2
     assert nopath.stderr.strip().count("\n") == 0 and nopath.stderr.startswith("error: dims path not found")
     report = tmp_path / "custom.md"
-    subprocess.run([ECOMLAKE, "dim", "validate", "--run-date", D3, "--output-report", str(report)], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [ECOMLAKE, "dim", "validate", "--run-date", D3, "--output-report", str(report)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     assert "Dims Snapshot Quality Report" in report.read_text()
 
 
@@ -166,7 +203,9 @@ def test_silver_without_dims_stops_before_dbt_with_one_line(tmp_path):
     base = tmp_path / "nodims"
     write_bronze(base / "bronze", "orders", D1, [])
     env = {"PATH": "/usr/bin:/bin", **_env(base), "ECOM_CONFIG_PATH": str(REPO / "config" / "config.yml")}
-    proc = subprocess.run([ECOMLAKE, "local", "silver", "--date", D1], env=env, capture_output=True, text=True, cwd=str(tmp_path))
+    proc = subprocess.run(
+        [ECOMLAKE, "local", "silver", "--date", D1], env=env, capture_output=True, text=True, cwd=str(tmp_path)
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "run `ecomlake local dims` first" in lines[0]

@@ -37,7 +37,8 @@ def test_enriched_run_builds_all_tables_then_gates(tmp_path, monkeypatch, capsys
     assert _cli(monkeypatch, lake, ["local", "enriched"]) == 0
     out = capsys.readouterr().out
     assert [line for line in out.splitlines() if line.startswith("== enriched")] == [
-        f"== enriched {d} ({i}/3)" for i, d in enumerate(DAYS[1:], 1)]
+        f"== enriched {d} ({i}/3)" for i, d in enumerate(DAYS[1:], 1)
+    ]
     assert _cli(monkeypatch, lake, ["local", "enriched", "--date", DAYS[3]]) == 0
     # The runbook's diagnosis snippet reads the table root and sees the newest snapshot only.
     import polars as pl

@@ -78,6 +78,7 @@ def failed(result):
 
 def first(pred):
     """Apply a change to the first row matching pred."""
+
     def deco(change):
         def fn(rows):
             for r in rows:
@@ -85,7 +86,9 @@ def first(pred):
                     change(r)
                     return rows
             raise AssertionError("no row matches the fixture's precondition")
+
         return fn
+
     return deco
 
 
@@ -101,8 +104,16 @@ def test_good_run_passes_every_check(lake):
     assert report.exists() and "int_customer_lifetime_value" in report.read_text()
     data = json.loads((lake.metrics / f"enriched_quality_{RUN}.json").read_text())
     assert data["overall_status"] == "PASS"
-    assert {"table_name", "partition_key", "partitions", "row_count", "null_rates", "sanity_issues",
-            "semantic_issues", "status"} <= set(data["table_metrics"][0])
+    assert {
+        "table_name",
+        "partition_key",
+        "partitions",
+        "row_count",
+        "null_rates",
+        "sanity_issues",
+        "semantic_issues",
+        "status",
+    } <= set(data["table_metrics"][0])
 
 
 def _any(r):
@@ -113,50 +124,148 @@ P = {name: (f"{s.partition_key}={D3}") for name, s in SPECS.items()}
 
 SEMANTIC_CASES = [
     ("int_customer_lifetime_value", "net_clv_matches_components", _any, lambda r: r.update(net_clv=r["net_clv"] + 1)),
-    ("int_customer_lifetime_value", "avg_order_value_matches_ratio", lambda r: r["order_count"] > 0,
-     lambda r: r.update(avg_order_value=999.0)),
-    ("int_customer_lifetime_value", "no_orders_segment_matches_count", lambda r: r["order_count"] > 0,
-     lambda r: r.update(customer_segment="no_orders")),
-    ("int_customer_retention_signals", "danger_zone_requires_one_order", lambda r: r["total_orders"] == 0,
-     lambda r: r.update(is_in_danger_zone=True)),
-    ("int_product_performance", "return_rate_le_one", _any,
-     lambda r: r.update(units_sold_30d=2, units_returned_30d=3, return_rate=1.5)),
-    ("int_product_performance", "return_rate_matches_ratio", lambda r: r["units_sold_30d"] > 0,
-     lambda r: r.update(return_rate=0.9)),
-    ("int_product_performance", "units_returned_le_units_sold", _any,
-     lambda r: r.update(units_returned_30d=r["units_sold_30d"] + 1, return_rate=None, units_sold_30d=0)),
-    ("int_product_performance", "gross_margin_matches_components", _any, lambda r: r.update(gross_margin=r["gross_margin"] + 1)),
-    ("int_product_performance", "net_margin_matches_components", _any, lambda r: r.update(net_margin=r["net_margin"] + 1)),
-    ("int_cart_attribution", "converted_requires_order_id", _any, lambda r: r.update(cart_status="converted", order_id=None)),
-    ("int_cart_attribution", "abandoned_requires_null_order_id", _any,
-     lambda r: r.update(cart_status="abandoned", order_id="X", abandoned_value=r["cart_value"])),
-    ("int_cart_attribution", "abandoned_value_only_when_abandoned", lambda r: r["cart_status"] != "abandoned",
-     lambda r: r.update(abandoned_value=r["cart_value"])),
-    ("int_cart_attribution", "time_to_purchase_hours_non_negative", _any, lambda r: r.update(time_to_purchase_hours=-1.0)),
-    ("int_cart_attribution", "time_to_purchase_within_tolerance", _any, lambda r: r.update(time_to_purchase_hours=49.0)),
+    (
+        "int_customer_lifetime_value",
+        "avg_order_value_matches_ratio",
+        lambda r: r["order_count"] > 0,
+        lambda r: r.update(avg_order_value=999.0),
+    ),
+    (
+        "int_customer_lifetime_value",
+        "no_orders_segment_matches_count",
+        lambda r: r["order_count"] > 0,
+        lambda r: r.update(customer_segment="no_orders"),
+    ),
+    (
+        "int_customer_retention_signals",
+        "danger_zone_requires_one_order",
+        lambda r: r["total_orders"] == 0,
+        lambda r: r.update(is_in_danger_zone=True),
+    ),
+    (
+        "int_product_performance",
+        "return_rate_le_one",
+        _any,
+        lambda r: r.update(units_sold_30d=2, units_returned_30d=3, return_rate=1.5),
+    ),
+    (
+        "int_product_performance",
+        "return_rate_matches_ratio",
+        lambda r: r["units_sold_30d"] > 0,
+        lambda r: r.update(return_rate=0.9),
+    ),
+    (
+        "int_product_performance",
+        "units_returned_le_units_sold",
+        _any,
+        lambda r: r.update(units_returned_30d=r["units_sold_30d"] + 1, return_rate=None, units_sold_30d=0),
+    ),
+    (
+        "int_product_performance",
+        "gross_margin_matches_components",
+        _any,
+        lambda r: r.update(gross_margin=r["gross_margin"] + 1),
+    ),
+    (
+        "int_product_performance",
+        "net_margin_matches_components",
+        _any,
+        lambda r: r.update(net_margin=r["net_margin"] + 1),
+    ),
+    (
+        "int_cart_attribution",
+        "converted_requires_order_id",
+        _any,
+        lambda r: r.update(cart_status="converted", order_id=None),
+    ),
+    (
+        "int_cart_attribution",
+        "abandoned_requires_null_order_id",
+        _any,
+        lambda r: r.update(cart_status="abandoned", order_id="X", abandoned_value=r["cart_value"]),
+    ),
+    (
+        "int_cart_attribution",
+        "abandoned_value_only_when_abandoned",
+        lambda r: r["cart_status"] != "abandoned",
+        lambda r: r.update(abandoned_value=r["cart_value"]),
+    ),
+    (
+        "int_cart_attribution",
+        "time_to_purchase_hours_non_negative",
+        _any,
+        lambda r: r.update(time_to_purchase_hours=-1.0),
+    ),
+    (
+        "int_cart_attribution",
+        "time_to_purchase_within_tolerance",
+        _any,
+        lambda r: r.update(time_to_purchase_hours=49.0),
+    ),
     ("int_cart_attribution", "cart_status_known", _any, lambda r: r.update(cart_status="weird")),
-    ("int_attributed_purchases", "recovered_requires_cart_id", lambda r: r["cart_id"] is None,
-     lambda r: r.update(is_recovered=True)),
+    (
+        "int_attributed_purchases",
+        "recovered_requires_cart_id",
+        lambda r: r["cart_id"] is None,
+        lambda r: r.update(is_recovered=True),
+    ),
     ("int_attributed_purchases", "hours_from_cart_within_tolerance", _any, lambda r: r.update(hours_from_cart=50.0)),
-    ("int_shipping_economics", "shipping_margin_matches_components", _any,
-     lambda r: r.update(shipping_margin=r["shipping_margin"] + 1)),
-    ("int_shipping_economics", "shipping_margin_pct_null_when_zero_cost", _any,
-     lambda r: r.update(shipping_cost=0, actual_shipping_cost=0, shipping_margin=0, shipping_margin_pct=0.5)),
-    ("int_regional_financials", "revenue_ex_tax_matches_components", _any,
-     lambda r: r.update(revenue_ex_tax=r["revenue_ex_tax"] + 1)),
-    ("int_regional_financials", "tax_amount_matches_rate", _any,
-     lambda r: r.update(tax_amount=r["tax_amount"] + 1, revenue_ex_tax=r["revenue_ex_tax"] - 1)),
-    ("int_inventory_risk", "stockout_with_demand_is_high", _any,
-     lambda r: r.update(inventory_quantity=0, units_sold_30d=5, risk_tier="HEALTHY")),
+    (
+        "int_shipping_economics",
+        "shipping_margin_matches_components",
+        _any,
+        lambda r: r.update(shipping_margin=r["shipping_margin"] + 1),
+    ),
+    (
+        "int_shipping_economics",
+        "shipping_margin_pct_null_when_zero_cost",
+        _any,
+        lambda r: r.update(shipping_cost=0, actual_shipping_cost=0, shipping_margin=0, shipping_margin_pct=0.5),
+    ),
+    (
+        "int_regional_financials",
+        "revenue_ex_tax_matches_components",
+        _any,
+        lambda r: r.update(revenue_ex_tax=r["revenue_ex_tax"] + 1),
+    ),
+    (
+        "int_regional_financials",
+        "tax_amount_matches_rate",
+        _any,
+        lambda r: r.update(tax_amount=r["tax_amount"] + 1, revenue_ex_tax=r["revenue_ex_tax"] - 1),
+    ),
+    (
+        "int_inventory_risk",
+        "stockout_with_demand_is_high",
+        _any,
+        lambda r: r.update(inventory_quantity=0, units_sold_30d=5, risk_tier="HEALTHY"),
+    ),
     ("int_inventory_risk", "risk_tier_known", _any, lambda r: r.update(risk_tier="SEVERE")),
     ("int_sales_velocity", "trend_signal_known", _any, lambda r: r.update(trend_signal="SIDEWAYS")),
-    ("int_daily_business_metrics", "return_rate_matches_ratio", _any, lambda r: r.update(return_rate=r["return_rate"] + 0.5)),
-    ("int_daily_business_metrics", "cart_conversion_rate_matches_ratio", _any,
-     lambda r: r.update(cart_conversion_rate=r["cart_conversion_rate"] + 0.5)),
-    ("int_daily_business_metrics", "avg_order_value_matches_ratio", _any,
-     lambda r: r.update(avg_order_value=r["avg_order_value"] + 5)),
-    ("int_daily_business_metrics", "ratios_null_without_denominator", _any,
-     lambda r: r.update(carts_created=0, cart_conversion_rate=0.5)),
+    (
+        "int_daily_business_metrics",
+        "return_rate_matches_ratio",
+        _any,
+        lambda r: r.update(return_rate=r["return_rate"] + 0.5),
+    ),
+    (
+        "int_daily_business_metrics",
+        "cart_conversion_rate_matches_ratio",
+        _any,
+        lambda r: r.update(cart_conversion_rate=r["cart_conversion_rate"] + 0.5),
+    ),
+    (
+        "int_daily_business_metrics",
+        "avg_order_value_matches_ratio",
+        _any,
+        lambda r: r.update(avg_order_value=r["avg_order_value"] + 5),
+    ),
+    (
+        "int_daily_business_metrics",
+        "ratios_null_without_denominator",
+        _any,
+        lambda r: r.update(carts_created=0, cart_conversion_rate=0.5),
+    ),
 ]
 
 
@@ -175,11 +284,18 @@ def test_semantic_check_fails_on_broken_row(lake, table, check, pred, change):
     assert code == 1
 
 
-@pytest.mark.parametrize("table,change,issue", [
-    ("int_product_performance", lambda r: r.update(units_sold=-1), "units_sold: 1 negative"),
-    ("int_daily_business_metrics", lambda r: r.update(refund_total=-r["refund_total"] - 1), "refund_total: 1 negative"),
-    ("int_regional_financials", lambda r: r.update(tax_rate=1.5), "tax_rate: 1 outside_0_1"),
-])
+@pytest.mark.parametrize(
+    "table,change,issue",
+    [
+        ("int_product_performance", lambda r: r.update(units_sold=-1), "units_sold: 1 negative"),
+        (
+            "int_daily_business_metrics",
+            lambda r: r.update(refund_total=-r["refund_total"] - 1),
+            "refund_total: 1 negative",
+        ),
+        ("int_regional_financials", lambda r: r.update(tax_rate=1.5), "tax_rate: 1 outside_0_1"),
+    ],
+)
 def test_sanity_check_fails(lake, table, change, issue):
     with mutated(lake, table, P[table], first(_any)(change)):
         code, result = gate(lake, enforce=True)
@@ -190,7 +306,9 @@ def test_sanity_check_fails(lake, table, change, issue):
 def test_duplicate_key_fails_uniqueness_and_reconciliation(lake):
     with mutated(lake, "int_regional_financials", P["int_regional_financials"], lambda rows: rows + rows[:1]):
         _, result = gate(lake)
-    assert {("int_regional_financials", "key_unique"), ("int_regional_financials", "reconcile_order_rows")} <= failed(result)
+    assert {("int_regional_financials", "key_unique"), ("int_regional_financials", "reconcile_order_rows")} <= failed(
+        result
+    )
     assert metrics(result, "int_regional_financials")["duplicate_keys"] == 1
 
 
@@ -204,8 +322,12 @@ def test_missing_order_row_fails_reconciliation(lake):
 
 
 def test_daily_gross_revenue_must_match_silver_to_the_cent(lake):
-    with mutated(lake, "int_daily_business_metrics", P["int_daily_business_metrics"],
-                 first(_any)(lambda r: r.update(gross_revenue=r["gross_revenue"] + r["gross_revenue"].__class__("0.01")))):
+    with mutated(
+        lake,
+        "int_daily_business_metrics",
+        P["int_daily_business_metrics"],
+        first(_any)(lambda r: r.update(gross_revenue=r["gross_revenue"] + r["gross_revenue"].__class__("0.01"))),
+    ):
         _, result = gate(lake)
     assert failed(result) == {("int_daily_business_metrics", "reconcile_daily_revenue")}
 
@@ -215,7 +337,8 @@ def test_clv_total_must_match_silver(lake):
 
     # Consistent within the row (so no semantic check fires), but not what Silver says.
     change = first(lambda r: r["order_count"] == 0)(
-        lambda r: r.update(total_spent=r["total_spent"] + Decimal(10), net_clv=r["net_clv"] + Decimal(10)))
+        lambda r: r.update(total_spent=r["total_spent"] + Decimal(10), net_clv=r["net_clv"] + Decimal(10))
+    )
     with mutated(lake, "int_customer_lifetime_value", P["int_customer_lifetime_value"], change):
         _, result = gate(lake)
     assert failed(result) == {("int_customer_lifetime_value", "reconcile_clv")}
@@ -225,8 +348,10 @@ def test_attribution_tables_must_agree(lake):
     change = first(lambda r: r["is_recovered"])(lambda r: r.update(cart_id="K999"))
     with mutated(lake, "int_attributed_purchases", P["int_attributed_purchases"], change):
         _, result = gate(lake)
-    assert failed(result) == {("int_cart_attribution", "attribution_agreement"),
-                              ("int_attributed_purchases", "attribution_agreement")}
+    assert failed(result) == {
+        ("int_cart_attribution", "attribution_agreement"),
+        ("int_attributed_purchases", "attribution_agreement"),
+    }
 
 
 def test_null_partition_rows_fail(lake):
@@ -264,7 +389,9 @@ def test_schema_drift_fails(lake):
 
 
 def test_prod_fail_exits_1_without_enforce(lake):
-    with mutated(lake, "int_sales_velocity", P["int_sales_velocity"], first(_any)(lambda r: r.update(trend_signal="?"))):
+    with mutated(
+        lake, "int_sales_velocity", P["int_sales_velocity"], first(_any)(lambda r: r.update(trend_signal="?"))
+    ):
         code, result = gate(lake, env={"PIPELINE_ENV": "prod"})
     assert result.overall_status.value == "FAIL" and code == 1
 
@@ -272,7 +399,8 @@ def test_prod_fail_exits_1_without_enforce(lake):
 def test_unsafe_semantic_expression_is_rejected(lake, tmp_path):
     cfg = yaml.safe_load(CONFIG.read_text())
     cfg["enriched_validation"]["semantic_checks"]["int_customer_lifetime_value"].append(
-        {"name": "sneaky", "expr": "net_clv > 0 or (select count(*) from read_csv('/etc/passwd')) > 0"})
+        {"name": "sneaky", "expr": "net_clv > 0 or (select count(*) from read_csv('/etc/passwd')) > 0"}
+    )
     path = tmp_path / "config.yml"
     path.write_text(yaml.safe_dump(cfg))
     from ecomlake.config import load_settings
@@ -293,7 +421,9 @@ def _cli(monkeypatch, lake, argv):
 def test_cli_exit_codes(lake, monkeypatch, tmp_path, capsys):
     base = ["enriched", "validate", "--enriched-path", str(lake.enriched), "--ingest-dt", D3, "--run-id", RUN]
     assert _cli(monkeypatch, lake, base + ["--env", "local", "--enforce"]) == 0
-    with mutated(lake, "int_sales_velocity", P["int_sales_velocity"], first(_any)(lambda r: r.update(trend_signal="?"))):
+    with mutated(
+        lake, "int_sales_velocity", P["int_sales_velocity"], first(_any)(lambda r: r.update(trend_signal="?"))
+    ):
         assert _cli(monkeypatch, lake, base + ["--env", "local"]) == 0
         assert _cli(monkeypatch, lake, base + ["--env", "local", "--enforce"]) == 1
         assert _cli(monkeypatch, lake, base + ["--env", "prod"]) == 1

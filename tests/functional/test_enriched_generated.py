@@ -24,10 +24,27 @@ def _run(args, env, cwd):
 
 def test_enriched_on_generated_silver(tmp_path):
     lake = Lake(tmp_path)
-    env = {**os.environ, **lake.env(BRONZE_BASE_PATH=str(tmp_path / "bronze")),
-           "ECOM_CONFIG_PATH": str(REPO / "config" / "config.yml")}
-    _run(["bronze", "generate", "--start-date", "2023-01-01", "--days", "1", "--orders-per-day", "150",
-          "--out", str(tmp_path / "bronze")], env, tmp_path)
+    env = {
+        **os.environ,
+        **lake.env(BRONZE_BASE_PATH=str(tmp_path / "bronze")),
+        "ECOM_CONFIG_PATH": str(REPO / "config" / "config.yml"),
+    }
+    _run(
+        [
+            "bronze",
+            "generate",
+            "--start-date",
+            "2023-01-01",
+            "--days",
+            "1",
+            "--orders-per-day",
+            "150",
+            "--out",
+            str(tmp_path / "bronze"),
+        ],
+        env,
+        tmp_path,
+    )
     # One day keeps this under the suite's budget (dbt dominates); multi-day behaviour is covered
     # on hand-made Silver in test_enriched_state.py.
     _run(["local", "dims", "--date", "2023-01-01"], env, tmp_path)

@@ -11,6 +11,7 @@ from ecomlake.enriched.runner import run_enriched
 from ecomlake.transforms.schemas import TABLE_NAMES
 from enriched_fixtures import DAYS, Lake, fill_small_lake as _fill, order
 
+
 def _files(root: Path, tables=TABLE_NAMES, partition: str | None = None) -> dict[str, bytes]:
     out = {}
     for t in tables:
@@ -36,8 +37,15 @@ def lakes(tmp_path_factory):
 
 def test_incremental_state_equals_full_recomputation(lakes):
     inc, results, full, full_result = lakes
-    assert [r.states["customer_orders"]["mode"] for r in results] == ["full", "incremental", "incremental", "incremental"]
-    assert full_result.states == {k: {**v, "mode": "full", "base_state_dt": None} for k, v in results[-1].states.items()}
+    assert [r.states["customer_orders"]["mode"] for r in results] == [
+        "full",
+        "incremental",
+        "incremental",
+        "incremental",
+    ]
+    assert full_result.states == {
+        k: {**v, "mode": "full", "base_state_dt": None} for k, v in results[-1].states.items()
+    }
     snap = ["int_customer_lifetime_value", "int_customer_retention_signals", "int_inventory_risk"]
     a = _files(inc.enriched, snap, "ingest_dt=2023-01-04")
     b = _files(full.enriched, snap, "ingest_dt=2023-01-04")
@@ -84,7 +92,11 @@ def test_rerun_leaves_no_stale_part_files(tmp_path):
     _fill(lake)
     run_enriched(lake.settings(overrides={"enriched.max_rows_per_file": 2}), "2023-01-01", run_id="small")
     clv = lake.enriched / "int_customer_lifetime_value" / "ingest_dt=2023-01-01"
-    assert sorted(p.name for p in clv.glob("*.parquet")) == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    assert sorted(p.name for p in clv.glob("*.parquet")) == [
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    ]
     assert len(lake.read("int_customer_lifetime_value")) == 6  # 5 customers + UNKNOWN, 2 per file
     run_enriched(lake.settings(), "2023-01-01", run_id="big")
     assert sorted(p.name for p in clv.glob("*.parquet")) == ["part-00000.parquet"]

@@ -15,14 +15,22 @@ from ecomlake.enriched.runner import run_enriched
 from enriched_fixtures import D, Lake, cart, cart_item, item, order, ret, ret_item
 
 CUSTOMERS = [
-    dict(customer_id="C1", loyalty_tier="bronze"), dict(customer_id="C2"), dict(customer_id="C3", clv_bucket="high"),
-    dict(customer_id="C4"), dict(customer_id="C5"), dict(customer_id="C6"), dict(customer_id="C7", loyalty_tier="bronze"),
+    dict(customer_id="C1", loyalty_tier="bronze"),
+    dict(customer_id="C2"),
+    dict(customer_id="C3", clv_bucket="high"),
+    dict(customer_id="C4"),
+    dict(customer_id="C5"),
+    dict(customer_id="C6"),
+    dict(customer_id="C7", loyalty_tier="bronze"),
     dict(customer_id="C8"),
 ]
 PRODUCTS = [
-    dict(product_id=1, inventory_quantity=100, cost_price=4), dict(product_id=2, inventory_quantity=0),
-    dict(product_id=3, inventory_quantity=1000), dict(product_id=4, inventory_quantity=5),
-    dict(product_id=5, inventory_quantity=10), dict(product_id=6, inventory_quantity=1),
+    dict(product_id=1, inventory_quantity=100, cost_price=4),
+    dict(product_id=2, inventory_quantity=0),
+    dict(product_id=3, inventory_quantity=1000),
+    dict(product_id=4, inventory_quantity=5),
+    dict(product_id=5, inventory_quantity=10),
+    dict(product_id=6, inventory_quantity=1),
 ]
 CA = "1 Main St, Springfield, CA 90210"
 DE = "Hauptstr. 1, 10115 Berlin, Germany"
@@ -43,13 +51,25 @@ def lake_a(tmp_path_factory):
         orders=[
             order("O1", "C1", "2023-01-01T10:00:00", 100, shipping_address=CA, shipping_cost=5, actual_shipping_cost=4),
             order("O5", "C3", "2023-01-01T09:00:00", 600, shipping_address=DE, billing_address=None),
-            order("O6", "GUEST-9", "2023-01-01T12:00:00", 40, shipping_address=None, billing_address=OR,
-                  shipping_cost=0, actual_shipping_cost=3, is_expedited=True, shipping_speed="standard"),
-            order("O7", "C6", "2022-09-01T08:00:00", 20, shipping_address="nowhere", billing_address=None),  # a late arrival
+            order(
+                "O6",
+                "GUEST-9",
+                "2023-01-01T12:00:00",
+                40,
+                shipping_address=None,
+                billing_address=OR,
+                shipping_cost=0,
+                actual_shipping_cost=3,
+                is_expedited=True,
+                shipping_speed="standard",
+            ),
+            order(
+                "O7", "C6", "2022-09-01T08:00:00", 20, shipping_address="nowhere", billing_address=None
+            ),  # a late arrival
             order("O8", "C7", "2022-12-01T08:00:00", 20),
         ],
         order_items=[
-            item("O1", 1, "2023-01-01", 2, 50, discount_amount=10),          # cost from the snapshot (4)
+            item("O1", 1, "2023-01-01", 2, 50, discount_amount=10),  # cost from the snapshot (4)
             item("O5", 2, "2023-01-01", 3, 200, cost_price=150),
             item("O6", 1, "2023-01-01", 1, 40),
         ],
@@ -62,16 +82,20 @@ def lake_a(tmp_path_factory):
     )
     lake.write_day(
         "2023-01-02",
-        orders=[order("O2", "C1", "2023-01-02T10:00:00", 200),
-                order("O9", "C8", "2023-01-02T21:00:00", 15)],  # its cart arrives a day late
+        orders=[
+            order("O2", "C1", "2023-01-02T10:00:00", 200),
+            order("O9", "C8", "2023-01-02T21:00:00", 15),
+        ],  # its cart arrives a day late
         order_items=[item("O2", 5, "2023-01-02", 2, 10), item("O2", 6, "2023-01-02", 5, 10)],
         returns=[ret("R1", "O1", "C1", "2023-01-02T12:00:00", 50)],
         return_items=[ret_item(1, "R1", "O1", 1, "2023-01-02", 1, refunded_amount=50)],
     )
     lake.write_day(
         "2023-01-03",
-        orders=[order("O3", "C2", "2023-01-03T00:00:00", 30),    # 47 h after K1, across two midnights
-                order("O4", "C4", "2023-01-03T03:00:00", 25)],   # 49 h after K2: too late
+        orders=[
+            order("O3", "C2", "2023-01-03T00:00:00", 30),  # 47 h after K1, across two midnights
+            order("O4", "C4", "2023-01-03T03:00:00", 25),
+        ],  # 49 h after K2: too late
         order_items=[item("O3", 1, "2023-01-03", 1, 30), item("O4", 3, "2023-01-03", 1, 25)],
         shopping_carts=[cart("K4", "C8", "2023-01-02T20:00:00", 15)],  # late: converts O9 of yesterday
     )
@@ -90,11 +114,23 @@ def test_clv_lifetime_and_segments(lake_a):
     rows = by(lake_a.read("int_customer_lifetime_value", "ingest_dt=2023-01-03"), "customer_id")
     assert set(rows) == {"C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "UNKNOWN"}  # guests have no row
     c1 = rows["C1"]  # orders of 100 and 200 and a refund of 50
-    assert (c1["total_spent"], c1["total_refunded"], c1["net_clv"]) == (Decimal("300.00"), Decimal("50.00"), Decimal("250.00"))
+    assert (c1["total_spent"], c1["total_refunded"], c1["net_clv"]) == (
+        Decimal("300.00"),
+        Decimal("50.00"),
+        Decimal("250.00"),
+    )
     assert (c1["order_count"], c1["return_count"], c1["avg_order_value"]) == (2, 1, 150.0)
-    assert (c1["first_order_date"], c1["last_order_date"], c1["days_since_last_order"]) == (D("2023-01-01"), D("2023-01-02"), 1)
-    assert (c1["customer_segment"], c1["actual_clv_bucket"], c1["predicted_clv_bucket"]) == ("regular", "medium_value", "low")
-    assert rows["C3"]["customer_segment"] == "whale"          # one order of 600: whale wins over one_timer
+    assert (c1["first_order_date"], c1["last_order_date"], c1["days_since_last_order"]) == (
+        D("2023-01-01"),
+        D("2023-01-02"),
+        1,
+    )
+    assert (c1["customer_segment"], c1["actual_clv_bucket"], c1["predicted_clv_bucket"]) == (
+        "regular",
+        "medium_value",
+        "low",
+    )
+    assert rows["C3"]["customer_segment"] == "whale"  # one order of 600: whale wins over one_timer
     assert rows["C3"]["actual_clv_bucket"] == "high_value"
     assert rows["C2"]["customer_segment"] == "one_timer"
     assert rows["C5"]["customer_segment"] == "no_orders"
@@ -108,7 +144,7 @@ def test_retention_signals(lake_a):
     c7 = rows["C7"]  # one order 33 days ago, bronze
     assert (c7["total_orders"], c7["days_since_first_buy"], c7["days_since_last_buy"]) == (1, 33, 33)
     assert c7["is_in_danger_zone"] is True and c7["needs_bronze_nudge"] is True
-    assert rows["C6"]["is_in_danger_zone"] is False                      # first buy 124 days ago
+    assert rows["C6"]["is_in_danger_zone"] is False  # first buy 124 days ago
     assert rows["C1"]["is_in_danger_zone"] is False and rows["C1"]["needs_bronze_nudge"] is False
     assert rows["C5"]["total_orders"] == 0 and rows["C5"]["first_purchase_date"] is None
 
@@ -146,10 +182,20 @@ def test_late_cart_converts_an_order_of_an_earlier_day(lake_a):
 def test_regional_tax_from_reference_table_and_default(lake_a):
     rows = by(lake_a.read("int_regional_financials"), "order_id")
     o1, o5, o6, o7 = rows["O1"], rows["O5"], rows["O6"], rows["O7"]
-    assert (o1["region"], o1["tax_rate"], o1["tax_amount"], o1["revenue_ex_tax"]) == ("US-CA", 0.075, Decimal("7.50"), Decimal("92.50"))
+    assert (o1["region"], o1["tax_rate"], o1["tax_amount"], o1["revenue_ex_tax"]) == (
+        "US-CA",
+        0.075,
+        Decimal("7.50"),
+        Decimal("92.50"),
+    )
     assert (o5["region"], o5["tax_rate"], o5["tax_amount"]) == ("EU-DE", 0.19, Decimal("114.00"))
     # US-OR is not in the table: the configured default applies; the billing address was used.
-    assert (o6["region"], o6["region_source"], o6["tax_rate"], o6["tax_amount"]) == ("US-OR", "billing_address", 0.05, Decimal("2.00"))
+    assert (o6["region"], o6["region_source"], o6["tax_rate"], o6["tax_amount"]) == (
+        "US-OR",
+        "billing_address",
+        0.05,
+        Decimal("2.00"),
+    )
     assert (o7["region"], o7["tax_rate"]) == ("UNKNOWN", 0.05)
     assert o7["order_dt"] == D("2022-09-01")  # a late arrival lands in its own business date
 
@@ -166,15 +212,28 @@ def test_product_performance(lake_a):
     p1 = by(lake_a.read("int_product_performance", "product_dt=2023-01-01"), "product_id")[1]
     # O1: 2 x 50 with 10 discount, O6: 1 x 40; unit cost from the snapshot (4); one unit in a cart.
     assert (p1["units_sold"], p1["order_line_count"], p1["units_in_carts"]) == (3, 2, 1)
-    assert (p1["gross_revenue"], p1["discount_amount"], p1["cogs"]) == (Decimal("140.00"), Decimal("10.00"), Decimal("12.00"))
-    assert (p1["gross_margin"], p1["net_revenue"], p1["net_margin"]) == (Decimal("118.00"), Decimal("130.00"), Decimal("118.00"))
+    assert (p1["gross_revenue"], p1["discount_amount"], p1["cogs"]) == (
+        Decimal("140.00"),
+        Decimal("10.00"),
+        Decimal("12.00"),
+    )
+    assert (p1["gross_margin"], p1["net_revenue"], p1["net_margin"]) == (
+        Decimal("118.00"),
+        Decimal("130.00"),
+        Decimal("118.00"),
+    )
     assert p1["margin_pct"] == pytest.approx(118 / 130)
     assert p1["cart_to_order_rate"] == 3.0  # not capped
     assert p1["return_rate"] == 0.0
     assert (p1["product_name"], p1["catalog_cost_price"], p1["inventory_quantity"]) == ("P1", Decimal("4.00"), 100)
     r1 = by(lake_a.read("int_product_performance", "product_dt=2023-01-02"), "product_id")[1]
     # One unit returned (refund 50, cost 4) against 3 sold in the 30 days ending 2023-01-02.
-    assert (r1["units_sold"], r1["units_returned"], r1["refunded_amount"], r1["returned_cogs"]) == (0, 1, Decimal("50.00"), Decimal("4.00"))
+    assert (r1["units_sold"], r1["units_returned"], r1["refunded_amount"], r1["returned_cogs"]) == (
+        0,
+        1,
+        Decimal("50.00"),
+        Decimal("4.00"),
+    )
     assert (r1["net_revenue"], r1["net_margin"], r1["margin_pct"]) == (Decimal("-50.00"), Decimal("-46.00"), None)
     assert (r1["units_sold_30d"], r1["units_returned_30d"], r1["return_rate"]) == (3, 1, pytest.approx(1 / 3))
     p2 = by(lake_a.read("int_product_performance", "product_dt=2023-01-01"), "product_id")[2]
@@ -184,22 +243,38 @@ def test_product_performance(lake_a):
 def test_inventory_risk_tiers(lake_a):
     rows = by(lake_a.read("int_inventory_risk", "ingest_dt=2023-01-03"), "product_id")
     assert set(rows) == {-1, 1, 2, 3, 4, 5, 6}
-    assert (rows[2]["inventory_quantity"], rows[2]["units_sold_30d"], rows[2]["risk_tier"]) == (0, 3, "HIGH")  # stock-out with demand
-    assert rows[6]["days_of_cover"] == pytest.approx(6.0) and rows[6]["risk_tier"] == "HIGH"     # 1 / (5/30)
-    assert rows[1]["return_ratio_30d"] == 0.25 and rows[1]["risk_tier"] == "MODERATE"           # 1 returned / 4 sold
+    assert (rows[2]["inventory_quantity"], rows[2]["units_sold_30d"], rows[2]["risk_tier"]) == (
+        0,
+        3,
+        "HIGH",
+    )  # stock-out with demand
+    assert rows[6]["days_of_cover"] == pytest.approx(6.0) and rows[6]["risk_tier"] == "HIGH"  # 1 / (5/30)
+    assert rows[1]["return_ratio_30d"] == 0.25 and rows[1]["risk_tier"] == "MODERATE"  # 1 returned / 4 sold
     assert rows[5]["days_of_cover"] == pytest.approx(150.0) and rows[5]["risk_tier"] == "HEALTHY"
-    assert rows[3]["risk_tier"] == "OVERSTOCK"                                                    # 1000 / (1/30)
+    assert rows[3]["risk_tier"] == "OVERSTOCK"  # 1000 / (1/30)
     assert (rows[4]["units_sold_30d"], rows[4]["days_of_cover"], rows[4]["risk_tier"]) == (0, None, "OVERSTOCK")
     assert rows[1]["locked_capital"] == Decimal("400.00") and rows[1]["avg_daily_units_30d"] == pytest.approx(4 / 30)
 
 
 def test_daily_metrics_day(lake_a):
     m = lake_a.read("int_daily_business_metrics", "metric_dt=2023-01-01")[0]
-    assert (m["orders_count"], m["gross_revenue"], m["net_revenue"], m["carts_created"]) == (3, Decimal("740.00"), Decimal("740.00"), 3)
-    assert m["cart_conversion_rate"] == 1.0 and m["return_rate"] == 0.0 and m["avg_order_value"] == pytest.approx(740 / 3)
+    assert (m["orders_count"], m["gross_revenue"], m["net_revenue"], m["carts_created"]) == (
+        3,
+        Decimal("740.00"),
+        Decimal("740.00"),
+        3,
+    )
+    assert (
+        m["cart_conversion_rate"] == 1.0 and m["return_rate"] == 0.0 and m["avg_order_value"] == pytest.approx(740 / 3)
+    )
     m2 = lake_a.read("int_daily_business_metrics", "metric_dt=2023-01-02")[0]
     # Rewritten by run 2023-01-03 when the late cart K4 (created on the 2nd) arrived.
-    assert (m2["orders_count"], m2["returns_count"], m2["refund_total"], m2["carts_created"]) == (2, 1, Decimal("50.00"), 1)
+    assert (m2["orders_count"], m2["returns_count"], m2["refund_total"], m2["carts_created"]) == (
+        2,
+        1,
+        Decimal("50.00"),
+        1,
+    )
     assert m2["cart_conversion_rate"] == 2.0 and m2["return_rate"] == 0.5  # ratios are not capped
 
 
@@ -218,9 +293,11 @@ def lake_b(tmp_path_factory):
         day = f"2023-01-{i:02d}"
         if REV[i]:
             orders.append(order(f"O{i}", "C1", f"{day}T12:00:00", REV[i]))
-        qty = {7: 1 if i <= 15 else (2 if i in (16, 17, 18, 19, 22) else 0),
-               8: 3 if i <= 14 else (1 if i == 22 else 0),
-               9: 1}
+        qty = {
+            7: 1 if i <= 15 else (2 if i in (16, 17, 18, 19, 22) else 0),
+            8: 3 if i <= 14 else (1 if i == 22 else 0),
+            9: 1,
+        }
         for p, q in qty.items():
             if q and REV[i]:
                 items.append(item(f"O{i}", p, day, q, 1))
@@ -242,7 +319,7 @@ def test_daily_rolling_week_with_two_empty_days(lake_b):
 def test_anomaly_flag_excludes_current_day(lake_b):
     m = by(lake_b.read("int_daily_business_metrics"), "metric_dt")[D("2023-01-31")]
     prev = [REV[i] for i in range(1, 31)]
-    assert 210 > statistics.mean(prev) + 2 * statistics.stdev(prev)          # HIGH against the previous 30 days
+    assert 210 > statistics.mean(prev) + 2 * statistics.stdev(prev)  # HIGH against the previous 30 days
     with_today = [REV[i] for i in range(2, 31)] + [210]
     assert 210 < statistics.mean(with_today) + 2 * statistics.stdev(with_today)  # would be NORMAL if included
     assert m["revenue_anomaly_flag"] == "HIGH"
@@ -252,7 +329,12 @@ def test_anomaly_flag_excludes_current_day(lake_b):
 def test_sales_velocity_calendar_windows(lake_b):
     rows = {(r["product_id"], r["order_dt"]): r for r in lake_b.read("int_sales_velocity")}
     up = rows[(7, D("2023-01-22"))]  # 16..22 sold 2,2,2,2,0,0,2 = 10; 9..15 sold 7
-    assert (up["daily_quantity"], up["velocity_7d"], up["prev_velocity_7d"], up["trend_signal"]) == (2, 10 / 7, 1.0, "UP")
+    assert (up["daily_quantity"], up["velocity_7d"], up["prev_velocity_7d"], up["trend_signal"]) == (
+        2,
+        10 / 7,
+        1.0,
+        "UP",
+    )
     down = rows[(8, D("2023-01-22"))]  # 16..22: 1; 9..15: 3 x 6 days = 18
     assert (down["velocity_7d"], down["prev_velocity_7d"], down["trend_signal"]) == (1 / 7, 18 / 7, "DOWN")
     stable = rows[(9, D("2023-01-22"))]  # 16..22 and 9..15: one a day except the two empty days 20, 21

@@ -18,7 +18,7 @@ from ecomlake.bronze.generator import GENERATOR_VERSION, LEDGER_NAME, GeneratorO
 from ecomlake.config import load_settings
 from ecomlake.contract import CONTRACT, TABLES
 
-MAX_ROWS = 700   # small part files, so that the big tables are split
+MAX_ROWS = 700  # small part files, so that the big tables are split
 
 
 def _settings():
@@ -55,7 +55,7 @@ def test_layout_every_table_every_day(lakes):
             parts = [n for n in names if n.endswith(".parquet")]
             assert names == sorted(["_SUCCESS", "_manifest.json", LEDGER_NAME, *parts])
             assert parts == [f"part-{i:04d}.parquet" for i in range(len(parts))]
-    assert len(os.listdir(a / "cart_items" / "ingest_dt=2023-03-02")) > 4   # split into several part files
+    assert len(os.listdir(a / "cart_items" / "ingest_dt=2023-03-02")) > 4  # split into several part files
     assert not [p for p in a.rglob("_tmp*")] and not [p for p in a.rglob("_old*")]
 
 
@@ -92,7 +92,9 @@ def test_manifests_describe_the_files(lakes):
             m = json.loads((part_dir / "_manifest.json").read_text())
             day = part_dir.name.split("=")[1]
             assert m["table"] == name and m["partition"] == f"ingest_dt={day}"
-            assert m["schema_version"] == storage.MANIFEST_SCHEMA_VERSION and m["generator_version"] == GENERATOR_VERSION
+            assert (
+                m["schema_version"] == storage.MANIFEST_SCHEMA_VERSION and m["generator_version"] == GENERATOR_VERSION
+            )
             assert m["seed"] == 5 and m["batch_id"].startswith(f"batch_{day.replace('-', '')}_") and m["created_at"]
             names = sorted(p.name for p in part_dir.glob("*.parquet"))
             assert [f["path"] for f in m["files"]] == names
@@ -122,9 +124,11 @@ def test_rerun_replaces_a_partition_atomically(tmp_path):
     generate(_settings(), _opts(days=1, orders_per_day=100, seed=9), out=str(root))
     part = root / "cart_items" / "ingest_dt=2023-03-01"
     after = sorted(p.name for p in part.iterdir())
-    assert len(after) < len(before)          # no stale part files survive the rewrite
+    assert len(after) < len(before)  # no stale part files survive the rewrite
     m = json.loads((part / "_manifest.json").read_text())
-    assert m["seed"] == 9 and m["total_rows"] == sum(pq.ParquetFile(p).metadata.num_rows for p in part.glob("*.parquet"))
+    assert m["seed"] == 9 and m["total_rows"] == sum(
+        pq.ParquetFile(p).metadata.num_rows for p in part.glob("*.parquet")
+    )
     assert sorted(os.listdir(root / "cart_items")) == ["ingest_dt=2023-03-01"]
 
 
@@ -137,8 +141,10 @@ def test_fixed_created_at_makes_manifests_reproducible(tmp_path):
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory):
     root = tmp_path_factory.mktemp("faults") / "bronze"
-    spec = ("truncated_parquet,customers:missing_manifest@2023-03-01,cart_items:manifest_row_mismatch@2023-03-02,"
-            "shopping_carts:dropped_required_column")
+    spec = (
+        "truncated_parquet,customers:missing_manifest@2023-03-01,cart_items:manifest_row_mismatch@2023-03-02,"
+        "shopping_carts:dropped_required_column"
+    )
     generate(_settings(), _opts(file_faults=spec), out=str(root))
     return root
 
@@ -148,7 +154,7 @@ def _ledger_faults(part_dir: Path) -> list[dict]:
 
 
 def test_truncated_parquet(faulty):
-    part = faulty / "orders" / "ingest_dt=2023-03-02"   # a bare kind means orders on the last day
+    part = faulty / "orders" / "ingest_dt=2023-03-02"  # a bare kind means orders on the last day
     faults = _ledger_faults(part)
     assert [f["kind"] for f in faults] == ["truncated_parquet"]
     path = part / faults[0]["file"]
@@ -173,8 +179,14 @@ def test_manifest_row_mismatch(faulty):
     m = json.loads((part / "_manifest.json").read_text())
     actual = sum(pq.ParquetFile(p).metadata.num_rows for p in part.glob("*.parquet"))
     assert m["total_rows"] != actual
-    assert _ledger_faults(part) == [{"kind": "manifest_row_mismatch", "file": "_manifest.json",
-                                     "manifest_rows": m["total_rows"], "actual_rows": actual}]
+    assert _ledger_faults(part) == [
+        {
+            "kind": "manifest_row_mismatch",
+            "file": "_manifest.json",
+            "manifest_rows": m["total_rows"],
+            "actual_rows": actual,
+        }
+    ]
 
 
 def test_dropped_required_column(faulty):
@@ -187,18 +199,36 @@ def test_dropped_required_column(faulty):
 
 
 def _cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "ecomlake", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "BRONZE_BASE_PATH": str(Path(cwd) / "never")})
+    return subprocess.run(
+        [sys.executable, "-m", "ecomlake", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BRONZE_BASE_PATH": str(Path(cwd) / "never")},
+    )
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["--file-faults", "melted_disk"], "unknown file fault 'melted_disk'"),
-    (["--history-start", "2023-05-01"], "--history-start"),
-    (["--file-faults", "orders:truncated_parquet@2023-04-01"], "outside the generated days"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--file-faults", "melted_disk"], "unknown file fault 'melted_disk'"),
+        (["--history-start", "2023-05-01"], "--history-start"),
+        (["--file-faults", "orders:truncated_parquet@2023-04-01"], "outside the generated days"),
+    ],
+)
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args, fragment):
-    proc = _cli("bronze", "generate", "--start-date", "2023-03-01", "--days", "1", "--out", str(tmp_path / "b"),
-                *args, cwd=tmp_path)
+    proc = _cli(
+        "bronze",
+        "generate",
+        "--start-date",
+        "2023-03-01",
+        "--days",
+        "1",
+        "--out",
+        str(tmp_path / "b"),
+        *args,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0]
@@ -206,8 +236,23 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args, fragment):
 
 
 def test_cli_generates_and_summarises(tmp_path):
-    proc = _cli("bronze", "generate", "--start-date", "2023-03-01", "--days", "2", "--orders-per-day", "60",
-                "--seed", "1", "--out", "lake", "--defect-rate", "0", cwd=tmp_path)
+    proc = _cli(
+        "bronze",
+        "generate",
+        "--start-date",
+        "2023-03-01",
+        "--days",
+        "2",
+        "--orders-per-day",
+        "60",
+        "--seed",
+        "1",
+        "--out",
+        "lake",
+        "--defect-rate",
+        "0",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     summary = [line for line in proc.stdout.splitlines() if line.startswith("bronze generate:")]
     assert len(summary) == 1 and "rows/s" in summary[0] and "orders=" in summary[0]
@@ -216,7 +261,7 @@ def test_cli_generates_and_summarises(tmp_path):
 
 def test_stale_temp_dirs_of_dead_runs_are_removed(tmp_path):
     root = tmp_path / "bronze"
-    dead = root / "orders" / "_tmp.ingest_dt=2023-03-01.999999999"   # no such pid
+    dead = root / "orders" / "_tmp.ingest_dt=2023-03-01.999999999"  # no such pid
     dead.mkdir(parents=True)
     (dead / "part-0000.parquet").write_bytes(b"half a file")
     generate(_settings(), _opts(days=1, orders_per_day=20), out=str(root))

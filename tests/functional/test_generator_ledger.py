@@ -40,7 +40,9 @@ def oracle_codes(root: Path) -> dict[str, collections.Counter]:
             if c.normalize == "lower":
                 v = f"lower({v})"
             cols.append(f"{v} AS {c.name}")
-        con.execute(f"CREATE TABLE c_{name} AS SELECT _rid, ingest_dt, event_id, ingestion_ts, {', '.join(cols)} FROM raw_{name}")
+        con.execute(
+            f"CREATE TABLE c_{name} AS SELECT _rid, ingest_dt, event_id, ingestion_ts, {', '.join(cols)} FROM raw_{name}"
+        )
         typed = ", ".join(f"TRY_CAST({c.name} AS {c.silver}) AS t_{c.name}" for c in t.columns)
         con.execute(f"CREATE TABLE r_{name} AS SELECT *, {typed} FROM c_{name}")
 
@@ -56,22 +58,34 @@ def oracle_codes(root: Path) -> dict[str, collections.Counter]:
             elif c.min_value == "non_negative":
                 preds.append((f"negative_{c.name}", f"t_{c.name} < 0"))
             if c.no_future:
-                preds.append((f"future_{c.name}", f"CAST(t_{c.name} AS TIMESTAMP) > CAST(ingest_dt AS TIMESTAMP) + INTERVAL 2 DAY"))
+                preds.append(
+                    (
+                        f"future_{c.name}",
+                        f"CAST(t_{c.name} AS TIMESTAMP) > CAST(ingest_dt AS TIMESTAMP) + INTERVAL 2 DAY",
+                    )
+                )
             if c.enum:
                 values = ", ".join("'" + v.replace("'", "''") + "'" for v in c.enum)
                 preds.append((f"invalid_{c.name}", f"{c.name} IS NOT NULL AND {c.name} NOT IN ({values})"))
             if c.email:
-                preds.append((f"invalid_{c.name}", f"{c.name} IS NOT NULL AND NOT regexp_matches({c.name}, '^[^@ ]+@[^@ ]+\\.[^@ ]+$')"))
+                preds.append(
+                    (
+                        f"invalid_{c.name}",
+                        f"{c.name} IS NOT NULL AND NOT regexp_matches({c.name}, '^[^@ ]+@[^@ ]+\\.[^@ ]+$')",
+                    )
+                )
         for code, predicate, _d in t.checks:
             typed_pred = re.sub(r"\b(" + "|".join(t.column_names) + r")\b", r"t_\1", predicate)
             preds.append((code, typed_pred))
         for col, fk in t.foreign_keys:
             guest = f"AND t_{col} NOT LIKE 'GUEST-%'" if fk.guest_exempt else ""
-            preds.append((
-                f"invalid_{col.removesuffix('_id')}_fk",
-                f"t_{col} IS NOT NULL {guest} AND NOT EXISTS (SELECT 1 FROM valid_{fk.table} p "
-                f"WHERE p.t_{fk.column} = r.t_{col} AND p.ingest_dt <= r.ingest_dt)",
-            ))
+            preds.append(
+                (
+                    f"invalid_{col.removesuffix('_id')}_fk",
+                    f"t_{col} IS NOT NULL {guest} AND NOT EXISTS (SELECT 1 FROM valid_{fk.table} p "
+                    f"WHERE p.t_{fk.column} = r.t_{col} AND p.ingest_dt <= r.ingest_dt)",
+                )
+            )
         union = " UNION ALL ".join(f"SELECT _rid, '{code}' AS code FROM r_{name} r WHERE {p}" for code, p in preds)
         con.execute(f"CREATE TABLE codes_{name} AS {union}")
         keys = ", ".join(f"t_{k}" for k in t.primary_key)
@@ -79,14 +93,18 @@ def oracle_codes(root: Path) -> dict[str, collections.Counter]:
             CREATE TABLE ranked_{name} AS
             SELECT r.*, row_number() OVER (PARTITION BY ingest_dt, {keys} ORDER BY ingestion_ts DESC, _rid) AS rn
             FROM r_{name} r WHERE _rid NOT IN (SELECT _rid FROM codes_{name})""")
-        con.execute(f"INSERT INTO codes_{name} SELECT _rid, '{rules.duplicate_code(name)}' FROM ranked_{name} WHERE rn > 1")
+        con.execute(
+            f"INSERT INTO codes_{name} SELECT _rid, '{rules.duplicate_code(name)}' FROM ranked_{name} WHERE rn > 1"
+        )
         if name in FACT_TABLES:
             on = " AND ".join(f"e.t_{k} = w.t_{k}" for k in t.primary_key)
             con.execute(f"""
                 INSERT INTO codes_{name}
                 SELECT w._rid, '{rules.published_duplicate_code(name)}' FROM ranked_{name} w
                 WHERE w.rn = 1 AND EXISTS (SELECT 1 FROM ranked_{name} e WHERE e.rn = 1 AND {on} AND e.ingest_dt < w.ingest_dt)""")
-        con.execute(f"CREATE TABLE valid_{name} AS SELECT * FROM r_{name} WHERE _rid NOT IN (SELECT _rid FROM codes_{name})")
+        con.execute(
+            f"CREATE TABLE valid_{name} AS SELECT * FROM r_{name} WHERE _rid NOT IN (SELECT _rid FROM codes_{name})"
+        )
         rows = con.execute(f"""
             SELECT CAST(r.ingest_dt AS VARCHAR), r.event_id, r.ingestion_ts, c.code
             FROM codes_{name} c JOIN r_{name} r USING (_rid)""").fetchall()
@@ -114,8 +132,11 @@ def dirty_lake(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("dirty") / "bronze"
     settings = load_settings(env={})
     # A high rate on small volumes so that every defect kind lands in every table.
-    generate(settings, GeneratorOptions(start_date="2023-01-01", days=4, orders_per_day=400, seed=11,
-                                        defect_rate=0.25), out=str(root))
+    generate(
+        settings,
+        GeneratorOptions(start_date="2023-01-01", days=4, orders_per_day=400, seed=11, defect_rate=0.25),
+        out=str(root),
+    )
     return root
 
 
@@ -167,7 +188,8 @@ def test_harmless_dirt_really_is_in_the_files(dirty_lake):
                 continue
             value = con.execute(
                 f"SELECT \"{d['column']}\" FROM read_parquet('{path.parent}/*.parquet') WHERE event_id = ? AND ingestion_ts = ?",
-                [d["event_id"], d["ingestion_ts"]]).fetchall()
+                [d["event_id"], d["ingestion_ts"]],
+            ).fetchall()
             assert len(value) == 1, d
             v = value[0][0]
             if d["kind"] == "optional_null_token":
@@ -197,8 +219,10 @@ def test_each_ledger_entry_identifies_its_rows(dirty_lake):
         ledger = json.loads(path.read_text())
         if not ledger["row_defects"]:
             continue
-        con.execute(f"CREATE OR REPLACE TABLE part AS SELECT event_id, ingestion_ts, count(*) n "
-                    f"FROM read_parquet('{path.parent}/*.parquet') GROUP BY ALL")
+        con.execute(
+            f"CREATE OR REPLACE TABLE part AS SELECT event_id, ingestion_ts, count(*) n "
+            f"FROM read_parquet('{path.parent}/*.parquet') GROUP BY ALL"
+        )
         found = {(e, t): n for e, t, n in con.execute("SELECT * FROM part").fetchall()}
         for d in ledger["row_defects"]:
             n = found.get((d["event_id"], d["ingestion_ts"]))
@@ -224,7 +248,9 @@ def test_simple_counts_in_the_files_match_the_ledger(dirty_lake):
 
         # null primary keys (real nulls and null tokens)
         for k in t.primary_key:
-            is_null = f"{k} IS NULL" if t.column(k).bronze != "string" else f"{k} IS NULL OR lower(trim({k})) IN {TOKENS}"
+            is_null = (
+                f"{k} IS NULL" if t.column(k).bronze != "string" else f"{k} IS NULL OR lower(trim({k})) IN {TOKENS}"
+            )
             assert count(is_null) == _ledger_kind_counts(dirty_lake, name, f"null_{k}"), (name, k)
         # future business dates
         for c in t.columns:
@@ -234,11 +260,19 @@ def test_simple_counts_in_the_files_match_the_ledger(dirty_lake):
         # negative money and non-positive quantities
         for c in t.columns:
             if c.min_value == "non_negative":
-                assert count(f"TRY_CAST({c.name} AS DOUBLE) < 0") == _ledger_kind_counts(dirty_lake, name, f"negative_{c.name}")
+                assert count(f"TRY_CAST({c.name} AS DOUBLE) < 0") == _ledger_kind_counts(
+                    dirty_lake, name, f"negative_{c.name}"
+                )
             if c.min_value == "positive" and c.name not in t.primary_key and not c.fk:
                 assert count(f"{c.name} <= 0") == _ledger_kind_counts(dirty_lake, name, f"nonpositive_{c.name}")
         # exact duplicates: identical rows, lineage included
-        exact = con.execute(f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * FROM {src})) FROM {src}").fetchone()[0]
-        n_exact = sum(1 for p in (dirty_lake / name).glob("ingest_dt=*/_defects.json")
-                      for d in json.loads(p.read_text())["row_defects"] if d["kind"] == "exact_duplicate")
+        exact = con.execute(
+            f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * FROM {src})) FROM {src}"
+        ).fetchone()[0]
+        n_exact = sum(
+            1
+            for p in (dirty_lake / name).glob("ingest_dt=*/_defects.json")
+            for d in json.loads(p.read_text())["row_defects"]
+            if d["kind"] == "exact_duplicate"
+        )
         assert exact == n_exact > 0, name

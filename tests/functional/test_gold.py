@@ -20,8 +20,16 @@ from gold_fixtures import D1, D2
 
 pytestmark = pytest.mark.slow
 
-MARTS = ["fct_finance_revenue", "fct_marketing_attribution", "fct_sales_operations", "fct_cart_abandonment",
-         "fct_product_profitability", "fct_customer_segments", "fct_daily_dashboard", "fct_shipping_analysis"]
+MARTS = [
+    "fct_finance_revenue",
+    "fct_marketing_attribution",
+    "fct_sales_operations",
+    "fct_cart_abandonment",
+    "fct_product_profitability",
+    "fct_customer_segments",
+    "fct_daily_dashboard",
+    "fct_shipping_analysis",
+]
 
 
 def D(v: str) -> Decimal:
@@ -43,8 +51,7 @@ def latest(tmp_path_factory):
     r = _build(lake)
     assert r.returncode == 0, r.stdout + r.stderr
     warehouse = lake / "gold" / "ecomlake.duckdb"
-    return {"lake": lake, "proc": r, "warehouse": warehouse,
-            "marts": {m: gf.read_mart(warehouse, m) for m in MARTS}}
+    return {"lake": lake, "proc": r, "warehouse": warehouse, "marts": {m: gf.read_mart(warehouse, m) for m in MARTS}}
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +64,7 @@ def as_of_d1(tmp_path_factory):
 
 
 # ------------------------------------------------------------------------------ the command
+
 
 def test_prints_one_line_per_mart_and_a_summary(latest):
     out = latest["proc"].stdout
@@ -94,13 +102,24 @@ def test_run_record_is_written(latest):
 
 # ---------------------------------------------------------------------- hand-computed marts
 
+
 def test_finance_revenue_rows(latest):
     rows = latest["marts"]["fct_finance_revenue"]
     key = {(r["order_date"], r["order_channel"], r["region"]): r for r in rows}
-    assert set(key) == {(D1, "phone", "UNKNOWN"), (D1, "web", "US-CA"), (D2, "unknown", "US-NY"),
-                        (D2, "web", "US-NY"), (D2, "web", "US-TX")}
+    assert set(key) == {
+        (D1, "phone", "UNKNOWN"),
+        (D1, "web", "US-CA"),
+        (D2, "unknown", "US-NY"),
+        (D2, "web", "US-NY"),
+        (D2, "web", "US-TX"),
+    }
     ca = key[(D1, "web", "US-CA")]  # O1 + O2
-    assert (ca["orders_count"], ca["gross_revenue"], ca["net_revenue"], ca["discount_amount"]) == (2, D("150.00"), D("135.00"), D("15.00"))
+    assert (ca["orders_count"], ca["gross_revenue"], ca["net_revenue"], ca["discount_amount"]) == (
+        2,
+        D("150.00"),
+        D("135.00"),
+        D("15.00"),
+    )
     assert (ca["tax_amount"], ca["revenue_ex_tax"]) == (D("11.25"), D("138.75"))
     assert ca["effective_tax_rate"] == pytest.approx(0.075)
     assert (ca["shipping_revenue"], ca["shipping_cost"], ca["shipping_margin"]) == (D("30.00"), D("31.00"), D("-1.00"))
@@ -113,20 +132,42 @@ def test_finance_revenue_rows(latest):
 def test_cart_abandonment_counts_empty_carts_in_the_denominator(latest):
     rows = {r["cart_date"]: r for r in latest["marts"]["fct_cart_abandonment"]}
     day1 = rows[D1]  # C1, C2 converted, C3 abandoned, C4 empty
-    assert (day1["carts_total"], day1["converted_carts"], day1["abandoned_carts"], day1["empty_carts"], day1["open_carts"]) == (4, 2, 1, 1, 0)
+    assert (
+        day1["carts_total"],
+        day1["converted_carts"],
+        day1["abandoned_carts"],
+        day1["empty_carts"],
+        day1["open_carts"],
+    ) == (4, 2, 1, 1, 0)
     assert day1["conversion_rate"] == pytest.approx(0.5)  # 2/4, not 2/3
     assert day1["abandonment_rate"] == pytest.approx(0.25)
-    assert (day1["abandoned_value"], day1["converted_value"], day1["cart_value_total"]) == (D("30.00"), D("145.00"), D("175.00"))
+    assert (day1["abandoned_value"], day1["converted_value"], day1["cart_value_total"]) == (
+        D("30.00"),
+        D("145.00"),
+        D("175.00"),
+    )
     assert day1["avg_time_to_purchase_hours"] == pytest.approx(1.75)
     day2 = rows[D2]  # C5 still open
-    assert (day2["carts_total"], day2["open_carts"], day2["conversion_rate"], day2["abandoned_value"]) == (1, 1, 0.0, D("0.00"))
+    assert (day2["carts_total"], day2["open_carts"], day2["conversion_rate"], day2["abandoned_value"]) == (
+        1,
+        1,
+        0.0,
+        D("0.00"),
+    )
     assert day2["avg_time_to_purchase_hours"] is None
 
 
 def test_shipping_margin_pct_is_weighted(latest):
-    rows = {(r["order_date"], r["order_channel"], r["shipping_speed"]): r for r in latest["marts"]["fct_shipping_analysis"]}
+    rows = {
+        (r["order_date"], r["order_channel"], r["shipping_speed"]): r for r in latest["marts"]["fct_shipping_analysis"]
+    }
     web2 = rows[(D2, "web", "standard")]  # O5 (30.00 charged, +18.00) and O6 (10.00, +1.00)
-    assert (web2["orders_count"], web2["shipping_revenue"], web2["shipping_cost"], web2["shipping_margin"]) == (2, D("40.00"), D("21.00"), D("19.00"))
+    assert (web2["orders_count"], web2["shipping_revenue"], web2["shipping_cost"], web2["shipping_margin"]) == (
+        2,
+        D("40.00"),
+        D("21.00"),
+        D("19.00"),
+    )
     assert web2["shipping_margin_pct"] == pytest.approx(19 / 40)  # 0.475; the mean of 0.6 and 0.1 would be 0.35
     free = rows[(D1, "phone", "standard")]  # nothing charged: no percentage
     assert (free["free_shipping_orders"], free["shipping_margin"], free["shipping_margin_pct"]) == (1, D("-5.00"), None)
@@ -149,7 +190,12 @@ def test_sales_operations_ranks_severity_numerically(latest):
     # One inventory snapshot (the latest), not the union of both days.
     assert {r["inventory_snapshot_date"] for r in rows.values()} == {D2}
     p1d2 = rows[(1, D2)]
-    assert (p1d2["daily_quantity"], p1d2["trend_signal"], p1d2["gross_margin"], p1d2["net_margin"]) == (2, "DOWN", D("12.00"), D("6.00"))
+    assert (p1d2["daily_quantity"], p1d2["trend_signal"], p1d2["gross_margin"], p1d2["net_margin"]) == (
+        2,
+        "DOWN",
+        D("12.00"),
+        D("6.00"),
+    )
     assert p1d2["return_rate"] == pytest.approx(0.2)
 
 
@@ -158,17 +204,34 @@ def test_customer_segments_read_one_snapshot(latest):
     assert {r["snapshot_date"] for r in rows} == {D2}
     assert sum(r["customer_count"] for r in rows) == 5  # the D2 snapshot; all snapshots would give 8
     seg = {(r["customer_segment"], r["predicted_clv_bucket"], r["actual_clv_bucket"]): r for r in rows}
-    assert set(seg) == {("regular", "low", "low_value"), ("no_orders", "medium", "low_value"),
-                        ("whale", "high", "high_value"), ("one_timer", "unknown", "low_value")}
+    assert set(seg) == {
+        ("regular", "low", "low_value"),
+        ("no_orders", "medium", "low_value"),
+        ("whale", "high", "high_value"),
+        ("one_timer", "unknown", "low_value"),
+    }
     regular = seg[("regular", "low", "low_value")]  # A (2 orders, 135.00) and E (3 orders, 150.00)
-    assert (regular["customer_count"], regular["orders_count"], regular["total_spent"], regular["total_net_clv"]) == (2, 5, D("285.00"), D("285.00"))
+    assert (regular["customer_count"], regular["orders_count"], regular["total_spent"], regular["total_net_clv"]) == (
+        2,
+        5,
+        D("285.00"),
+        D("285.00"),
+    )
     assert regular["avg_order_value"] == pytest.approx(57.0)  # 285/5; the mean of 67.5 and 50 would be 58.75
     assert regular["avg_net_clv"] == pytest.approx(142.5)
     assert regular["bronze_nudge_customers"] == 1
     no_orders = seg[("no_orders", "medium", "low_value")]
-    assert (no_orders["customer_count"], no_orders["customers_with_orders"], no_orders["avg_order_value"]) == (1, 0, None)
+    assert (no_orders["customer_count"], no_orders["customers_with_orders"], no_orders["avg_order_value"]) == (
+        1,
+        0,
+        None,
+    )
     one_timer = seg[("one_timer", "unknown", "low_value")]  # D: no predicted bucket, in the danger zone
-    assert (one_timer["total_refunded"], one_timer["total_net_clv"], one_timer["at_risk_customers"]) == (D("5.00"), D("15.00"), 1)
+    assert (one_timer["total_refunded"], one_timer["total_net_clv"], one_timer["at_risk_customers"]) == (
+        D("5.00"),
+        D("15.00"),
+        1,
+    )
     assert seg[("whale", "high", "high_value")]["at_risk_customers"] == 0  # C was at risk on D1 only
 
 
@@ -176,28 +239,51 @@ def test_marketing_attribution_rows(latest):
     rows = {(r["metric_date"], r["channel"]): r for r in latest["marts"]["fct_marketing_attribution"]}
     assert set(rows) == {(D1, "web"), (D1, "phone"), (D2, "web"), (D2, "unknown")}
     web = rows[(D1, "web")]
-    assert (web["total_orders"], web["recovered_orders"], web["recovered_revenue"], web["net_revenue"]) == (2, 2, D("135.00"), D("135.00"))
+    assert (web["total_orders"], web["recovered_orders"], web["recovered_revenue"], web["net_revenue"]) == (
+        2,
+        2,
+        D("135.00"),
+        D("135.00"),
+    )
     assert (web["recovery_rate"], web["recovered_revenue_share"]) == (1.0, 1.0)
     assert web["avg_hours_from_cart"] == pytest.approx(1.75)
     phone = rows[(D1, "phone")]
-    assert (phone["total_orders"], phone["recovered_orders"], phone["recovery_rate"], phone["recovered_revenue_share"]) == (1, 0, 0.0, 0.0)
+    assert (
+        phone["total_orders"],
+        phone["recovered_orders"],
+        phone["recovery_rate"],
+        phone["recovered_revenue_share"],
+    ) == (1, 0, 0.0, 0.0)
     assert rows[(D2, "web")]["net_revenue"] == D("235.00")
 
 
 def test_daily_dashboard_and_product_profitability_mirror_enriched(latest):
     days = {r["metric_date"]: r for r in latest["marts"]["fct_daily_dashboard"]}
     assert set(days) == {D1, D2}
-    assert (days[D1]["gross_revenue"], days[D1]["net_revenue"], days[D1]["orders_count"]) == (D("170.00"), D("155.00"), 3)
-    assert (days[D2]["gross_revenue"], days[D2]["revenue_anomaly_flag"], days[D2]["return_rate"]) == (D("270.00"), "NORMAL", pytest.approx(1 / 3))
+    assert (days[D1]["gross_revenue"], days[D1]["net_revenue"], days[D1]["orders_count"]) == (
+        D("170.00"),
+        D("155.00"),
+        3,
+    )
+    assert (days[D2]["gross_revenue"], days[D2]["revenue_anomaly_flag"], days[D2]["return_rate"]) == (
+        D("270.00"),
+        "NORMAL",
+        pytest.approx(1 / 3),
+    )
     products = {(r["product_id"], r["product_date"]): r for r in latest["marts"]["fct_product_profitability"]}
     assert set(products) == {(1, D1), (2, D1), (1, D2), (3, D2)}
     phone = products[(2, D1)]
-    assert (phone["gross_revenue"], phone["discount_amount"], phone["gross_margin"]) == (D("20.00"), D("2.00"), D("10.00"))
+    assert (phone["gross_revenue"], phone["discount_amount"], phone["gross_margin"]) == (
+        D("20.00"),
+        D("2.00"),
+        D("10.00"),
+    )
     assert phone["margin_pct"] == pytest.approx(10 / 18)
     assert products[(3, D2)]["cart_to_order_rate"] is None
 
 
 # ------------------------------------------------------------------------------ --date D
+
 
 def test_date_reads_that_days_snapshots_and_business_dates_up_to_it(as_of_d1):
     marts = as_of_d1["marts"]
@@ -205,15 +291,21 @@ def test_date_reads_that_days_snapshots_and_business_dates_up_to_it(as_of_d1):
     segments = marts["fct_customer_segments"]
     assert {r["snapshot_date"] for r in segments} == {D1}
     assert sum(r["customer_count"] for r in segments) == 3
-    assert {(r["customer_segment"], r["at_risk_customers"]) for r in segments} == {("one_timer", 0), ("no_orders", 0), ("whale", 1)}
+    assert {(r["customer_segment"], r["at_risk_customers"]) for r in segments} == {
+        ("one_timer", 0),
+        ("no_orders", 0),
+        ("whale", 1),
+    }
     ops = marts["fct_sales_operations"]
-    assert {(r["product_id"], r["order_date"], r["inventory_risk_tier"], r["category_worst_risk_tier"]) for r in ops} == {
-        (1, D1, "HEALTHY", "HEALTHY"), (2, D1, "HEALTHY", "HEALTHY")}
+    assert {
+        (r["product_id"], r["order_date"], r["inventory_risk_tier"], r["category_worst_risk_tier"]) for r in ops
+    } == {(1, D1, "HEALTHY", "HEALTHY"), (2, D1, "HEALTHY", "HEALTHY")}
     assert {r["order_date"] for r in marts["fct_finance_revenue"]} == {D1}
     assert [r["metric_date"] for r in marts["fct_daily_dashboard"]] == [D1]
 
 
 # ------------------------------------------------------------------------- failing gates
+
 
 def _tamper_daily_revenue(rows):
     rows["int_daily_business_metrics"][1]["gross_revenue"] = D("271.00")  # orders of D2 add up to 270.00
@@ -256,7 +348,9 @@ def test_date_without_its_snapshot_exits_2(tmp_path):
     gf.write_enriched(lake / "silver" / "enriched")
     r = gf.run_cli(["gold", "run", "--date", "2023-01-05"], lake)
     assert r.returncode == 2
-    assert "no int_customer_retention_signals snapshot for 2023-01-05" in r.stderr or "snapshot for 2023-01-05" in r.stderr
+    assert (
+        "no int_customer_retention_signals snapshot for 2023-01-05" in r.stderr or "snapshot for 2023-01-05" in r.stderr
+    )
     assert "ecomlake local enriched --date 2023-01-05" in r.stderr
     bad = gf.run_cli(["gold", "run", "--date", "2023-02-30"], lake)
     assert bad.returncode == 2 and "invalid --date" in bad.stderr
@@ -269,7 +363,9 @@ def test_latest_as_of_is_the_newest_date_every_snapshot_table_has(tmp_path):
     root = tmp_path / "enriched"
 
     def extra_clv_day(rows):  # a CLV snapshot for D2+1 without the other snapshot tables' ones
-        extra = [dict(r, ingest_dt=D2.replace(day=3)) for r in rows["int_customer_lifetime_value"] if r["ingest_dt"] == D2]
+        extra = [
+            dict(r, ingest_dt=D2.replace(day=3)) for r in rows["int_customer_lifetime_value"] if r["ingest_dt"] == D2
+        ]
         rows["int_customer_lifetime_value"].extend(extra)
 
     gf.write_enriched(root, tamper=extra_clv_day)
@@ -280,14 +376,15 @@ def test_latest_as_of_is_the_newest_date_every_snapshot_table_has(tmp_path):
 
 # ------------------------------------------------------------------- the Base Silver runbook
 
+
 def test_default_dbt_selection_excludes_gold(tmp_path):
     """`dbt run` / `dbt test` from dbt_duckdb/ without vars select no Gold node (and need no Enriched)."""
     script = f"""
 import json, os, sys
 from dbt.cli.main import dbtRunner
-os.chdir({str(gf.REPO / 'dbt_duckdb')!r})
-common = ["--profiles-dir", ".", "--target", "local", "--target-path", {str(tmp_path / 'target')!r},
-          "--log-path", {str(tmp_path / 'logs')!r}, "--quiet", "--output", "json", "--output-keys", "name resource_type original_file_path"]
+os.chdir({str(gf.REPO / "dbt_duckdb")!r})
+common = ["--profiles-dir", ".", "--target", "local", "--target-path", {str(tmp_path / "target")!r},
+          "--log-path", {str(tmp_path / "logs")!r}, "--quiet", "--output", "json", "--output-keys", "name resource_type original_file_path"]
 out = {{}}
 for label, extra in (("default", []), ("gold", ["--vars", '{{"gold": true}}'])):
     res = dbtRunner().invoke(["ls", *common, *extra])
@@ -304,17 +401,25 @@ print(json.dumps(out))
     listed = json.loads(proc.stdout.strip().splitlines()[-1])
 
     def gold_nodes(nodes):
-        return sorted(n["name"] for n in nodes
-                      if "/gold/" in n.get("original_file_path", "") or n["resource_type"] == "source" and n["name"].startswith("int_"))
+        return sorted(
+            n["name"]
+            for n in nodes
+            if "/gold/" in n.get("original_file_path", "")
+            or n["resource_type"] == "source"
+            and n["name"].startswith("int_")
+        )
 
     assert gold_nodes(listed["default"]) == []
     assert any(n["resource_type"] == "model" for n in listed["default"])  # Base Silver is still there
     with_gold = gold_nodes(listed["gold"])
-    assert sorted(n["name"] for n in listed["gold"] if n["resource_type"] == "model" and n["name"] in MARTS) == sorted(MARTS)
+    assert sorted(n["name"] for n in listed["gold"] if n["resource_type"] == "model" and n["name"] in MARTS) == sorted(
+        MARTS
+    )
     assert any(name.startswith("gold_") for name in with_gold)  # the reconciliation tests come with them
 
 
 # ------------------------------------------------------------------------------ contracts
+
 
 def _yaml_columns() -> dict[str, list[str]]:
     import yaml

@@ -16,7 +16,7 @@ from ecomlake.quarantine.recover import select_rows
 from ecomlake.quarantine.summary import period_name, quarantine_summary
 from ecomlake.silver.validate import validate_silver
 
-D1, D2 = "2025-01-13", "2025-01-14"   # both in ISO week 2025-W03
+D1, D2 = "2025-01-13", "2025-01-14"  # both in ISO week 2025-W03
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +40,25 @@ def test_summary_counts_by_table_date_reason_family(qlake, tmp_path):
     assert [(d["ingest_dt"], d["rows"], d["silver_rows"]) for d in orders["dates"]] == [(D1, 2, 18), (D2, 4, 16)]
     assert orders["dates"][1]["change_vs_previous"] == 2 and orders["dates"][1]["change_pct_vs_previous"] == 100.0
     assert orders["dates"][0]["quarantine_pct"] == 10.0 and orders["dates"][1]["quarantine_pct"] == 20.0
-    assert orders["reasons"] == {"null_customer_id": 4, "invalid_customer_fk": 4, "negative_gross_total": 1,
-                                 "duplicate_order_id": 1}
-    assert orders["families"] == {"null_primary_key": 4, "invalid_foreign_key": 4, "out_of_range": 1, "duplicate_primary_key": 1}
+    assert orders["reasons"] == {
+        "null_customer_id": 4,
+        "invalid_customer_fk": 4,
+        "negative_gross_total": 1,
+        "duplicate_order_id": 1,
+    }
+    assert orders["families"] == {
+        "null_primary_key": 4,
+        "invalid_foreign_key": 4,
+        "out_of_range": 1,
+        "duplicate_primary_key": 1,
+    }
     assert orders["trend"] == "up"
     top = orders["top_examples"][0]
-    assert top["code"] in ("null_customer_id", "invalid_customer_fk") and top["examples"] == ["ORD-18", "ORD-116", "ORD-117"]
+    assert top["code"] in ("null_customer_id", "invalid_customer_fk") and top["examples"] == [
+        "ORD-18",
+        "ORD-116",
+        "ORD-117",
+    ]
     assert summary["by_family"]["invalid_foreign_key"] == 5
     json_path = Path(summary["output"]["json"])
     assert json_path == tmp_path / "reports" / "quarantine_summary_2025W03.json"
@@ -92,22 +105,28 @@ def test_inspect_shows_keys_reasons_and_offending_values(qlake):
     assert inspect_quarantine(s, table="orders", ingest_dt=D2, limit=1)["shown"] == 1
     r = sf.run_cli(["quarantine", "inspect", "--table", "orders", "--ingest-dt", D1, "--json"], qlake)
     assert r.returncode == 0 and json.loads(r.stdout)["matching_rows"] == 2
-    text = sf.run_cli(["quarantine", "inspect", "--table", "orders", "--ingest-dt", D1, "--reason", "negative_gross_total"], qlake)
+    text = sf.run_cli(
+        ["quarantine", "inspect", "--table", "orders", "--ingest-dt", D1, "--reason", "negative_gross_total"], qlake
+    )
     assert "order_id=ORD-19  reasons=negative_gross_total" in text.stdout and "gross_total=20.0" in text.stdout
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--table", "nope", "--ingest-dt", D1], "unknown table 'nope'"),
-    (["--table", "orders", "--ingest-dt", "2025-02-30"], "invalid --ingest-dt"),
-    (["--table", "orders", "--ingest-dt", "2020-01-01"], "no quarantine partition for orders on 2020-01-01"),
-    (["--table", "orders", "--ingest-dt", D1, "--reason", "no_such_code"], "unknown reason code 'no_such_code'"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--table", "nope", "--ingest-dt", D1], "unknown table 'nope'"),
+        (["--table", "orders", "--ingest-dt", "2025-02-30"], "invalid --ingest-dt"),
+        (["--table", "orders", "--ingest-dt", "2020-01-01"], "no quarantine partition for orders on 2020-01-01"),
+        (["--table", "orders", "--ingest-dt", D1, "--reason", "no_such_code"], "unknown reason code 'no_such_code'"),
+    ],
+)
 def test_inspect_errors_exit_2(qlake, args, needle):
     r = sf.run_cli(["quarantine", "inspect", *args], qlake)
     assert r.returncode == 2 and needle in r.stderr, r.stderr
 
 
 # ------------------------------------------------------------------------------------- --where
+
 
 @pytest.fixture(scope="module")
 def qrows(qlake):
@@ -116,12 +135,15 @@ def qrows(qlake):
     return read_partition(sf.settings_for(qlake).paths.quarantine_path, "orders", D2)
 
 
-@pytest.mark.parametrize("where,expected", [
-    ("_quarantine_reason LIKE '%null_customer_id%'", 3),
-    ("order_id IN ('ORD-116', 'ORD-117')", 2),
-    ("lower(order_channel) = 'web' AND gross_total > 10", 4),
-    ("order_id = 'nope'", 0),
-])
+@pytest.mark.parametrize(
+    "where,expected",
+    [
+        ("_quarantine_reason LIKE '%null_customer_id%'", 3),
+        ("order_id IN ('ORD-116', 'ORD-117')", 2),
+        ("lower(order_channel) = 'web' AND gross_total > 10", 4),
+        ("order_id = 'nope'", 0),
+    ],
+)
 def test_where_selects_rows(qlake, qrows, where, expected):
     mask = select_rows(sf.settings_for(qlake), qrows, where, None)
     assert sum(mask.to_pylist()) == expected
@@ -132,22 +154,26 @@ def test_where_and_reason_combine(qlake, qrows):
     assert sum(mask.to_pylist()) == 2
 
 
-@pytest.mark.parametrize("where,needle", [
-    ("1=1); DROP TABLE q; SELECT (1", "not several statements"),
-    ("order_id IN (SELECT order_id FROM q)", "subqueries are not allowed"),
-    ("EXISTS (SELECT * FROM read_csv('/etc/passwd'))", "subqueries are not allowed"),
-    ("secret_column = 1", "unknown column 'secret_column'"),
-    ("1=1) GROUP BY (order_id", "single boolean expression"),
-    ("1=1) UNION SELECT * FROM q WHERE (1=1", "single boolean expression"),
-    ("order_id = ", "does not parse"),
-    ("   ", "empty"),
-])
+@pytest.mark.parametrize(
+    "where,needle",
+    [
+        ("1=1); DROP TABLE q; SELECT (1", "not several statements"),
+        ("order_id IN (SELECT order_id FROM q)", "subqueries are not allowed"),
+        ("EXISTS (SELECT * FROM read_csv('/etc/passwd'))", "subqueries are not allowed"),
+        ("secret_column = 1", "unknown column 'secret_column'"),
+        ("1=1) GROUP BY (order_id", "single boolean expression"),
+        ("1=1) UNION SELECT * FROM q WHERE (1=1", "single boolean expression"),
+        ("order_id = ", "does not parse"),
+        ("   ", "empty"),
+    ],
+)
 def test_where_rejects_anything_but_a_predicate(qlake, qrows, where, needle):
     with pytest.raises(InputError, match=needle.replace("(", r"\(")):
         select_rows(sf.settings_for(qlake), qrows, where, None)
 
 
 # ------------------------------------------------------------------------------------- prune
+
 
 @pytest.fixture
 def aged(tmp_path) -> tuple[Path, dict]:
@@ -178,7 +204,7 @@ def test_prune_deletes_only_what_is_older_than_the_limit(aged):
     base, days = aged
     r = sf.run_cli(["quarantine", "prune", "--older-than", "7d"], base)
     assert r.returncode == 0, r.stderr
-    assert qdirs(base) == sorted([days[7], days[2]])       # exactly 7 days old is not older than 7 days
+    assert qdirs(base) == sorted([days[7], days[2]])  # exactly 7 days old is not older than 7 days
     assert "deleted 2 partitions (12 rows)" in r.stdout
     # Silver and Bronze are untouched, and the gate still proves conservation for the pruned dates.
     s = sf.settings_for(base)
@@ -194,9 +220,9 @@ def test_prune_retention_per_environment(aged):
     local = sf.run_cli(["quarantine", "prune"], base)
     assert local.returncode == 2 and "pass --older-than" in local.stderr
     assert len(local.stderr.strip().splitlines()) == 1
-    dev = sf.run_cli(["quarantine", "prune", "--env", "dev", "--dry-run"], base)          # dev keeps 7 days
+    dev = sf.run_cli(["quarantine", "prune", "--env", "dev", "--dry-run"], base)  # dev keeps 7 days
     assert dev.returncode == 0 and "would delete 2 partitions" in dev.stdout
-    s = sf.settings_for(base, environment="prod")                                        # prod keeps 30 days
+    s = sf.settings_for(base, environment="prod")  # prod keeps 30 days
     r = prune_quarantine(s, run_id="p")
     assert [p["ingest_dt"] for p in r["pruned"]] == [days[40]]
     assert json.loads((base / "metrics" / "quarantine_prune_p.json").read_text())["rows_pruned"] == 9

@@ -32,8 +32,18 @@ from ecomlake.silver.validate import validate_silver
 pytestmark = pytest.mark.slow
 
 D = "2023-01-01"
-RECOVER = ["quarantine", "recover", "--table", "orders", "--ingest-dt", D, "--fill", "customer_id=UNKNOWN",
-           "--reason", "null_customer_id"]
+RECOVER = [
+    "quarantine",
+    "recover",
+    "--table",
+    "orders",
+    "--ingest-dt",
+    D,
+    "--fill",
+    "customer_id=UNKNOWN",
+    "--reason",
+    "null_customer_id",
+]
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +78,9 @@ def state(base: Path) -> dict:
 
 def conservation(base: Path, table: str) -> dict:
     _, result = validate_silver(sf.settings_for(base), partition_date=D, tables=table, echo=False)
-    integrity = [c.message for c in result.problems if c.name not in ("pass_rate_sla", "max_quarantine_pct", "new_reason_codes")]
+    integrity = [
+        c.message for c in result.problems if c.name not in ("pass_rate_sla", "max_quarantine_pct", "new_reason_codes")
+    ]
     assert integrity == []
     return result.table_metrics[0]["conservation"]
 
@@ -90,10 +102,10 @@ def test_recover_moves_exactly_the_repaired_rows_and_twice_adds_nothing(lake):
     moved = silver.filter(pc.is_in(silver.column("order_id"), pa.array(["ORD-0", "ORD-1"])))
     assert sorted(moved.column("customer_id").to_pylist()) == ["UNKNOWN", "UNKNOWN"]
     assert set(moved.column("_run_id").to_pylist()) == {"rec1"}
-    assert silver.column("order_id").to_pylist().count("ORD-5") == 1            # never published twice
+    assert silver.column("order_id").to_pylist().count("ORD-5") == 1  # never published twice
     q = {row["order_id"]: row["_quarantine_reason"] for row in rows(lake, "orders", "quarantine").to_pylist()}
     assert set(q) == {"ORD-2", "ORD-5"}
-    assert q["ORD-2"] == "negative_gross_total|net_total_above_gross_total"     # its new reasons
+    assert q["ORD-2"] == "negative_gross_total|net_total_above_gross_total"  # its new reasons
     assert "duplicate_order_id_published" in q["ORD-5"]
     ledger = json.loads((lake / "metrics" / "quarantine_recover_rec1.json").read_text())
     assert (ledger["selected"], ledger["moved"], ledger["kept"], ledger["published"]) == (4, 2, 2, True)
@@ -110,7 +122,13 @@ def test_recover_moves_exactly_the_repaired_rows_and_twice_adds_nothing(lake):
     items = recover_quarantine(sf.settings_for(lake), table="order_items", ingest_dt=D, reason="invalid_order_fk")
     assert (items["selected"], items["moved"], items["kept"]) == (3, 2, 1)
     assert sorted(rows(lake, "order_items", "quarantine").column("order_id").to_pylist()) == ["ORD-2"]
-    assert conservation(lake, "order_items") == {"ok": True, "bronze": 20, "silver": 19, "quarantine": 1, "difference": 0}
+    assert conservation(lake, "order_items") == {
+        "ok": True,
+        "bronze": 20,
+        "silver": 19,
+        "quarantine": 1,
+        "difference": 0,
+    }
 
 
 def test_dry_run_changes_nothing(lake):
@@ -128,30 +146,45 @@ def test_crash_mid_publish_leaves_both_partitions_consistent(lake, point):
     before = state(lake)
     crash = sf.run_cli(RECOVER, lake, {"ECOMLAKE_FAULT": point})
     assert crash.returncode != 0 and f"injected fault at {point}" in crash.stderr
-    assert state(lake) == before                      # readers still see the old partitions, never a mix
+    assert state(lake) == before  # readers still see the old partitions, never a mix
     if point == "before_swap":
-        storage.recover(str(lake / "silver"))         # not committed: the leftovers are discarded
+        storage.recover(str(lake / "silver"))  # not committed: the leftovers are discarded
         assert state(lake) == before
         assert not (lake / "silver" / "_staging").exists()
-        assert conservation(lake, "orders") == {"ok": True, "bronze": 21, "silver": 17, "quarantine": 4, "difference": 0}
+        assert conservation(lake, "orders") == {
+            "ok": True,
+            "bronze": 21,
+            "silver": 17,
+            "quarantine": 4,
+            "difference": 0,
+        }
     else:
-        retry = sf.run_cli(RECOVER, lake)             # committed: the next run finishes it, then finds nothing
+        retry = sf.run_cli(RECOVER, lake)  # committed: the next run finishes it, then finds nothing
         assert retry.returncode == 0 and "moved 0 to silver" in retry.stdout, retry.stdout + retry.stderr
         assert rows(lake, "orders", "silver").num_rows == 19
         assert rows(lake, "orders", "quarantine").num_rows == 2
-        assert conservation(lake, "orders") == {"ok": True, "bronze": 21, "silver": 19, "quarantine": 2, "difference": 0}
+        assert conservation(lake, "orders") == {
+            "ok": True,
+            "bronze": 21,
+            "silver": 19,
+            "quarantine": 2,
+            "difference": 0,
+        }
 
 
-@pytest.mark.parametrize("kw,needle", [
-    ({"fills": ["nope=1"]}, "has no raw column 'nope'"),
-    ({"fills": ["customer_id"]}, "expected column=value"),
-    ({"fills": ["gross_total=abc"]}, "not a valid double value"),
-    ({"reason": "bogus"}, "unknown reason code 'bogus'"),
-    ({"where": "1=1; DROP TABLE q"}, "--where does not parse"),
-    ({"where": "customer_id IN (SELECT customer_id FROM q)"}, "subqueries are not allowed"),
-    ({"ingest_dt": "2023-02-30"}, "invalid --ingest-dt"),
-    ({"table": "nope"}, "unknown table 'nope'"),
-])
+@pytest.mark.parametrize(
+    "kw,needle",
+    [
+        ({"fills": ["nope=1"]}, "has no raw column 'nope'"),
+        ({"fills": ["customer_id"]}, "expected column=value"),
+        ({"fills": ["gross_total=abc"]}, "not a valid double value"),
+        ({"reason": "bogus"}, "unknown reason code 'bogus'"),
+        ({"where": "1=1; DROP TABLE q"}, "--where does not parse"),
+        ({"where": "customer_id IN (SELECT customer_id FROM q)"}, "subqueries are not allowed"),
+        ({"ingest_dt": "2023-02-30"}, "invalid --ingest-dt"),
+        ({"table": "nope"}, "unknown table 'nope'"),
+    ],
+)
 def test_bad_arguments_change_nothing(lake, kw, needle):
     before = state(lake)
     args = {"table": "orders", "ingest_dt": D, **kw}

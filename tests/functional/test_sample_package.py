@@ -47,7 +47,7 @@ def test_entries_are_sorted_stamped_and_under_bronze(small_zip):
 def test_unzip_gives_the_demo_layout(small_zip, tmp_path):
     samples = tmp_path / "samples"
     with zipfile.ZipFile(small_zip) as zf:
-        zf.extractall(samples)   # what `unzip samples/bronze_samples.zip -d samples/` does
+        zf.extractall(samples)  # what `unzip samples/bronze_samples.zip -d samples/` does
     bronze = samples / "bronze"
     assert sorted(os.listdir(bronze)) == sorted(TABLES)
     for name in TABLES:
@@ -59,8 +59,9 @@ def test_unzip_gives_the_demo_layout(small_zip, tmp_path):
 
 
 def test_help_shows_the_rebuild_command():
-    proc = subprocess.run([sys.executable, "-m", "ecomlake", "sample", "package", "--help"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ecomlake", "sample", "package", "--help"], capture_output=True, text=True
+    )
     assert proc.returncode == 0
     assert "    ecomlake sample package\n" in proc.stdout
 
@@ -70,7 +71,9 @@ def test_committed_sample_is_what_the_documented_command_builds(tmp_path):
     assert committed.exists(), "samples/bronze_samples.zip is missing: run `ecomlake sample package`"
     rebuilt = tmp_path / "bronze_samples.zip"
     package_bronze(rebuilt)
-    assert rebuilt.read_bytes() == committed.read_bytes(), "the committed sample is stale: run `ecomlake sample package`"
+    assert rebuilt.read_bytes() == committed.read_bytes(), (
+        "the committed sample is stale: run `ecomlake sample package`"
+    )
     with zipfile.ZipFile(committed) as zf:
         days = {n.split("/")[2] for n in zf.namelist() if n.startswith("bronze/orders/")}
     assert "ingest_dt=2023-01-01" in days

@@ -21,9 +21,11 @@ D = "2023-01-01"
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("silver_generated")
-    for step in (["bronze", "generate", "--start-date", D, "--days", "1", "--orders-per-day", "150", "--seed", "11"],
-                 ["local", "dims", "--date", D],
-                 ["local", "silver", "--date", D]):
+    for step in (
+        ["bronze", "generate", "--start-date", D, "--days", "1", "--orders-per-day", "150", "--seed", "11"],
+        ["local", "dims", "--date", D],
+        ["local", "silver", "--date", D],
+    ):
         r = sf.run_cli(step, base)
         assert r.returncode == 0, f"{step}: {r.stdout[-2000:]}{r.stderr[-2000:]}"
     return base
@@ -32,16 +34,35 @@ def lake(tmp_path_factory) -> Path:
 def test_gate_on_generated_data(lake, tmp_path):
     silver = lake / "silver"
     report = tmp_path / "SILVER_QUALITY_2025_W03.md"
-    r = sf.run_cli(["silver", "validate", "--silver-path", str(silver), "--quarantine-path", str(silver / "quarantine"),
-                    "--env", "local", "--output-report", str(report), "--run-id", "gen"], lake)
+    r = sf.run_cli(
+        [
+            "silver",
+            "validate",
+            "--silver-path",
+            str(silver),
+            "--quarantine-path",
+            str(silver / "quarantine"),
+            "--env",
+            "local",
+            "--output-report",
+            str(report),
+            "--run-id",
+            "gen",
+        ],
+        lake,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     metrics = json.loads((lake / "metrics" / "silver_quality_gen.json").read_text())
     by_table = {t["table_name"]: t for t in metrics["table_metrics"]}
     assert set(by_table) == set(sf.CONTRACT)
     # Nothing lost: every table and partition is conserved, every file matches its manifest.
     assert all(t["conservation"]["ok"] for t in by_table.values())
-    assert not [c for c in metrics["checks"] if c["status"] == "FAIL" and c["name"] not in ("pass_rate_sla", "max_quarantine_pct")]
-    assert sum(t["quarantine_rows"] for t in by_table.values()) > 0          # the generator injects defects
+    assert not [
+        c
+        for c in metrics["checks"]
+        if c["status"] == "FAIL" and c["name"] not in ("pass_rate_sla", "max_quarantine_pct")
+    ]
+    assert sum(t["quarantine_rows"] for t in by_table.values()) > 0  # the generator injects defects
     # The gate's own reading of the files agrees with what Base Silver says it wrote.
     ledgers = [json.loads(p.read_text()) for p in (lake / "metrics").glob("silver_run_*.json")]
     for ledger in ledgers:
@@ -55,8 +76,13 @@ def test_gate_on_generated_data(lake, tmp_path):
     assert "| orders |" in report.read_text()
     orders_pct = by_table["orders"]["quarantine_pct"]
     if shutil.which("jq"):
-        out = subprocess.run(f"cat {lake}/metrics/silver_quality_*.json | jq '.table_metrics[] | select(.table_name==\"orders\") | .quarantine_pct'",
-                             shell=True, capture_output=True, text=True, check=True).stdout.split()
+        out = subprocess.run(
+            f"cat {lake}/metrics/silver_quality_*.json | jq '.table_metrics[] | select(.table_name==\"orders\") | .quarantine_pct'",
+            shell=True,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         assert orders_pct in [float(x) for x in out]
 
 
@@ -73,7 +99,9 @@ def test_summary_agrees_with_the_gate(lake, tmp_path):
     r = sf.run_cli(["quarantine", "summary", "--output", str(tmp_path / "q.json")], lake)
     assert r.returncode == 0, r.stderr
     summary = json.loads((tmp_path / "q.json").read_text())
-    gate = json.loads(max((lake / "metrics").glob("silver_quality_*.json"), key=lambda p: p.stat().st_mtime).read_text())
+    gate = json.loads(
+        max((lake / "metrics").glob("silver_quality_*.json"), key=lambda p: p.stat().st_mtime).read_text()
+    )
     expected = {t["table_name"]: t["quarantine_rows"] for t in gate["table_metrics"]}
     assert {t: summary["by_table"].get(t, 0) for t in expected} == expected
     table = next(t for t, n in expected.items() if n)

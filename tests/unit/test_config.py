@@ -30,16 +30,19 @@ def test_repo_config_loads_and_matches_documented_values():
 
 
 def test_precedence_file_then_env_then_flags(tmp_path):
-    cfg = write(tmp_path, "environment: dev\npaths:\n  bronze_base_path: from_file\n  metrics_base_path: m_file\n"
-                          "duckdb:\n  threads: 3\n")
+    cfg = write(
+        tmp_path,
+        "environment: dev\npaths:\n  bronze_base_path: from_file\n  metrics_base_path: m_file\nduckdb:\n  threads: 3\n",
+    )
     s = load_settings(cfg, env={})
     assert (s.environment, s.paths.bronze_base_path, s.duckdb.threads) == ("dev", "from_file", 3)
     env = {"BRONZE_BASE_PATH": "from_env", "PIPELINE_ENV": "prod", "DUCKDB_THREADS": "5"}
     s = load_settings(cfg, env=env)
     assert (s.environment, s.paths.bronze_base_path, s.duckdb.threads) == ("prod", "from_env", 5)
     assert s.paths.metrics_base_path == "m_file"  # untouched keys keep the file's value
-    s = load_settings(cfg, env=env, overrides={"paths.bronze_base_path": "from_flag", "environment": "local",
-                                               "duckdb.threads": None})
+    s = load_settings(
+        cfg, env=env, overrides={"paths.bronze_base_path": "from_flag", "environment": "local", "duckdb.threads": None}
+    )
     assert (s.environment, s.paths.bronze_base_path) == ("local", "from_flag")
     assert s.duckdb.threads == 5  # an unset flag (None) does not mask the environment
 
@@ -54,11 +57,14 @@ def test_ecom_config_path_selects_the_file(tmp_path):
     assert load_settings(env={"ECOM_CONFIG_PATH": str(cfg)}).paths.gold_path == "g"
 
 
-@pytest.mark.parametrize("text, key", [
-    ("paths:\n  bronze_bse_path: x\n", "paths.bronze_bse_path"),
-    ("silvr:\n  lookback_days: 1\n", "silvr"),
-    ("silver:\n  sla_thresholds:\n    orders: 0.9\n  max_quarantine: 3\n", "silver.max_quarantine"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("paths:\n  bronze_bse_path: x\n", "paths.bronze_bse_path"),
+        ("silvr:\n  lookback_days: 1\n", "silvr"),
+        ("silver:\n  sla_thresholds:\n    orders: 0.9\n  max_quarantine: 3\n", "silver.max_quarantine"),
+    ],
+)
 def test_unknown_key_names_the_key(tmp_path, text, key):
     cfg = write(tmp_path, text)
     with pytest.raises(ConfigError) as exc:
@@ -68,14 +74,17 @@ def test_unknown_key_names_the_key(tmp_path, text, key):
     assert "\n" not in exc.value.message
 
 
-@pytest.mark.parametrize("text, key", [
-    ("duckdb:\n  memory_limit: lots\n", "duckdb.memory_limit"),
-    ("duckdb:\n  threads: zero\n", "duckdb.threads"),
-    ("environment: staging\n", "environment"),
-    ("silver:\n  sla_thresholds:\n    orders: 95\n", "silver.sla_thresholds"),
-    ("silver:\n  min_table_rows:\n    ordrs: 1\n", "silver.min_table_rows"),
-    ("publish:\n  silver_publish_mode: yolo\n", "publish.silver_publish_mode"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("duckdb:\n  memory_limit: lots\n", "duckdb.memory_limit"),
+        ("duckdb:\n  threads: zero\n", "duckdb.threads"),
+        ("environment: staging\n", "environment"),
+        ("silver:\n  sla_thresholds:\n    orders: 95\n", "silver.sla_thresholds"),
+        ("silver:\n  min_table_rows:\n    ordrs: 1\n", "silver.min_table_rows"),
+        ("publish:\n  silver_publish_mode: yolo\n", "publish.silver_publish_mode"),
+    ],
+)
 def test_invalid_value_names_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError, match=f"invalid value for '{key}'") as exc:
         load_settings(write(tmp_path, text), env={})

@@ -29,7 +29,12 @@ def test_every_rule_code_has_exactly_one_family():
 
 def test_predecessor_example_codes_exist():
     # The codes PRODUCT.md names as examples.
-    for table, code in [("orders", "null_order_id"), ("orders", "invalid_customer_fk"),
-                        ("orders", "cast_failed_order_date"), ("order_items", "negative_unit_price"),
-                        ("orders", "future_order_date"), ("orders", "duplicate_order_id")]:
+    for table, code in [
+        ("orders", "null_order_id"),
+        ("orders", "invalid_customer_fk"),
+        ("orders", "cast_failed_order_date"),
+        ("order_items", "negative_unit_price"),
+        ("orders", "future_order_date"),
+        ("orders", "duplicate_order_id"),
+    ]:
         assert rules.rule(table, code)

@@ -18,23 +18,43 @@ def test_worst_status():
         gate.worst(["BROKEN"])
 
 
-@pytest.mark.parametrize("status, env, enforce, code", [
-    (Status.PASS, "local", False, 0), (Status.PASS, "prod", True, 0),
-    (Status.WARN, "local", True, 0), (Status.WARN, "prod", False, 0), (Status.WARN, "prod", True, 0),
-    (Status.FAIL, "local", False, 0), (Status.FAIL, "dev", False, 0),
-    (Status.FAIL, "local", True, 1), (Status.FAIL, "dev", True, 1),
-    (Status.FAIL, "prod", False, 1), (Status.FAIL, "prod", True, 1),
-])
+@pytest.mark.parametrize(
+    "status, env, enforce, code",
+    [
+        (Status.PASS, "local", False, 0),
+        (Status.PASS, "prod", True, 0),
+        (Status.WARN, "local", True, 0),
+        (Status.WARN, "prod", False, 0),
+        (Status.WARN, "prod", True, 0),
+        (Status.FAIL, "local", False, 0),
+        (Status.FAIL, "dev", False, 0),
+        (Status.FAIL, "local", True, 1),
+        (Status.FAIL, "dev", True, 1),
+        (Status.FAIL, "prod", False, 1),
+        (Status.FAIL, "prod", True, 1),
+    ],
+)
 def test_exit_code_table(status, env, enforce, code):
     assert gate.exit_code(status, env, enforce) == code
 
 
 def _result() -> GateResult:
-    r = GateResult(gate="bronze_quality", title="Bronze Quality Report", run_id="r1", environment="local",
-                   parameters={"bronze_path": "x"})
+    r = GateResult(
+        gate="bronze_quality",
+        title="Bronze Quality Report",
+        run_id="r1",
+        environment="local",
+        parameters={"bronze_path": "x"},
+    )
     r.check(CheckName.CHECKSUM, True, "ok", table="orders")
-    r.check(CheckName.SUCCESS_MARKER, False, "no _SUCCESS", table="orders", partition="ingest_dt=2023-01-02",
-            action="re-run | the export")
+    r.check(
+        CheckName.SUCCESS_MARKER,
+        False,
+        "no _SUCCESS",
+        table="orders",
+        partition="ingest_dt=2023-01-02",
+        action="re-run | the export",
+    )
     r.check(CheckName.UNEXPECTED_COLUMN, False, "extra column", fail_status=Status.WARN, table="customers")
     r.table_metrics = [{"table_name": "orders", "status": r.table_status("orders").value}]
     return r
@@ -53,7 +73,9 @@ def test_to_dict_is_the_metrics_shape():
     d = json.loads(json.dumps(_result().to_dict()))
     assert d["overall_status"] == "FAIL"
     assert d["summary"] == {"checks": 3, "passed": 1, "warned": 1, "failed": 1}
-    assert d["validation_metadata"]["run_id"] == "r1" and d["validation_metadata"]["validation_type"] == "bronze_quality"
+    assert (
+        d["validation_metadata"]["run_id"] == "r1" and d["validation_metadata"]["validation_type"] == "bronze_quality"
+    )
     assert d["metadata"]["environment"] == "local"
     assert d["table_metrics"] == [{"table_name": "orders", "status": "FAIL"}]
     assert d["checks"][0] == {"name": "checksum_match", "status": "PASS", "message": "ok", "table": "orders"}
@@ -61,8 +83,13 @@ def test_to_dict_is_the_metrics_shape():
 
 def test_finish_writes_metrics_and_report(tmp_path):
     r = _result()
-    code, metrics, report = gate.finish(r, metrics_dir=str(tmp_path / "m"), report_path=str(tmp_path / "r" / "R.md"),
-                                        sections=[("Summary", "body text")], enforce=True)
+    code, metrics, report = gate.finish(
+        r,
+        metrics_dir=str(tmp_path / "m"),
+        report_path=str(tmp_path / "r" / "R.md"),
+        sections=[("Summary", "body text")],
+        enforce=True,
+    )
     assert code == 1
     assert metrics == str(tmp_path / "m" / "bronze_quality_r1.json")
     assert json.loads((tmp_path / "m" / "bronze_quality_r1.json").read_text())["overall_status"] == "FAIL"

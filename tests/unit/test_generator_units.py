@@ -14,12 +14,26 @@ from ecomlake import rules
 from ecomlake.bronze import gen_vocab as V
 from ecomlake.bronze.gen_arrow import date_str, money_str, ts_str
 from ecomlake.bronze.gen_defects import (
-    BAD_DATES, BAD_MONEY, BAD_TIMESTAMPS, DIRTY_SLOTS, HARMLESS_KINDS, INPLACE_SLOTS, INVALID_EMAILS, INVALID_ENUM,
-    NULL_TOKENS, expected_code,
+    BAD_DATES,
+    BAD_MONEY,
+    BAD_TIMESTAMPS,
+    DIRTY_SLOTS,
+    HARMLESS_KINDS,
+    INPLACE_SLOTS,
+    INVALID_EMAILS,
+    INVALID_ENUM,
+    NULL_TOKENS,
+    expected_code,
 )
 from ecomlake.bronze.gen_world import season_factor, tier_from_spend
 from ecomlake.bronze.generator import (
-    FileFault, GeneratorOptions, _resolve, batch_id_for, event_id, event_ids, ingestion_time,
+    FileFault,
+    GeneratorOptions,
+    _resolve,
+    batch_id_for,
+    event_id,
+    event_ids,
+    ingestion_time,
     parse_file_faults,
 )
 from ecomlake.contract import CONTRACT, TABLES
@@ -32,7 +46,10 @@ def test_event_id_is_sha256_of_canonical_key_json():
     expected = "evt_" + hashlib.sha256(b'{"_table":"orders","order_id":"ORD-1"}').hexdigest()
     assert event_id("orders", {"order_id": "ORD-1"}) == expected
     composite = '{"_table":"order_items","order_id":"ORD-1","product_id":7}'
-    assert event_id("order_items", {"product_id": 7, "order_id": "ORD-1"}) == "evt_" + hashlib.sha256(composite.encode()).hexdigest()
+    assert (
+        event_id("order_items", {"product_id": 7, "order_id": "ORD-1"})
+        == "evt_" + hashlib.sha256(composite.encode()).hexdigest()
+    )
 
 
 def test_vectorised_event_ids_match_the_reference_including_escaping():
@@ -60,29 +77,42 @@ def test_batch_id_and_ingestion_time_depend_only_on_seed_and_day():
 
 
 def test_string_formats_are_the_bronze_contract_formats():
-    us = np.array([dt.datetime(2023, 1, 2, 3, 4, 5, 6).replace(tzinfo=dt.timezone.utc).timestamp() * 1e6], dtype=np.int64)
+    us = np.array(
+        [dt.datetime(2023, 1, 2, 3, 4, 5, 6).replace(tzinfo=dt.timezone.utc).timestamp() * 1e6], dtype=np.int64
+    )
     assert ts_str(us).to_pylist() == ["2023-01-02 03:04:05.000006"]
     assert date_str([19359]).to_pylist() == ["2023-01-02"]
     assert money_str([1234, 5, 0, -250, 100]).to_pylist() == ["12.34", "0.05", "0.00", "-2.50", "1.00"]
 
 
-@pytest.mark.parametrize("spec,expected", [
-    ("truncated_parquet", [FileFault("orders", "truncated_parquet", DAYS[-1])]),
-    ("returns:missing_manifest@2023-01-02", [FileFault("returns", "missing_manifest", DAYS[1])]),
-    (" manifest_row_mismatch@2023-01-01 , cart_items:dropped_required_column",
-     [FileFault("orders", "manifest_row_mismatch", DAYS[0]), FileFault("cart_items", "dropped_required_column", DAYS[-1])]),
-    ("", []),
-])
+@pytest.mark.parametrize(
+    "spec,expected",
+    [
+        ("truncated_parquet", [FileFault("orders", "truncated_parquet", DAYS[-1])]),
+        ("returns:missing_manifest@2023-01-02", [FileFault("returns", "missing_manifest", DAYS[1])]),
+        (
+            " manifest_row_mismatch@2023-01-01 , cart_items:dropped_required_column",
+            [
+                FileFault("orders", "manifest_row_mismatch", DAYS[0]),
+                FileFault("cart_items", "dropped_required_column", DAYS[-1]),
+            ],
+        ),
+        ("", []),
+    ],
+)
 def test_parse_file_faults(spec, expected):
     assert parse_file_faults(spec, DAYS) == expected
 
 
-@pytest.mark.parametrize("spec,fragment", [
-    ("bogus", "unknown file fault 'bogus'"),
-    ("nope:truncated_parquet", "unknown table 'nope'"),
-    ("truncated_parquet@2024-01-01", "outside the generated days"),
-    ("truncated_parquet@01/02/2023", "expected YYYY-MM-DD"),
-])
+@pytest.mark.parametrize(
+    "spec,fragment",
+    [
+        ("bogus", "unknown file fault 'bogus'"),
+        ("nope:truncated_parquet", "unknown table 'nope'"),
+        ("truncated_parquet@2024-01-01", "outside the generated days"),
+        ("truncated_parquet@01/02/2023", "expected YYYY-MM-DD"),
+    ],
+)
 def test_bad_file_faults_are_one_line_input_errors(spec, fragment):
     with pytest.raises(InputError) as err:
         parse_file_faults(spec, DAYS)
@@ -102,7 +132,7 @@ def test_options_are_checked():
 def test_every_emitted_code_exists_in_the_rule_registry():
     for table in TABLES:
         for kind, col in DIRTY_SLOTS[table]:
-            for k, c in (col if kind == "multi" else [(kind, col)]):
+            for k, c in col if kind == "multi" else [(kind, col)]:
                 code = expected_code(table, k, c)
                 assert rules.rule(table, code).table == table
         for kind, col in INPLACE_SLOTS[table]:
@@ -118,7 +148,9 @@ def test_dirty_values_really_fail_in_duckdb():
     for v in BAD_DATES:
         assert con.execute("SELECT TRY_CAST(? AS DATE)", [v.format(y=2023, d="2023-01-05")]).fetchone()[0] is None, v
     for v in BAD_TIMESTAMPS:
-        assert con.execute("SELECT TRY_CAST(? AS TIMESTAMP)", [v.format(y=2023, d="2023-01-05")]).fetchone()[0] is None, v
+        assert (
+            con.execute("SELECT TRY_CAST(? AS TIMESTAMP)", [v.format(y=2023, d="2023-01-05")]).fetchone()[0] is None
+        ), v
     for v in BAD_MONEY:
         assert con.execute("SELECT TRY_CAST(? AS DECIMAL(18,2))", [v]).fetchone()[0] is None, v
     assert {t.strip().lower() for t in NULL_TOKENS} == {"", "none", "null", "n/a"}
@@ -131,11 +163,16 @@ def test_dirty_values_really_fail_in_duckdb():
 
 def test_vocabularies_stay_inside_the_contract_enums():
     pairs = [
-        ("orders", "order_channel", V.CHANNELS), ("orders", "payment_method", V.PAYMENT_METHODS),
-        ("orders", "shipping_speed", V.SHIPPING_SPEEDS), ("orders", "customer_tier", V.TIERS),
-        ("orders", "clv_bucket", V.CLV_BUCKETS), ("customers", "gender", V.GENDERS),
-        ("customers", "customer_status", V.CUSTOMER_STATUSES), ("customers", "signup_channel", V.SIGNUP_CHANNELS),
-        ("product_catalog", "category", V.CATEGORIES), ("returns", "return_type", V.RETURN_TYPES),
+        ("orders", "order_channel", V.CHANNELS),
+        ("orders", "payment_method", V.PAYMENT_METHODS),
+        ("orders", "shipping_speed", V.SHIPPING_SPEEDS),
+        ("orders", "customer_tier", V.TIERS),
+        ("orders", "clv_bucket", V.CLV_BUCKETS),
+        ("customers", "gender", V.GENDERS),
+        ("customers", "customer_status", V.CUSTOMER_STATUSES),
+        ("customers", "signup_channel", V.SIGNUP_CHANNELS),
+        ("product_catalog", "category", V.CATEGORIES),
+        ("returns", "return_type", V.RETURN_TYPES),
         ("shopping_carts", "status", tuple(V.CART_STATUS.values())),
     ]
     for table, col, values in pairs:

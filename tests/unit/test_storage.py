@@ -13,25 +13,43 @@ from ecomlake.errors import InputError
 
 
 def test_join_keeps_urls_and_slashes():
-    assert storage.join("gs://bucket/prefix/", "orders", "/ingest_dt=2023-01-01") == "gs://bucket/prefix/orders/ingest_dt=2023-01-01"
+    assert (
+        storage.join("gs://bucket/prefix/", "orders", "/ingest_dt=2023-01-01")
+        == "gs://bucket/prefix/orders/ingest_dt=2023-01-01"
+    )
     assert storage.join("data/bronze", "orders") == "data/bronze/orders"
     assert storage.join("/", "a") == "/a"
     assert storage.is_remote("gs://b/x") and not storage.is_remote("/tmp/x")
 
 
 def test_list_partitions_only_lists_the_key(tmp_path):
-    for name in ("ingest_dt=2023-01-02", "ingest_dt=2023-01-01", "order_dt=2023-01-01", "_staging",
-                 "ingest_dt=2023-01-03.__old__run1"):
+    for name in (
+        "ingest_dt=2023-01-02",
+        "ingest_dt=2023-01-01",
+        "order_dt=2023-01-01",
+        "_staging",
+        "ingest_dt=2023-01-03.__old__run1",
+    ):
         (tmp_path / "orders" / name).mkdir(parents=True)
     assert storage.list_partitions(str(tmp_path), "orders") == ["2023-01-01", "2023-01-02"]
     assert storage.list_partitions(str(tmp_path), "missing") == []
 
 
 def test_list_data_files_skips_hidden_and_temp(tmp_path):
-    for name in ("part-0001.parquet", "part-0000.parquet", "_manifest.json", "_SUCCESS", ".part-0002.parquet",
-                 "_tmp.parquet", "part-0003.parquet.tmp-12"):
+    for name in (
+        "part-0001.parquet",
+        "part-0000.parquet",
+        "_manifest.json",
+        "_SUCCESS",
+        ".part-0002.parquet",
+        "_tmp.parquet",
+        "part-0003.parquet.tmp-12",
+    ):
         (tmp_path / name).write_bytes(b"")
-    assert storage.list_data_files(str(tmp_path)) == [str(tmp_path / "part-0000.parquet"), str(tmp_path / "part-0001.parquet")]
+    assert storage.list_data_files(str(tmp_path)) == [
+        str(tmp_path / "part-0000.parquet"),
+        str(tmp_path / "part-0001.parquet"),
+    ]
 
 
 def test_manifest_names_and_invalid_json(tmp_path):
@@ -66,8 +84,9 @@ def test_parquet_integrity_helpers(tmp_path):
 def test_build_manifest(tmp_path):
     pq.write_table(pa.table({"a": [1, 2]}), tmp_path / "part-0000.parquet")
     pq.write_table(pa.table({"a": [3]}), tmp_path / "part-0001.parquet")
-    m = storage.build_manifest(str(tmp_path), table="orders", partition="ingest_dt=2023-01-01", run_id="r",
-                               extra={"batch_id": "b"})
+    m = storage.build_manifest(
+        str(tmp_path), table="orders", partition="ingest_dt=2023-01-01", run_id="r", extra={"batch_id": "b"}
+    )
     assert m["total_rows"] == 3 and m["table"] == "orders" and m["batch_id"] == "b"
     assert [f["path"] for f in m["files"]] == ["part-0000.parquet", "part-0001.parquet"]
     assert m["files"][0]["sha256"] == storage.sha256_file(str(tmp_path / "part-0000.parquet"))

@@ -44,8 +44,13 @@ def write(root: Path, run_id: str, rows: int, fault: str | None = None) -> subpr
     env = {k: v for k, v in os.environ.items() if k != "ECOMLAKE_FAULT"}
     if fault:
         env["ECOMLAKE_FAULT"] = fault
-    return subprocess.run([sys.executable, "-c", WRITER, str(root), run_id, str(rows)], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", WRITER, str(root), run_id, str(rows)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def read_partition(root: Path, day: str) -> int | None:
@@ -65,8 +70,9 @@ def read_partition(root: Path, day: str) -> int | None:
 
 
 def leftovers(root: Path) -> list[str]:
-    return sorted(p.name for p in (root / "orders").iterdir() if "__old__" in p.name) + \
-        ([p.name for p in (root / storage.STAGING_DIR).iterdir()] if (root / storage.STAGING_DIR).exists() else [])
+    return sorted(p.name for p in (root / "orders").iterdir() if "__old__" in p.name) + (
+        [p.name for p in (root / storage.STAGING_DIR).iterdir()] if (root / storage.STAGING_DIR).exists() else []
+    )
 
 
 @pytest.fixture
@@ -141,12 +147,13 @@ def test_leftover_staging_of_dead_runs_is_removed_but_live_and_pending_kept(lake
 
     def owner(run: str, pid: int) -> None:
         (staging / run / "orders" / "ingest_dt=2023-01-01").mkdir(parents=True)
-        (staging / run / "_owner.json").write_text(json.dumps(
-            {"pid": pid, "host": socket.gethostname(), "ts": time.time()}))
+        (staging / run / "_owner.json").write_text(
+            json.dumps({"pid": pid, "host": socket.gethostname(), "ts": time.time()})
+        )
 
     owner("dead", _dead_pid())
     owner("alive", os.getpid())
-    (staging / "orphan" / "orders").mkdir(parents=True)      # no owner file at all
+    (staging / "orphan" / "orders").mkdir(parents=True)  # no owner file at all
     owner("pending", _dead_pid())
     (staging / "pending" / "_pending.json").write_text("{}")  # waiting for promotion: keep
     storage.claim_staging(str(lake), "mine")
@@ -158,8 +165,15 @@ def test_expected_rows_mismatch_publishes_nothing(lake):
     staged = storage.staging_path(str(lake), "bad", "orders", "ingest_dt=2023-01-01")
     os.makedirs(staged)
     pq.write_table(pa.table({"v": [9] * 4}), f"{staged}/part-0000.parquet")
-    pubs = [storage.Publish(staged, storage.partition_path(str(lake), "orders", "2023-01-01"), "orders",
-                            "ingest_dt=2023-01-01", expected_rows=5)]
+    pubs = [
+        storage.Publish(
+            staged,
+            storage.partition_path(str(lake), "orders", "2023-01-01"),
+            "orders",
+            "ingest_dt=2023-01-01",
+            expected_rows=5,
+        )
+    ]
     with pytest.raises(InputError, match="staged 4 rows but expected 5; nothing was published"):
         storage.publish(str(lake), "bad", pubs)
     assert [read_partition(lake, d) for d in DAYS] == [6, 6]
@@ -174,8 +188,11 @@ def test_truncated_staged_file_publishes_nothing(lake):
     pq.write_table(pa.table({"v": [9] * 4}), f"{staged}/part-0000.parquet")
     data = Path(staged, "part-0000.parquet").read_bytes()
     Path(staged, "part-0000.parquet").write_bytes(data[:-4])
-    pubs = [storage.Publish(staged, storage.partition_path(str(lake), "orders", "2023-01-01"), "orders",
-                            "ingest_dt=2023-01-01")]
+    pubs = [
+        storage.Publish(
+            staged, storage.partition_path(str(lake), "orders", "2023-01-01"), "orders", "ingest_dt=2023-01-01"
+        )
+    ]
     with pytest.raises(InputError, match="not a complete parquet file"):
         storage.publish(str(lake), "bad", pubs)
     assert read_partition(lake, "2023-01-01") == 6

@@ -18,8 +18,14 @@ def test_spread_covers_both_directions_and_caps():
 
 
 def test_region_of_address():
-    addresses = ["822 Lincoln Blvd, Indianapolis, IN 46289", "4692 Spring Ave, New York, NY 10080-1234",
-                 "Hauptstr. 1, 10115 Berlin, Germany", "PSC 1234, Box 5678, APO AE 09204", "somewhere", None]
+    addresses = [
+        "822 Lincoln Blvd, Indianapolis, IN 46289",
+        "4692 Spring Ave, New York, NY 10080-1234",
+        "Hauptstr. 1, 10115 Berlin, Germany",
+        "PSC 1234, Box 5678, APO AE 09204",
+        "somewhere",
+        None,
+    ]
     t = ibis.memtable(pa.table({"a": pa.array(addresses, pa.string())}))
     con = ibis.duckdb.connect()
     got = con.to_pyarrow(t.select(r=region_of(t.a))).column("r").to_pylist()

@@ -11,8 +11,10 @@ from ecomlake.transforms.schemas import SHIPPING_ECONOMICS, SPECS
 
 def _table(order_ids, dates):
     spec = SHIPPING_ECONOMICS
-    rows = [{c: None for c in spec.column_names} | {"order_id": o, "order_dt": d, "ingest_dt": dt.date(2023, 1, 2)}
-            for o, d in zip(order_ids, dates)]
+    rows = [
+        {c: None for c in spec.column_names} | {"order_id": o, "order_dt": d, "ingest_dt": dt.date(2023, 1, 2)}
+        for o, d in zip(order_ids, dates)
+    ]
     return pa.Table.from_pylist(rows, schema=spec.arrow_schema())
 
 
@@ -26,7 +28,10 @@ def test_null_partition_rows_are_kept_in_their_own_partition(tmp_path):
     # At most max_rows per file, rows sorted by the grain.
     day1 = tmp_path / "order_dt=2023-01-01"
     assert sorted(p.name for p in day1.iterdir()) == ["part-00000.parquet", "part-00001.parquet"]
-    assert [pq.read_table(day1 / f).column("order_id")[0].as_py() for f in sorted(p.name for p in day1.iterdir())] == ["a", "c"]
+    assert [pq.read_table(day1 / f).column("order_id")[0].as_py() for f in sorted(p.name for p in day1.iterdir())] == [
+        "a",
+        "c",
+    ]
     assert out["2023-01-01"][1:] == (2, 2)
 
 

@@ -66,8 +66,9 @@ def floor_inputs(name: str, env: dict[str, str], day: str) -> dict[str, list[str
             groups[f"quarantine_{t}"] = _partition_files(quarantine, t, day)
     elif name == "silver_as_of":
         for t in FACT_TABLES:
-            groups[f"silver_{t}"] = [f for d in _partitions(silver, t, "ingest_dt") if d <= day
-                                     for f in _partition_files(silver, t, d)]
+            groups[f"silver_{t}"] = [
+                f for d in _partitions(silver, t, "ingest_dt") if d <= day for f in _partition_files(silver, t, d)
+            ]
         for t in DIM_TABLES:
             snapshot(t, before=False)
     elif name == "enriched_all":
@@ -75,7 +76,9 @@ def floor_inputs(name: str, env: dict[str, str], day: str) -> dict[str, list[str
 
         for t in TABLE_NAMES:
             key = SPECS[t].partition_key
-            groups[f"enriched_{t}"] = [f for v in _partitions(enriched, t, key) for f in _partition_files(enriched, t, v, key)]
+            groups[f"enriched_{t}"] = [
+                f for v in _partitions(enriched, t, key) for f in _partition_files(enriched, t, v, key)
+            ]
     else:
         raise ValueError(f"unknown floor {name!r}")
     return {k: v for k, v in groups.items() if v}
@@ -91,7 +94,11 @@ def main(spec_path: str) -> None:
     t0 = time.perf_counter()
     for name, files in spec["groups"].items():
         t1 = time.perf_counter()
-        source = "read_parquet([" + ", ".join(sql_literal(f) for f in files) + "], union_by_name = true, hive_partitioning = false)"
+        source = (
+            "read_parquet(["
+            + ", ".join(sql_literal(f) for f in files)
+            + "], union_by_name = true, hive_partitioning = false)"
+        )
         target = sql_literal(f"{spec['out_dir']}/{name}.parquet")
         n = con.execute(f"COPY (SELECT * FROM {source}) TO {target} (FORMAT parquet, COMPRESSION zstd)").fetchone()[0]
         rows += int(n)

@@ -25,7 +25,12 @@ from typing import Callable
 from ecomlake.benchmark import report
 from ecomlake.benchmark.floor import FLOORS, floor_inputs
 from ecomlake.benchmark.lake import (
-    BronzeSpec, bronze_target, cached_bronze, ecomlake_argv, lake_env, seal_bronze,
+    BronzeSpec,
+    bronze_target,
+    cached_bronze,
+    ecomlake_argv,
+    lake_env,
+    seal_bronze,
 )
 from ecomlake.benchmark.measure import Measured, last_error_line, run_measured
 from ecomlake.errors import EcomlakeError, InputError
@@ -35,9 +40,9 @@ from ecomlake.errors import EcomlakeError, InputError
 class Stage:
     name: str
     title: str
-    cli: tuple[str, ...]   # arguments after `ecomlake`; {D} is the measured day
-    floor: str             # key of benchmark.floor.FLOORS
-    produces: bool         # later stages read what it publishes
+    cli: tuple[str, ...]  # arguments after `ecomlake`; {D} is the measured day
+    floor: str  # key of benchmark.floor.FLOORS
+    produces: bool  # later stages read what it publishes
     note: str = ""
 
     def args(self, day: str) -> list[str]:
@@ -45,19 +50,52 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("bronze_validate", "Bronze validate", ("bronze", "validate", "--partition-date", "{D}", "--enforce"),
-          "bronze_day", False),
-    Stage("dims", "Dims", ("dim", "run", "--run-date", "{D}"), "dims_inputs", True,
-          "runs the dims' Base Silver models (dbt) for D, then merges them into snapshot(D-1)"),
-    Stage("base_silver", "Base Silver", ("local", "silver", "--date", "{D}"), "bronze_day", True,
-          "dbt build + tests, publish, then the Silver gate: `local silver` has no flag to skip the gate, "
-          "so its time includes one Silver gate"),
-    Stage("silver_gate", "Silver gate", ("silver", "validate", "--partition-date", "{D}", "--enforce"),
-          "silver_day", False),
-    Stage("enriched", "Enriched", ("enriched", "run", "--ingest-dt", "{D}", "--enforce"), "silver_as_of", True,
-          "`enriched run` ends with the Enriched gate (no flag to skip it), so its time includes one gate"),
-    Stage("enriched_gate", "Enriched gate", ("enriched", "validate", "--ingest-dt", "{D}", "--enforce"),
-          "silver_as_of", False),
+    Stage(
+        "bronze_validate",
+        "Bronze validate",
+        ("bronze", "validate", "--partition-date", "{D}", "--enforce"),
+        "bronze_day",
+        False,
+    ),
+    Stage(
+        "dims",
+        "Dims",
+        ("dim", "run", "--run-date", "{D}"),
+        "dims_inputs",
+        True,
+        "runs the dims' Base Silver models (dbt) for D, then merges them into snapshot(D-1)",
+    ),
+    Stage(
+        "base_silver",
+        "Base Silver",
+        ("local", "silver", "--date", "{D}"),
+        "bronze_day",
+        True,
+        "dbt build + tests, publish, then the Silver gate: `local silver` has no flag to skip the gate, "
+        "so its time includes one Silver gate",
+    ),
+    Stage(
+        "silver_gate",
+        "Silver gate",
+        ("silver", "validate", "--partition-date", "{D}", "--enforce"),
+        "silver_day",
+        False,
+    ),
+    Stage(
+        "enriched",
+        "Enriched",
+        ("enriched", "run", "--ingest-dt", "{D}", "--enforce"),
+        "silver_as_of",
+        True,
+        "`enriched run` ends with the Enriched gate (no flag to skip it), so its time includes one gate",
+    ),
+    Stage(
+        "enriched_gate",
+        "Enriched gate",
+        ("enriched", "validate", "--ingest-dt", "{D}", "--enforce"),
+        "silver_as_of",
+        False,
+    ),
     Stage("gold", "Gold", ("gold", "run", "--date", "{D}"), "enriched_all", False),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
@@ -76,17 +114,17 @@ class BenchOptions:
     days: int = 3
     start_date: str = "2023-01-01"
     seed: int = 7
-    memory_limit: str | None = None      # default: config duckdb.memory_limit
-    threads: int | None = None           # default: config duckdb.threads
+    memory_limit: str | None = None  # default: config duckdb.memory_limit
+    threads: int | None = None  # default: config duckdb.threads
     repeat: int = 3
-    scales: list[int] | None = None      # default: orders_per_day / 100, / 10, x 1
-    history_days: int = 30               # 0 or 1: no history curve
-    memory_bounded: str | None = "2GB"   # None: no memory-bounded run
+    scales: list[int] | None = None  # default: orders_per_day / 100, / 10, x 1
+    history_days: int = 30  # 0 or 1: no history curve
+    memory_bounded: str | None = "2GB"  # None: no memory-bounded run
     cache_dir: str = "benchmarks/.cache"
     output: str = "docs/PERFORMANCE.md"
     results_dir: str = "benchmarks/results"
-    plot: str | None = None              # default: performance_scale.png beside the report
-    stages: list[str] | None = None      # default: all
+    plot: str | None = None  # default: performance_scale.png beside the report
+    stages: list[str] | None = None  # default: all
     keep_lakes: bool = False
     config_path: str | None = None
     command_line: str = ""
@@ -138,7 +176,9 @@ class Harness:
         settings = load_settings(opts.config_path)
         self.memory_limit = opts.memory_limit or settings.duckdb.memory_limit
         self.threads = int(opts.threads or settings.duckdb.threads)
-        self.config_path = str(Path(settings.source).resolve()) if settings.source and settings.source != "defaults" else None
+        self.config_path = (
+            str(Path(settings.source).resolve()) if settings.source and settings.source != "defaults" else None
+        )
         self.cwd = os.getcwd()
         self.run_id = new_run_id()
         self.cache = Path(opts.cache_dir).resolve()
@@ -157,16 +197,26 @@ class Harness:
             "machine": report.machine_info(),
             "versions": report.versions(),
             "parameters": {
-                "orders_per_day": opts.orders_per_day, "days": opts.days, "start_date": opts.start_date,
-                "seed": opts.seed, "memory_limit": self.memory_limit, "threads": self.threads,
-                "repeat": opts.repeat, "scales": self.scales, "history_days": self.history_days,
+                "orders_per_day": opts.orders_per_day,
+                "days": opts.days,
+                "start_date": opts.start_date,
+                "seed": opts.seed,
+                "memory_limit": self.memory_limit,
+                "threads": self.threads,
+                "repeat": opts.repeat,
+                "scales": self.scales,
+                "history_days": self.history_days,
                 "history_orders_per_day": self.history_orders if self.history_days else None,
-                "memory_bounded": opts.memory_bounded, "stages": [s.name for s in self.selected],
+                "memory_bounded": opts.memory_bounded,
+                "stages": [s.name for s in self.selected],
                 "all_stages": len(self.selected) == len(STAGES),
-                "config": self.config_path or "defaults", "cache_dir": str(self.cache),
+                "config": self.config_path or "defaults",
+                "cache_dir": str(self.cache),
             },
-            "stages": {s.name: {"title": s.title, "command": "ecomlake " + " ".join(s.cli), "floor": s.floor,
-                                "note": s.note} for s in self.selected},
+            "stages": {
+                s.name: {"title": s.title, "command": "ecomlake " + " ".join(s.cli), "floor": s.floor, "note": s.note}
+                for s in self.selected
+            },
             "floors": dict(FLOORS),
             "scales": [],
             "memory_bounded": None,
@@ -179,8 +229,13 @@ class Harness:
         return any(s.name == name for s in self.selected)
 
     def _env(self, lake: Path, bronze: Path, memory_limit: str | None = None) -> dict[str, str]:
-        return lake_env(lake, bronze, memory_limit=memory_limit or self.memory_limit, threads=self.threads,
-                        config_path=self.config_path)
+        return lake_env(
+            lake,
+            bronze,
+            memory_limit=memory_limit or self.memory_limit,
+            threads=self.threads,
+            config_path=self.config_path,
+        )
 
     def _log(self, what: str) -> Path:
         self._seq += 1
@@ -191,8 +246,10 @@ class Harness:
         m = run_measured(argv, env, self.cwd, self._log(what), spill_dir=env.get("DUCKDB_TEMP_DIRECTORY"))
         if m.exit_code != 0 and failing:
             shown = " ".join(["ecomlake", *argv[3:]]) if argv[1:3] == ["-m", "ecomlake"] else " ".join(argv)
-            raise StageFailed(f"stage {stage} failed with exit code {m.exit_code} ({shown}): "
-                              f"{last_error_line(m.log) or 'no output'}; log {m.log}")
+            raise StageFailed(
+                f"stage {stage} failed with exit code {m.exit_code} ({shown}): "
+                f"{last_error_line(m.log) or 'no output'}; log {m.log}"
+            )
         return m
 
     def _line(self, label: str, what: str, m: Measured, extra: str = "") -> None:
@@ -209,15 +266,31 @@ class Harness:
         if hit is not None:
             meta = json.loads(hit.with_suffix(".json").read_text())
             self.echo(f"[{label}] bronze: cached {hit}")
-            return hit, {"path": str(hit), "key": spec.key(), "cached": True,
-                         "generate_seconds": meta.get("generate_seconds")}
+            return hit, {
+                "path": str(hit),
+                "key": spec.key(),
+                "cached": True,
+                "generate_seconds": meta.get("generate_seconds"),
+            }
         root, tmp = bronze_target(self.cache, spec)
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.parent.mkdir(parents=True, exist_ok=True)
         env = self._env(self.work / "generate", tmp)
-        argv = ecomlake_argv("bronze", "generate", "--start-date", spec.start_date, "--days", str(spec.days),
-                             "--orders-per-day", str(spec.orders_per_day), "--seed", str(spec.seed), "--out", str(tmp))
+        argv = ecomlake_argv(
+            "bronze",
+            "generate",
+            "--start-date",
+            spec.start_date,
+            "--days",
+            str(spec.days),
+            "--orders-per-day",
+            str(spec.orders_per_day),
+            "--seed",
+            str(spec.seed),
+            "--out",
+            str(tmp),
+        )
         m = self._run(argv, env, f"generate_{spec.orders_per_day}x{spec.days}", "bronze generate")
         seal_bronze(tmp, root, spec, m.wall_s)
         self._line(label, f"bronze generate ({spec.days} days)", m, f" -> {root}")
@@ -250,14 +323,23 @@ class Harness:
             if m.exit_code != 0:
                 err = last_error_line(m.log)
                 self.echo(f"[{label}] {tag}stage {s.name} failed with exit code {m.exit_code}: {err}; log {m.log}")
-                return {"completed": False, "failed_stage": s.name, "exit_code": m.exit_code, "error": err,
-                        "stages": stages}
+                return {
+                    "completed": False,
+                    "failed_stage": s.name,
+                    "exit_code": m.exit_code,
+                    "error": err,
+                    "stages": stages,
+                }
         wall = round(time.perf_counter() - t0, 3)
-        e2e = {"completed": True, "wall_s": wall, "peak_rss_mb": max(v["peak_rss_mb"] for v in stages.values()),
-               "peak_spill_mb": max(v["peak_spill_mb"] for v in stages.values()), "stages": stages}
+        e2e = {
+            "completed": True,
+            "wall_s": wall,
+            "peak_rss_mb": max(v["peak_rss_mb"] for v in stages.values()),
+            "peak_spill_mb": max(v["peak_spill_mb"] for v in stages.values()),
+            "stages": stages,
+        }
         what = f"{tag}run {r}/{self.opts.repeat} end to end"
-        self.echo(f"[{label}] {what:<34} {wall:8.2f} s  "
-                  f"peak {e2e['peak_rss_mb']:,.0f} MB")
+        self.echo(f"[{label}] {what:<34} {wall:8.2f} s  peak {e2e['peak_rss_mb']:,.0f} MB")
         return e2e
 
     def floor(self, name: str, day: str, env: dict, lake: Path, label: str) -> dict:
@@ -271,17 +353,35 @@ class Harness:
             out.mkdir(parents=True, exist_ok=True)
             spec_path, result = out.with_suffix(".spec.json"), out.with_suffix(".result.json")
             spec_path.write_text(json.dumps({"groups": groups, "out_dir": str(out), "result": str(result)}))
-            m = self._run([sys.executable, "-m", "ecomlake.benchmark.floor", str(spec_path)], env,
-                          f"floor_{name}_{day}_{r}", f"floor {name}")
+            m = self._run(
+                [sys.executable, "-m", "ecomlake.benchmark.floor", str(spec_path)],
+                env,
+                f"floor_{name}_{day}_{r}",
+                f"floor {name}",
+            )
             got = json.loads(result.read_text())
             out_bytes = sum(f.stat().st_size for f in out.glob("*.parquet"))
             shutil.rmtree(out)  # the copies are only for timing; keep the disk free at large scales
-            runs.append({"seconds": got["seconds"], "rows": got["rows"], "process_wall_s": m.wall_s,
-                         "peak_rss_mb": m.peak_rss_mb, "out_bytes": out_bytes, "tables": got["tables"]})
-            self.echo(f"[{label}] {'floor ' + name + f' run {r}/{self.opts.repeat}':<34} {got['seconds']:8.2f} s  "
-                      f"({got['rows']:,} rows, {in_bytes / 2**20:,.1f} MB in)")
-        return {"input_files": sum(len(v) for v in groups.values()), "input_bytes": in_bytes,
-                "input_rows": runs[0]["rows"], "runs": runs}
+            runs.append(
+                {
+                    "seconds": got["seconds"],
+                    "rows": got["rows"],
+                    "process_wall_s": m.wall_s,
+                    "peak_rss_mb": m.peak_rss_mb,
+                    "out_bytes": out_bytes,
+                    "tables": got["tables"],
+                }
+            )
+            self.echo(
+                f"[{label}] {'floor ' + name + f' run {r}/{self.opts.repeat}':<34} {got['seconds']:8.2f} s  "
+                f"({got['rows']:,} rows, {in_bytes / 2**20:,.1f} MB in)"
+            )
+        return {
+            "input_files": sum(len(v) for v in groups.values()),
+            "input_bytes": in_bytes,
+            "input_rows": runs[0]["rows"],
+            "runs": runs,
+        }
 
     # ------------------------------------------------------------------ one scale
 
@@ -293,9 +393,16 @@ class Harness:
         lake = self.work / f"scale_{orders}"
         env = self._env(lake, bronze)
         dates, day = spec.dates, spec.dates[-1]
-        entry: dict = {"orders_per_day": orders, "days": opts.days, "date": day, "bronze": bronze_meta,
-                       "prepare": [], "stages": {s.name: {"runs": []} for s in self.selected},
-                       "end_to_end": {"runs": []}, "floors": {}}
+        entry: dict = {
+            "orders_per_day": orders,
+            "days": opts.days,
+            "date": day,
+            "bronze": bronze_meta,
+            "prepare": [],
+            "stages": {s.name: {"runs": []} for s in self.selected},
+            "end_to_end": {"runs": []},
+            "floors": {},
+        }
         self.data["scales"].append(entry)
         reuse_history = self.history_days and orders == self.history_orders and opts.days == self.history_days
 
@@ -303,16 +410,22 @@ class Harness:
         for d in dates[:-1]:
             for p in needed:
                 if p == "enriched" and reuse_history and d == dates[0]:
-                    self.data["history"] = {"orders_per_day": orders, "days": opts.days, "first_date": d,
-                                            "last_date": day, "shared_with_scale": True,
-                                            "first": self.timed_runs("enriched", d, env, label, "history "), "last": None}
+                    self.data["history"] = {
+                        "orders_per_day": orders,
+                        "days": opts.days,
+                        "first_date": d,
+                        "last_date": day,
+                        "shared_with_scale": True,
+                        "first": self.timed_runs("enriched", d, env, label, "history "),
+                        "last": None,
+                    }
                 else:
                     self.prepare(p, d, env, label, entry["prepare"])
         # Producers before the last selected stage that the timed sequence does not run (or that an
         # unselected producer after them needs first) are prepared for D too.
         sel = {s.name for s in self.selected}
         for i, p in enumerate(needed):
-            if p not in sel or any(q not in sel for q in needed[i + 1:]):
+            if p not in sel or any(q not in sel for q in needed[i + 1 :]):
                 self.prepare(p, day, env, label, entry["prepare"])
 
         for r in range(1, opts.repeat + 1):
@@ -364,13 +477,23 @@ class Harness:
         # timed series are reruns of a day that already has its state.
         self.prepare("enriched", dates[0], env, label, prep)
         first = self.timed_runs("enriched", dates[0], env, label, "history ")
-        m = self._run(ecomlake_argv("local", "enriched"), env, "history_prepare_enriched", "enriched (prepare days 2..N)")
+        m = self._run(
+            ecomlake_argv("local", "enriched"), env, "history_prepare_enriched", "enriched (prepare days 2..N)"
+        )
         self._line(label, f"prepare enriched, days 2..{spec.days}", m, " (untimed)")
         prep.append({"stage": "enriched", "date": "2..N", **m.as_dict()})
         last = self.timed_runs("enriched", dates[-1], env, label, "history ")
-        self.data["history"] = {"orders_per_day": spec.orders_per_day, "days": spec.days, "first_date": dates[0],
-                                "last_date": dates[-1], "shared_with_scale": False, "bronze": _meta,
-                                "prepare": prep, "first": first, "last": last}
+        self.data["history"] = {
+            "orders_per_day": spec.orders_per_day,
+            "days": spec.days,
+            "first_date": dates[0],
+            "last_date": dates[-1],
+            "shared_with_scale": False,
+            "bronze": _meta,
+            "prepare": prep,
+            "first": first,
+            "last": last,
+        }
         if not self.opts.keep_lakes:
             shutil.rmtree(lake, ignore_errors=True)
 
@@ -378,9 +501,11 @@ class Harness:
 
     def run(self) -> BenchResult:
         o = self.opts
-        self.echo(f"bench {self.run_id}: scales {', '.join(f'{s:,}' for s in self.scales)} orders/day x {o.days} days; "
-                  f"repeat {o.repeat}; threads {self.threads}; memory {self.memory_limit}; "
-                  f"history {self.history_days or 'off'}; memory-bounded {o.memory_bounded or 'off'}")
+        self.echo(
+            f"bench {self.run_id}: scales {', '.join(f'{s:,}' for s in self.scales)} orders/day x {o.days} days; "
+            f"repeat {o.repeat}; threads {self.threads}; memory {self.memory_limit}; "
+            f"history {self.history_days or 'off'}; memory-bounded {o.memory_bounded or 'off'}"
+        )
         self.echo(f"bench: logs and lakes under {self.work}")
         results_dir = Path(o.results_dir)
         json_path = results_dir / f"bench_{self.run_id}.json"
@@ -408,7 +533,9 @@ class Harness:
         report.write_markdown(report_path, self.data, plot_path=plotted, json_path=json_path)
         for t in summary["targets"]:
             self.echo(f"target {t['status']:<12} {t['target']}: {t['measured']}")
-        self.echo(f"bench: report {report_path}; raw measurements {json_path}" + (f"; plot {plotted}" if plotted else ""))
+        self.echo(
+            f"bench: report {report_path}; raw measurements {json_path}" + (f"; plot {plotted}" if plotted else "")
+        )
         if not o.keep_lakes:
             shutil.rmtree(self.work, ignore_errors=True)
         return BenchResult(self.run_id, json_path, report_path, plotted, self.data)
@@ -418,8 +545,9 @@ def run_benchmark(opts: BenchOptions, echo: Callable[[str], None] = print) -> Be
     return Harness(opts, echo).run()
 
 
-def render_saved(json_path: str | Path, output: str | Path, plot: str | Path | None = None,
-                 echo: Callable[[str], None] = print) -> BenchResult:
+def render_saved(
+    json_path: str | Path, output: str | Path, plot: str | Path | None = None, echo: Callable[[str], None] = print
+) -> BenchResult:
     """Write the report and plot again from a completed run's JSON (no measuring): e.g. once
     matplotlib is installed, or after a change to the report's layout."""
     json_path = Path(json_path)
@@ -428,8 +556,9 @@ def render_saved(json_path: str | Path, output: str | Path, plot: str | Path | N
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read benchmark results {json_path}: {exc}") from None
     if data.get("status") != "completed":
-        raise InputError(f"{json_path} is from a run that did not complete (status {data.get('status')!r}); "
-                         "rerun the benchmark")
+        raise InputError(
+            f"{json_path} is from a run that did not complete (status {data.get('status')!r}); rerun the benchmark"
+        )
     data["summary"] = report.summarize(data)
     report_path = Path(output)
     plot_path = Path(plot) if plot else report_path.with_name("performance_scale.png")

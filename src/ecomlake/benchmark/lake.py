@@ -21,8 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Environment variables a user may have set that would redirect or distort a benchmark run.
-_DROPPED_ENV = ("SILVER_QUARANTINE_PATH", "RUN_ID", "ECOMLAKE_FAULT", "ECOM_SAMPLES_PATH",
-                "BRONZE_VALIDATION_LOOKBACK_DAYS", "SILVER_VALIDATION_LOOKBACK_DAYS")
+_DROPPED_ENV = (
+    "SILVER_QUARANTINE_PATH",
+    "RUN_ID",
+    "ECOMLAKE_FAULT",
+    "ECOM_SAMPLES_PATH",
+    "BRONZE_VALIDATION_LOOKBACK_DAYS",
+    "SILVER_VALIDATION_LOOKBACK_DAYS",
+)
 
 
 @dataclass(frozen=True)
@@ -44,9 +50,17 @@ class BronzeSpec:
         pkg = Path(generator.__file__).parent
         for f in sorted(pkg.glob("gen*.py")) + [pkg.parent / "contract.py"]:
             src.update(f.name.encode() + f.read_bytes())
-        ident = json.dumps({"orders_per_day": self.orders_per_day, "days": self.days, "start_date": self.start_date,
-                            "seed": self.seed, "generator_version": generator.GENERATOR_VERSION,
-                            "generator_source": src.hexdigest()}, sort_keys=True)
+        ident = json.dumps(
+            {
+                "orders_per_day": self.orders_per_day,
+                "days": self.days,
+                "start_date": self.start_date,
+                "seed": self.seed,
+                "generator_version": generator.GENERATOR_VERSION,
+                "generator_source": src.hexdigest(),
+            },
+            sort_keys=True,
+        )
         digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
         return f"o{self.orders_per_day}_d{self.days}_{self.start_date}_s{self.seed}_{digest}"
 
@@ -73,32 +87,40 @@ def seal_bronze(tmp: Path, root: Path, spec: BronzeSpec, seconds: float) -> None
     if root.exists():
         shutil.rmtree(root)
     tmp.rename(root)
-    meta = {"orders_per_day": spec.orders_per_day, "days": spec.days, "start_date": spec.start_date,
-            "seed": spec.seed, "generate_seconds": round(seconds, 2), "key": spec.key()}
+    meta = {
+        "orders_per_day": spec.orders_per_day,
+        "days": spec.days,
+        "start_date": spec.start_date,
+        "seed": spec.seed,
+        "generate_seconds": round(seconds, 2),
+        "key": spec.key(),
+    }
     root.with_suffix(".json").write_text(json.dumps(meta, indent=2))
 
 
 def lake_env(lake: Path, bronze: Path, *, memory_limit: str, threads: int, config_path: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
-    env.update({
-        "BRONZE_BASE_PATH": str(bronze),
-        "SILVER_BASE_PATH": str(lake / "silver" / "base"),
-        "SILVER_DIMS_PATH": str(lake / "silver" / "dims"),
-        "SILVER_ENRICHED_PATH": str(lake / "silver" / "enriched"),
-        "GOLD_PATH": str(lake / "gold"),
-        "METRICS_BASE_PATH": str(lake / "metrics"),
-        "REPORTS_BASE_PATH": str(lake / "reports"),
-        "ECOM_WORK_PATH": str(lake / "work"),
-        "DUCKDB_MEMORY_LIMIT": memory_limit,
-        "DUCKDB_THREADS": str(threads),
-        "DUCKDB_TEMP_DIRECTORY": str(lake / "work" / "duckdb_tmp"),
-        "PIPELINE_ENV": "local",
-        # Each stage publishes what the next one reads; staging mode would wait for a promote.
-        "SILVER_PUBLISH_MODE": "direct",
-        "ENRICHED_PUBLISH_MODE": "direct",
-        "DIMS_PUBLISH_MODE": "direct",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "BRONZE_BASE_PATH": str(bronze),
+            "SILVER_BASE_PATH": str(lake / "silver" / "base"),
+            "SILVER_DIMS_PATH": str(lake / "silver" / "dims"),
+            "SILVER_ENRICHED_PATH": str(lake / "silver" / "enriched"),
+            "GOLD_PATH": str(lake / "gold"),
+            "METRICS_BASE_PATH": str(lake / "metrics"),
+            "REPORTS_BASE_PATH": str(lake / "reports"),
+            "ECOM_WORK_PATH": str(lake / "work"),
+            "DUCKDB_MEMORY_LIMIT": memory_limit,
+            "DUCKDB_THREADS": str(threads),
+            "DUCKDB_TEMP_DIRECTORY": str(lake / "work" / "duckdb_tmp"),
+            "PIPELINE_ENV": "local",
+            # Each stage publishes what the next one reads; staging mode would wait for a promote.
+            "SILVER_PUBLISH_MODE": "direct",
+            "ENRICHED_PUBLISH_MODE": "direct",
+            "DIMS_PUBLISH_MODE": "direct",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     if config_path:
         env["ECOM_CONFIG_PATH"] = config_path
     return env

@@ -63,8 +63,9 @@ class _SpillSampler(threading.Thread):
         return self.peak
 
 
-def run_measured(argv: list[str], env: dict[str, str], cwd: str, log_path: Path,
-                 spill_dir: str | None = None) -> Measured:
+def run_measured(
+    argv: list[str], env: dict[str, str], cwd: str, log_path: Path, spill_dir: str | None = None
+) -> Measured:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     sampler = _SpillSampler(spill_dir)
     with open(log_path, "wb") as log:
@@ -77,8 +78,14 @@ def run_measured(argv: list[str], env: dict[str, str], cwd: str, log_path: Path,
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: stop Popen from waiting again
         spill = sampler.stop()
-    return Measured(argv=argv, wall_s=round(wall, 3), peak_rss_mb=round(usage.ru_maxrss / 1024.0, 1),
-                    peak_spill_mb=round(spill / 2**20, 1), exit_code=proc.returncode, log=str(log_path))
+    return Measured(
+        argv=argv,
+        wall_s=round(wall, 3),
+        peak_rss_mb=round(usage.ru_maxrss / 1024.0, 1),
+        peak_spill_mb=round(spill / 2**20, 1),
+        exit_code=proc.returncode,
+        log=str(log_path),
+    )
 
 
 def last_error_line(log_path: str, limit: int = 240) -> str:

@@ -56,9 +56,14 @@ def machine_info() -> dict:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
         usable = os.cpu_count()
-    return {"cpu": cpu or platform.processor() or "unknown", "cores": os.cpu_count(), "usable_cores": usable,
-            "ram_gib": round(mem_kb / 2**20, 1) if mem_kb else None, "platform": platform.platform(),
-            "load_average_start": load_average()}
+    return {
+        "cpu": cpu or platform.processor() or "unknown",
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "ram_gib": round(mem_kb / 2**20, 1) if mem_kb else None,
+        "platform": platform.platform(),
+        "load_average_start": load_average(),
+    }
 
 
 def _git(*args: str) -> str | None:
@@ -87,9 +92,14 @@ def versions() -> dict:
 
 # ---------------------------------------------------------------------------------- summary
 
+
 def stats(values: list[float]) -> dict:
-    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
-            "max": round(max(values), 3), "n": len(values)}
+    return {
+        "median": round(statistics.median(values), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+        "n": len(values),
+    }
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -97,28 +107,47 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def summarize_scale(entry: dict, stages: dict, threads: int) -> dict:
-    floors = {name: {"median_s": stats([r["seconds"] for r in f["runs"]])["median"], "input_rows": f["input_rows"],
-                     "input_bytes": f["input_bytes"]} for name, f in entry["floors"].items()}
+    floors = {
+        name: {
+            "median_s": stats([r["seconds"] for r in f["runs"]])["median"],
+            "input_rows": f["input_rows"],
+            "input_bytes": f["input_bytes"],
+        }
+        for name, f in entry["floors"].items()
+    }
     rows = {}
     for name, s in entry["stages"].items():
         wall = stats([r["wall_s"] for r in s["runs"]])
         fl = floors[stages[name]["floor"]]
-        rows[name] = {"input_rows": fl["input_rows"], "wall": wall,
-                      "rows_per_s_core": round(fl["input_rows"] / wall["median"] / threads) if wall["median"] else None,
-                      "peak_rss_mb": max(r["peak_rss_mb"] for r in s["runs"]),
-                      "peak_spill_mb": max(r["peak_spill_mb"] for r in s["runs"]),
-                      "floor_s": fl["median_s"], "ratio": _ratio(wall["median"], fl["median_s"])}
+        rows[name] = {
+            "input_rows": fl["input_rows"],
+            "wall": wall,
+            "rows_per_s_core": round(fl["input_rows"] / wall["median"] / threads) if wall["median"] else None,
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in s["runs"]),
+            "peak_spill_mb": max(r["peak_spill_mb"] for r in s["runs"]),
+            "floor_s": fl["median_s"],
+            "ratio": _ratio(wall["median"], fl["median_s"]),
+        }
     e2e_runs = entry["end_to_end"]["runs"]
     wall = stats([r["wall_s"] for r in e2e_runs])
     floor_sum = round(sum(r["floor_s"] for r in rows.values()), 3)
     bronze_rows = floors["bronze_day"]["input_rows"]
-    e2e = {"input_rows": bronze_rows, "wall": wall,
-           "rows_per_s_core": round(bronze_rows / wall["median"] / threads) if wall["median"] else None,
-           "peak_rss_mb": max(r["peak_rss_mb"] for r in e2e_runs),
-           "peak_spill_mb": max(r["peak_spill_mb"] for r in e2e_runs),
-           "floor_s": floor_sum, "ratio": _ratio(wall["median"], floor_sum)}
-    return {"orders_per_day": entry["orders_per_day"], "date": entry["date"], "stages": rows, "end_to_end": e2e,
-            "floors": floors}
+    e2e = {
+        "input_rows": bronze_rows,
+        "wall": wall,
+        "rows_per_s_core": round(bronze_rows / wall["median"] / threads) if wall["median"] else None,
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in e2e_runs),
+        "peak_spill_mb": max(r["peak_spill_mb"] for r in e2e_runs),
+        "floor_s": floor_sum,
+        "ratio": _ratio(wall["median"], floor_sum),
+    }
+    return {
+        "orders_per_day": entry["orders_per_day"],
+        "date": entry["date"],
+        "stages": rows,
+        "end_to_end": e2e,
+        "floors": floors,
+    }
 
 
 def _growth(points: list[tuple[int, float]]) -> float | None:
@@ -144,30 +173,49 @@ def summarize(data: dict) -> dict:
     if h and h.get("first") and h.get("last"):
         first = stats([r["wall_s"] for r in h["first"]])
         last = stats([r["wall_s"] for r in h["last"]])
-        out["history"] = {"first": first, "last": last, "ratio": _ratio(last["median"], first["median"]),
-                          "days": h["days"], "orders_per_day": h["orders_per_day"]}
+        out["history"] = {
+            "first": first,
+            "last": last,
+            "ratio": _ratio(last["median"], first["median"]),
+            "days": h["days"],
+            "orders_per_day": h["orders_per_day"],
+        }
 
     mb = data.get("memory_bounded")
     if mb:
         done = [r for r in mb["runs"] if r["completed"]]
         largest = scales[-1]
-        entry = {"memory_limit": mb["memory_limit"], "orders_per_day": mb["orders_per_day"],
-                 "completed": bool(done) and len(done) == len(mb["runs"]), "failure": None,
-                 "unbounded_limit": data["parameters"]["memory_limit"]}
+        entry = {
+            "memory_limit": mb["memory_limit"],
+            "orders_per_day": mb["orders_per_day"],
+            "completed": bool(done) and len(done) == len(mb["runs"]),
+            "failure": None,
+            "unbounded_limit": data["parameters"]["memory_limit"],
+        }
         if not entry["completed"]:
             bad = mb["runs"][-1]
-            entry["failure"] = {"stage": bad.get("failed_stage"), "exit_code": bad.get("exit_code"), "error": bad.get("error")}
+            entry["failure"] = {
+                "stage": bad.get("failed_stage"),
+                "exit_code": bad.get("exit_code"),
+                "error": bad.get("error"),
+            }
         if done:
             wall = stats([r["wall_s"] for r in done])
-            entry["end_to_end"] = {"wall": wall, "peak_rss_mb": max(r["peak_rss_mb"] for r in done),
-                                   "peak_spill_mb": max(r["peak_spill_mb"] for r in done),
-                                   "slowdown": _ratio(wall["median"], largest["end_to_end"]["wall"]["median"])}
+            entry["end_to_end"] = {
+                "wall": wall,
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in done),
+                "peak_spill_mb": max(r["peak_spill_mb"] for r in done),
+                "slowdown": _ratio(wall["median"], largest["end_to_end"]["wall"]["median"]),
+            }
             per = {}
             for name, base in largest["stages"].items():
                 w = [r["stages"][name]["wall_s"] for r in done]
-                per[name] = {"wall": stats(w), "slowdown": _ratio(statistics.median(w), base["wall"]["median"]),
-                             "peak_rss_mb": max(r["stages"][name]["peak_rss_mb"] for r in done),
-                             "peak_spill_mb": max(r["stages"][name]["peak_spill_mb"] for r in done)}
+                per[name] = {
+                    "wall": stats(w),
+                    "slowdown": _ratio(statistics.median(w), base["wall"]["median"]),
+                    "peak_rss_mb": max(r["stages"][name]["peak_rss_mb"] for r in done),
+                    "peak_spill_mb": max(r["stages"][name]["peak_spill_mb"] for r in done),
+                }
             entry["stages"] = per
         out["memory_bounded"] = entry
     out["targets"] = targets(data, out)
@@ -182,30 +230,50 @@ def targets(data: dict, summary: dict) -> list[dict]:
     bs = largest["stages"].get("base_silver")
     t = f"Base Silver within {BASE_SILVER_MAX_RATIO:g}x of its floor"
     if bs and bs["ratio"] is not None:
-        out.append({"target": t, "measured": f"{bs['ratio']:.2f}x at {largest['orders_per_day']:,} orders/day",
-                    "status": "met" if bs["ratio"] <= BASE_SILVER_MAX_RATIO else "missed"})
+        out.append(
+            {
+                "target": t,
+                "measured": f"{bs['ratio']:.2f}x at {largest['orders_per_day']:,} orders/day",
+                "status": "met" if bs["ratio"] <= BASE_SILVER_MAX_RATIO else "missed",
+            }
+        )
     else:
         out.append({"target": t, "measured": "Base Silver not selected", "status": "not measured"})
 
-    t = (f"End to end for a {E2E_TARGET_ORDERS:,}-order day under {E2E_MAX_SECONDS / 60:g} minutes with peak memory "
-         f"under {E2E_MAX_RSS_MB / 1024:g} GB")
+    t = (
+        f"End to end for a {E2E_TARGET_ORDERS:,}-order day under {E2E_MAX_SECONDS / 60:g} minutes with peak memory "
+        f"under {E2E_MAX_RSS_MB / 1024:g} GB"
+    )
     hit = next((s for s in summary["scales"] if s["orders_per_day"] == E2E_TARGET_ORDERS), None)
     if hit and all_stages:
         e = hit["end_to_end"]
         ok = e["wall"]["median"] < E2E_MAX_SECONDS and e["peak_rss_mb"] < E2E_MAX_RSS_MB
-        out.append({"target": t, "measured": f"{e['wall']['median']:.1f} s, peak {e['peak_rss_mb']:,.0f} MB",
-                    "status": "met" if ok else "missed"})
+        out.append(
+            {
+                "target": t,
+                "measured": f"{e['wall']['median']:.1f} s, peak {e['peak_rss_mb']:,.0f} MB",
+                "status": "met" if ok else "missed",
+            }
+        )
     else:
-        why = "not all stages selected" if not all_stages else \
-            f"no {E2E_TARGET_ORDERS:,}-order scale in this run (largest: {largest['orders_per_day']:,})"
+        why = (
+            "not all stages selected"
+            if not all_stages
+            else f"no {E2E_TARGET_ORDERS:,}-order scale in this run (largest: {largest['orders_per_day']:,})"
+        )
         out.append({"target": t, "measured": why, "status": "not measured"})
 
     h = summary["history"]
     days = data["parameters"]["history_days"]
     t = f"Enriched on day {days or 30} within {HISTORY_MAX_RATIO:g}x of day 1"
     if h:
-        out.append({"target": t, "measured": f"{h['ratio']:.2f}x ({h['last']['median']:.2f} s vs {h['first']['median']:.2f} s)",
-                    "status": "met" if h["ratio"] <= HISTORY_MAX_RATIO else "missed"})
+        out.append(
+            {
+                "target": t,
+                "measured": f"{h['ratio']:.2f}x ({h['last']['median']:.2f} s vs {h['first']['median']:.2f} s)",
+                "status": "met" if h["ratio"] <= HISTORY_MAX_RATIO else "missed",
+            }
+        )
     else:
         out.append({"target": t, "measured": "history curve off", "status": "not measured"})
 
@@ -214,8 +282,10 @@ def targets(data: dict, summary: dict) -> list[dict]:
     t = f"The {limit} memory-bounded run completes"
     if mb:
         if mb["completed"]:
-            measured = (f"completed, {mb['end_to_end']['slowdown']:.2f}x the {mb['unbounded_limit']} run "
-                        f"at {mb['orders_per_day']:,} orders/day")
+            measured = (
+                f"completed, {mb['end_to_end']['slowdown']:.2f}x the {mb['unbounded_limit']} run "
+                f"at {mb['orders_per_day']:,} orders/day"
+            )
         else:
             f = mb["failure"]
             measured = f"stage {f['stage']} failed with exit code {f['exit_code']}: {f['error']}"
@@ -226,6 +296,7 @@ def targets(data: dict, summary: dict) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------- files
+
 
 def write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -264,7 +335,9 @@ def write_plot(path: Path, data: dict) -> Path | None:
     ax2.set_title("Wall time against scale")
     ax2.legend(fontsize=8)
     p = data["parameters"]
-    fig.suptitle(f"ecomlake bench {data['run_id']}: {p['threads']} threads, memory limit {p['memory_limit']}", fontsize=10)
+    fig.suptitle(
+        f"ecomlake bench {data['run_id']}: {p['threads']} threads, memory limit {p['memory_limit']}", fontsize=10
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -281,55 +354,82 @@ def _secs(w: dict) -> tuple[str, str]:
 
 
 def _stage_table(s: dict, data: dict) -> list[str]:
-    lines = ["| stage | input rows | wall median | spread (min..max) | rows/s/core | peak RSS | floor | ratio to floor |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| stage | input rows | wall median | spread (min..max) | rows/s/core | peak RSS | floor | ratio to floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, r in s["stages"].items():
         med, spread = _secs(r["wall"])
-        lines.append(f"| {data['stages'][name]['title']} | {_n(r['input_rows'])} | {med} | {spread} | "
-                     f"{_n(r['rows_per_s_core'])} | {_n(r['peak_rss_mb'])} MB | {r['floor_s']:.2f} s | "
-                     f"{_n(r['ratio'], '.1f')}x |")
+        lines.append(
+            f"| {data['stages'][name]['title']} | {_n(r['input_rows'])} | {med} | {spread} | "
+            f"{_n(r['rows_per_s_core'])} | {_n(r['peak_rss_mb'])} MB | {r['floor_s']:.2f} s | "
+            f"{_n(r['ratio'], '.1f')}x |"
+        )
     e = s["end_to_end"]
     med, spread = _secs(e["wall"])
     title = "**End to end**" if data["parameters"]["all_stages"] else "**Selected stages in sequence**"
-    lines.append(f"| {title} | {_n(e['input_rows'])} | {med} | {spread} | {_n(e['rows_per_s_core'])} | "
-                 f"{_n(e['peak_rss_mb'])} MB | {e['floor_s']:.2f} s (sum) | {_n(e['ratio'], '.1f')}x |")
+    lines.append(
+        f"| {title} | {_n(e['input_rows'])} | {med} | {spread} | {_n(e['rows_per_s_core'])} | "
+        f"{_n(e['peak_rss_mb'])} MB | {e['floor_s']:.2f} s (sum) | {_n(e['ratio'], '.1f')}x |"
+    )
     return lines
 
 
 def write_markdown(path: Path, data: dict, plot_path: Path | None, json_path: Path) -> None:
     sm, p, m, v = data["summary"], data["parameters"], data["machine"], data["versions"]
     L: list[str] = []
-    L += ["# Performance", "",
-          f"Generated by `{data['command'] or 'ecomlake bench'}` (run `{data['run_id']}`, {data['started_at']} to "
-          f"{data['finished_at']}). Do not edit by hand: rerun the command. Raw measurements: `{json_path}`.", "",
-          "How to read it: every figure is a measured run of the real CLI, each stage in a fresh process. "
-          "*Wall* is the child process's wall time (Python and dbt start-up included); *peak RSS* is the "
-          "child's `ru_maxrss` from the operating system; *rows/s/core* is the stage's input rows / median wall / "
-          "threads. The *floor* is DuckDB (same memory limit and threads, fresh process) reading the same input "
-          "bytes and writing them once as zstd parquet, timed around the copies only; the *ratio* is median wall / "
-          "floor. This machine is shared and noisy (about +-15%): quote ratios, not seconds.", ""]
-    L += ["## Machine", "",
-          f"- CPU: {m['cpu']}; {m['cores']} cores ({m['usable_cores']} usable); RAM {m['ram_gib']} GiB",
-          f"- {m['platform']}",
-          f"- load average at start {m.get('load_average_start')}, at end {m.get('load_average_end')} "
-          "(1, 5, 15 min; above the core count means other work competed for the CPU)", ""]
+    L += [
+        "# Performance",
+        "",
+        f"Generated by `{data['command'] or 'ecomlake bench'}` (run `{data['run_id']}`, {data['started_at']} to "
+        f"{data['finished_at']}). Do not edit by hand: rerun the command. Raw measurements: `{json_path}`.",
+        "",
+        "How to read it: every figure is a measured run of the real CLI, each stage in a fresh process. "
+        "*Wall* is the child process's wall time (Python and dbt start-up included); *peak RSS* is the "
+        "child's `ru_maxrss` from the operating system; *rows/s/core* is the stage's input rows / median wall / "
+        "threads. The *floor* is DuckDB (same memory limit and threads, fresh process) reading the same input "
+        "bytes and writing them once as zstd parquet, timed around the copies only; the *ratio* is median wall / "
+        "floor. This machine is shared and noisy (about +-15%): quote ratios, not seconds.",
+        "",
+    ]
+    L += [
+        "## Machine",
+        "",
+        f"- CPU: {m['cpu']}; {m['cores']} cores ({m['usable_cores']} usable); RAM {m['ram_gib']} GiB",
+        f"- {m['platform']}",
+        f"- load average at start {m.get('load_average_start')}, at end {m.get('load_average_end')} "
+        "(1, 5, 15 min; above the core count means other work competed for the CPU)",
+        "",
+    ]
     L += ["## Versions", "", " | ".join(f"{k} {val}" for k, val in v.items()), ""]
-    L += ["## Parameters", "",
-          f"- scales: {', '.join(f'{s:,}' for s in p['scales'])} orders/day, {p['days']} days from {p['start_date']} "
-          f"(seed {p['seed']}); measured day D = the last day",
-          f"- DuckDB: threads {p['threads']}, memory limit {p['memory_limit']}; repeat {p['repeat']}",
-          (f"- history curve: {p['history_days']} days at {_n(p['history_orders_per_day'])} orders/day; "
-           if p["history_days"] else "- history curve: off; ") + f"memory-bounded run: {p['memory_bounded'] or 'off'}",
-          f"- config: `{p['config']}`; Bronze cached under `{p['cache_dir']}`", ""]
+    L += [
+        "## Parameters",
+        "",
+        f"- scales: {', '.join(f'{s:,}' for s in p['scales'])} orders/day, {p['days']} days from {p['start_date']} "
+        f"(seed {p['seed']}); measured day D = the last day",
+        f"- DuckDB: threads {p['threads']}, memory limit {p['memory_limit']}; repeat {p['repeat']}",
+        (
+            f"- history curve: {p['history_days']} days at {_n(p['history_orders_per_day'])} orders/day; "
+            if p["history_days"]
+            else "- history curve: off; "
+        )
+        + f"memory-bounded run: {p['memory_bounded'] or 'off'}",
+        f"- config: `{p['config']}`; Bronze cached under `{p['cache_dir']}`",
+        "",
+    ]
     L += ["## Targets", "", "| target | measured | status |", "|---|---|---|"]
     L += [f"| {t['target']} | {t['measured']} | **{t['status']}** |" for t in sm["targets"]]
     L += [""]
     for s in reversed(sm["scales"]):
         L += [f"## Stages at {s['orders_per_day']:,} orders/day (D = {s['date']})", ""]
         L += _stage_table(s, data) + [""]
-    L += ["## Scale curve", "",
-          "Median wall (and rows/s/core) per stage at each scale. *Growth* is k in wall ~ rows^k between the "
-          "smallest and largest scale: 1 is linear; well below 1 means fixed start-up cost still dominates.", ""]
+    L += [
+        "## Scale curve",
+        "",
+        "Median wall (and rows/s/core) per stage at each scale. *Growth* is k in wall ~ rows^k between the "
+        "smallest and largest scale: 1 is linear; well below 1 means fixed start-up cost still dominates.",
+        "",
+    ]
     head = " | ".join(f"{s['orders_per_day']:,}/day" for s in sm["scales"])
     L += [f"| stage | {head} | growth |", "|---|" + "---:|" * (len(sm["scales"]) + 1)]
     for name in [*data["stages"], "end_to_end"]:
@@ -348,12 +448,17 @@ def write_markdown(path: Path, data: dict, plot_path: Path | None, json_path: Pa
     L += ["## History curve", ""]
     h = sm["history"]
     if h:
-        L += [f"Enriched on day 1 against day {h['days']} of one lake at {h['orders_per_day']:,} orders/day "
-              "(incremental state should keep it flat):", "",
-              "| day | wall median | spread |", "|---|---:|---:|",
-              f"| 1 | {_secs(h['first'])[0]} | {_secs(h['first'])[1]} |",
-              f"| {h['days']} | {_secs(h['last'])[0]} | {_secs(h['last'])[1]} |",
-              f"| ratio | {h['ratio']:.2f}x | |", ""]
+        L += [
+            f"Enriched on day 1 against day {h['days']} of one lake at {h['orders_per_day']:,} orders/day "
+            "(incremental state should keep it flat):",
+            "",
+            "| day | wall median | spread |",
+            "|---|---:|---:|",
+            f"| 1 | {_secs(h['first'])[0]} | {_secs(h['first'])[1]} |",
+            f"| {h['days']} | {_secs(h['last'])[0]} | {_secs(h['last'])[1]} |",
+            f"| ratio | {h['ratio']:.2f}x | |",
+            "",
+        ]
     else:
         L += ["Off in this run.", ""]
     L += ["## Memory-bounded run", ""]
@@ -361,31 +466,51 @@ def write_markdown(path: Path, data: dict, plot_path: Path | None, json_path: Pa
     if not mb:
         L += ["Off in this run.", ""]
     else:
-        L += [f"The largest scale ({mb['orders_per_day']:,} orders/day) again with DUCKDB_MEMORY_LIMIT="
-              f"{mb['memory_limit']} (spilling to the DuckDB temp directory), against the {mb['unbounded_limit']} run.", ""]
+        L += [
+            f"The largest scale ({mb['orders_per_day']:,} orders/day) again with DUCKDB_MEMORY_LIMIT="
+            f"{mb['memory_limit']} (spilling to the DuckDB temp directory), against the {mb['unbounded_limit']} run.",
+            "",
+        ]
         if not mb["completed"]:
             f = mb["failure"]
-            L += [f"**Did not complete**: stage {f['stage']} failed with exit code {f['exit_code']}: `{f['error']}`", ""]
+            L += [
+                f"**Did not complete**: stage {f['stage']} failed with exit code {f['exit_code']}: `{f['error']}`",
+                "",
+            ]
         if mb.get("stages"):
             e = mb["end_to_end"]
             if e["peak_spill_mb"] < 1:
-                L += ["Nothing spilled at this scale (it fits within the bounded limit), so the slowdown below is "
-                      "run-to-run noise, not the cost of spilling.", ""]
-            L += ["| stage | wall median | spread | slowdown | peak RSS | peak spill |", "|---|---:|---:|---:|---:|---:|"]
+                L += [
+                    "Nothing spilled at this scale (it fits within the bounded limit), so the slowdown below is "
+                    "run-to-run noise, not the cost of spilling.",
+                    "",
+                ]
+            L += [
+                "| stage | wall median | spread | slowdown | peak RSS | peak spill |",
+                "|---|---:|---:|---:|---:|---:|",
+            ]
             for name, r in mb["stages"].items():
                 med, spread = _secs(r["wall"])
-                L.append(f"| {data['stages'][name]['title']} | {med} | {spread} | {r['slowdown']:.2f}x | "
-                         f"{_n(r['peak_rss_mb'])} MB | {_n(r['peak_spill_mb'])} MB |")
+                L.append(
+                    f"| {data['stages'][name]['title']} | {med} | {spread} | {r['slowdown']:.2f}x | "
+                    f"{_n(r['peak_rss_mb'])} MB | {_n(r['peak_spill_mb'])} MB |"
+                )
             med, spread = _secs(e["wall"])
-            L.append(f"| **End to end** | {med} | {spread} | {e['slowdown']:.2f}x | {_n(e['peak_rss_mb'])} MB | "
-                     f"{_n(e['peak_spill_mb'])} MB |")
+            L.append(
+                f"| **End to end** | {med} | {spread} | {e['slowdown']:.2f}x | {_n(e['peak_rss_mb'])} MB | "
+                f"{_n(e['peak_spill_mb'])} MB |"
+            )
             L += [""]
     L += ["## What each stage runs", "", "| stage | command | floor reads | note |", "|---|---|---|---|"]
     for name, s in data["stages"].items():
         L.append(f"| {s['title']} | `{s['command']}` | {data['floors'][s['floor']]} | {s['note']} |")
-    L += ["", "End to end is the same stages for D in sequence (each in its own process); the stage rows above "
-          "come from those same runs. Its floor is the sum of the stages' floors. Prerequisites (dims, Base Silver "
-          "and Enriched for the days before D) are prepared untimed. Peak spill is the largest size of the DuckDB "
-          "temp directory sampled every 0.25 s.", ""]
+    L += [
+        "",
+        "End to end is the same stages for D in sequence (each in its own process); the stage rows above "
+        "come from those same runs. Its floor is the sum of the stages' floors. Prerequisites (dims, Base Silver "
+        "and Enriched for the days before D) are prepared untimed. Peak spill is the largest size of the DuckDB "
+        "temp directory sampled every 0.25 s.",
+        "",
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(L))

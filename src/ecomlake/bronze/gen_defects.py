@@ -30,8 +30,13 @@ BAD_DATES = ("not-a-date", "31/12/{y}", "{y}-02-30", "{y}-13-01")
 BAD_TIMESTAMPS = ("not-a-date", "{y}-02-30 10:00:00", "31/12/{y} 10:00", "{d} 25:61:00")
 BAD_MONEY = ("12,50", "$12.50", "twelve", "1.2.3")
 INVALID_ENUM = {
-    "customer_status": "Banned", "payment_method": "Bitcoin", "status": "lost", "category": "Gadgets",
-    "return_type": "Barter", "order_channel": "Carrier Pigeon", "gender": "Robot",
+    "customer_status": "Banned",
+    "payment_method": "Bitcoin",
+    "status": "lost",
+    "category": "Gadgets",
+    "return_type": "Barter",
+    "order_channel": "Carrier Pigeon",
+    "gender": "Robot",
 }
 INVALID_EMAILS = ("not-an-email", "jane.doe.example.com")
 
@@ -42,86 +47,188 @@ RATE_FACTOR = {"customers": 1 / 3, "product_catalog": 1 / 6}
 # Quarantining defects per table: (kind, column) or ("multi", ((kind, column), ...)).
 DIRTY_SLOTS: dict[str, list] = {
     "customers": [
-        ("null_pk", "customer_id"), ("null_required", "signup_date"), ("null_token", "email"),
-        ("cast_failure", "signup_date"), ("cast_failure", "loyalty_enrollment_date"), ("future_date", "signup_date"),
-        ("invalid_enum", "customer_status"), ("invalid_email", "email"),
-        ("exact_duplicate", None), ("conflicting_duplicate", None),
+        ("null_pk", "customer_id"),
+        ("null_required", "signup_date"),
+        ("null_token", "email"),
+        ("cast_failure", "signup_date"),
+        ("cast_failure", "loyalty_enrollment_date"),
+        ("future_date", "signup_date"),
+        ("invalid_enum", "customer_status"),
+        ("invalid_email", "email"),
+        ("exact_duplicate", None),
+        ("conflicting_duplicate", None),
     ],
     "product_catalog": [
-        ("null_pk", "product_id"), ("null_required", "unit_price"), ("null_token", "product_name"),
-        ("negative_money", "cost_price"), ("cost_above_price", "cost_price"), ("invalid_enum", "category"),
-        ("exact_duplicate", None), ("conflicting_duplicate", None),
+        ("null_pk", "product_id"),
+        ("null_required", "unit_price"),
+        ("null_token", "product_name"),
+        ("negative_money", "cost_price"),
+        ("cost_above_price", "cost_price"),
+        ("invalid_enum", "category"),
+        ("exact_duplicate", None),
+        ("conflicting_duplicate", None),
     ],
     "orders": [
-        ("null_pk", "order_id"), ("null_required", "order_date"), ("null_required", "gross_total"),
-        ("null_token", "customer_id"), ("orphan_fk", "customer_id"), ("cast_failure", "order_date"),
-        ("cast_failure", "payment_processing_fee"), ("future_date", "order_date"), ("negative_money", "shipping_cost"),
-        ("negative_money", "payment_processing_fee"), ("net_above_gross", "net_total"), ("invalid_enum", "payment_method"),
+        ("null_pk", "order_id"),
+        ("null_required", "order_date"),
+        ("null_required", "gross_total"),
+        ("null_token", "customer_id"),
+        ("orphan_fk", "customer_id"),
+        ("cast_failure", "order_date"),
+        ("cast_failure", "payment_processing_fee"),
+        ("future_date", "order_date"),
+        ("negative_money", "shipping_cost"),
+        ("negative_money", "payment_processing_fee"),
+        ("net_above_gross", "net_total"),
+        ("invalid_enum", "payment_method"),
         ("multi", (("future_date", "order_date"), ("negative_money", "actual_shipping_cost"))),
-        ("exact_duplicate", None), ("conflicting_duplicate", None), ("resent_key", None),
+        ("exact_duplicate", None),
+        ("conflicting_duplicate", None),
+        ("resent_key", None),
     ],
     "order_items": [
-        ("null_pk", "order_id"), ("null_pk", "product_id"), ("null_required", "quantity"), ("null_token", "order_id"),
-        ("orphan_fk", "order_id"), ("orphan_fk", "product_id"), ("negative_money", "unit_price"),
-        ("negative_money", "discount_amount"), ("nonpositive_quantity", "quantity"),
-        ("exact_duplicate", None), ("conflicting_duplicate", None), ("resent_key", None), ("dirty_parent", "order_id"),
+        ("null_pk", "order_id"),
+        ("null_pk", "product_id"),
+        ("null_required", "quantity"),
+        ("null_token", "order_id"),
+        ("orphan_fk", "order_id"),
+        ("orphan_fk", "product_id"),
+        ("negative_money", "unit_price"),
+        ("negative_money", "discount_amount"),
+        ("nonpositive_quantity", "quantity"),
+        ("exact_duplicate", None),
+        ("conflicting_duplicate", None),
+        ("resent_key", None),
+        ("dirty_parent", "order_id"),
     ],
     "shopping_carts": [
-        ("null_pk", "cart_id"), ("null_required", "created_at"), ("null_token", "customer_id"),
-        ("orphan_fk", "customer_id"), ("cast_failure", "created_at"), ("cast_failure", "updated_at"),
-        ("future_date", "created_at"), ("negative_money", "cart_total"), ("updated_before_created", "updated_at"),
-        ("invalid_enum", "status"), ("exact_duplicate", None), ("conflicting_duplicate", None), ("resent_key", None),
+        ("null_pk", "cart_id"),
+        ("null_required", "created_at"),
+        ("null_token", "customer_id"),
+        ("orphan_fk", "customer_id"),
+        ("cast_failure", "created_at"),
+        ("cast_failure", "updated_at"),
+        ("future_date", "created_at"),
+        ("negative_money", "cart_total"),
+        ("updated_before_created", "updated_at"),
+        ("invalid_enum", "status"),
+        ("exact_duplicate", None),
+        ("conflicting_duplicate", None),
+        ("resent_key", None),
     ],
     "cart_items": [
-        ("null_pk", "cart_item_id"), ("null_required", "added_at"), ("null_required", "quantity"),
-        ("null_token", "cart_id"), ("orphan_fk", "cart_id"), ("orphan_fk", "product_id"), ("cast_failure", "added_at"),
-        ("future_date", "added_at"), ("negative_money", "unit_price"), ("nonpositive_quantity", "quantity"),
+        ("null_pk", "cart_item_id"),
+        ("null_required", "added_at"),
+        ("null_required", "quantity"),
+        ("null_token", "cart_id"),
+        ("orphan_fk", "cart_id"),
+        ("orphan_fk", "product_id"),
+        ("cast_failure", "added_at"),
+        ("future_date", "added_at"),
+        ("negative_money", "unit_price"),
+        ("nonpositive_quantity", "quantity"),
         ("multi", (("future_date", "added_at"), ("nonpositive_quantity", "quantity"))),
-        ("exact_duplicate", None), ("conflicting_duplicate", None), ("resent_key", None), ("dirty_parent", "cart_id"),
+        ("exact_duplicate", None),
+        ("conflicting_duplicate", None),
+        ("resent_key", None),
+        ("dirty_parent", "cart_id"),
     ],
     "returns": [
-        ("null_pk", "return_id"), ("null_required", "return_date"), ("null_token", "order_id"),
-        ("orphan_fk", "order_id"), ("orphan_fk", "customer_id"), ("cast_failure", "return_date"),
-        ("future_date", "return_date"), ("negative_money", "refunded_amount"), ("invalid_enum", "return_type"),
-        ("exact_duplicate", None), ("conflicting_duplicate", None), ("resent_key", None),
+        ("null_pk", "return_id"),
+        ("null_required", "return_date"),
+        ("null_token", "order_id"),
+        ("orphan_fk", "order_id"),
+        ("orphan_fk", "customer_id"),
+        ("cast_failure", "return_date"),
+        ("future_date", "return_date"),
+        ("negative_money", "refunded_amount"),
+        ("invalid_enum", "return_type"),
+        ("exact_duplicate", None),
+        ("conflicting_duplicate", None),
+        ("resent_key", None),
     ],
     "return_items": [
-        ("null_pk", "return_item_id"), ("null_required", "quantity_returned"), ("null_token", "return_id"),
-        ("orphan_fk", "return_id"), ("orphan_fk", "order_id"), ("orphan_fk", "product_id"),
-        ("negative_money", "refunded_amount"), ("negative_money", "unit_price"),
+        ("null_pk", "return_item_id"),
+        ("null_required", "quantity_returned"),
+        ("null_token", "return_id"),
+        ("orphan_fk", "return_id"),
+        ("orphan_fk", "order_id"),
+        ("orphan_fk", "product_id"),
+        ("negative_money", "refunded_amount"),
+        ("negative_money", "unit_price"),
         ("nonpositive_quantity", "quantity_returned"),
-        ("exact_duplicate", None), ("conflicting_duplicate", None), ("resent_key", None), ("dirty_parent", "return_id"),
+        ("exact_duplicate", None),
+        ("conflicting_duplicate", None),
+        ("resent_key", None),
+        ("dirty_parent", "return_id"),
     ],
 }
 
 # Harmless dirt on clean rows (Silver cleans it; nothing is quarantined).
 INPLACE_SLOTS: dict[str, list] = {
-    "customers": [("optional_null_token", "loyalty_enrollment_date"), ("enum_variant", "gender"),
-                  ("enum_variant", "signup_channel")],
+    "customers": [
+        ("optional_null_token", "loyalty_enrollment_date"),
+        ("enum_variant", "gender"),
+        ("enum_variant", "signup_channel"),
+    ],
     "product_catalog": [("enum_variant", "category")],
-    "orders": [("optional_null_token", "agent_id"), ("enum_variant", "payment_method"),
-               ("enum_variant", "order_channel"), ("enum_variant", "shipping_speed")],
+    "orders": [
+        ("optional_null_token", "agent_id"),
+        ("enum_variant", "payment_method"),
+        ("enum_variant", "order_channel"),
+        ("enum_variant", "shipping_speed"),
+    ],
     "order_items": [],
     "shopping_carts": [("optional_null_token", "updated_at"), ("enum_variant", "status")],
     "cart_items": [],
-    "returns": [("optional_null_token", "agent_id"), ("enum_variant", "refund_method"),
-                ("enum_variant", "return_channel")],
+    "returns": [
+        ("optional_null_token", "agent_id"),
+        ("enum_variant", "refund_method"),
+        ("enum_variant", "return_channel"),
+    ],
     "return_items": [],
 }
 
 QUARANTINING_KINDS = (
-    "null_pk", "null_required", "null_token", "orphan_fk", "cast_failure", "future_date", "negative_money",
-    "net_above_gross", "nonpositive_quantity", "cost_above_price", "updated_before_created", "invalid_enum",
-    "invalid_email", "exact_duplicate", "conflicting_duplicate", "resent_key", "dirty_parent",
+    "null_pk",
+    "null_required",
+    "null_token",
+    "orphan_fk",
+    "cast_failure",
+    "future_date",
+    "negative_money",
+    "net_above_gross",
+    "nonpositive_quantity",
+    "cost_above_price",
+    "updated_before_created",
+    "invalid_enum",
+    "invalid_email",
+    "exact_duplicate",
+    "conflicting_duplicate",
+    "resent_key",
+    "dirty_parent",
 )
 HARMLESS_KINDS = ("optional_null_token", "enum_variant")
 ALL_KINDS = QUARANTINING_KINDS + HARMLESS_KINDS
 
 # Which parent's dirty clones feed a child table's "dirty_parent" lines.
 PARENT_OF = {"order_items": "orders", "cart_items": "shopping_carts", "return_items": "returns"}
-_FRESH_KEY_KINDS = {"null_pk", "null_required", "null_token", "orphan_fk", "cast_failure", "future_date",
-                    "negative_money", "net_above_gross", "nonpositive_quantity", "cost_above_price",
-                    "updated_before_created", "invalid_enum", "invalid_email", "multi"}
+_FRESH_KEY_KINDS = {
+    "null_pk",
+    "null_required",
+    "null_token",
+    "orphan_fk",
+    "cast_failure",
+    "future_date",
+    "negative_money",
+    "net_above_gross",
+    "nonpositive_quantity",
+    "cost_above_price",
+    "updated_before_created",
+    "invalid_enum",
+    "invalid_email",
+    "multi",
+}
 
 
 def expected_code(table: str, kind: str, column: str | None) -> str | None:
@@ -166,8 +273,8 @@ class TableBatch:
 
     data: pa.Table
     event_key: pa.Table
-    ts_offset_s: np.ndarray                      # seconds before the partition's ingestion_ts
-    ledger_rows: list = field(default_factory=list)   # (row index, kind, column, code)
+    ts_offset_s: np.ndarray  # seconds before the partition's ingestion_ts
+    ledger_rows: list = field(default_factory=list)  # (row index, kind, column, code)
 
 
 def _kind_columns(slot) -> list[tuple[str, str | None]]:
@@ -184,9 +291,9 @@ class Injector:
         self.day = day
         self.d = epoch_day(day)
         self.ymd = day.year * 10000 + day.month * 100 + day.day
-        self.resent_pool = resent_pool          # table -> clean rows of the previous day; slot cursors
+        self.resent_pool = resent_pool  # table -> clean rows of the previous day; slot cursors
         self.next_pool: dict[str, pa.Table] = {}
-        self.product_lookup = product_lookup    # product_id array -> dict of name/category/unit/cost arrays
+        self.product_lookup = product_lookup  # product_id array -> dict of name/category/unit/cost arrays
         self.parent_clones: dict[str, tuple[pa.Array, pa.Array]] = {}
         self._seq = 0
 
@@ -288,7 +395,7 @@ class Injector:
                 return _set(sub, column, date_str(ahead))
             us = ahead * US_PER_DAY + self.rng.integers(0, US_PER_DAY, n)
             sub = _set(sub, column, ts_str(us))
-            if table == "shopping_carts":   # keep updated_at >= created_at: one defect per row
+            if table == "shopping_carts":  # keep updated_at >= created_at: one defect per row
                 sub = _set(sub, "updated_at", ts_str(us))
             return sub
         if kind == "negative_money":
@@ -306,7 +413,9 @@ class Injector:
             price = sub.column("unit_price").to_numpy(zero_copy_only=False)
             return _set(sub, "cost_price", pa.array(np.round(price * 1.25 + 1.0, 2)))
         if kind == "updated_before_created":
-            created = pc.cast(sub.column("created_at"), pa.timestamp("us")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+            created = (
+                pc.cast(sub.column("created_at"), pa.timestamp("us")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+            )
             return _set(sub, "updated_at", ts_str(created - self.rng.integers(1, 6, n) * US_PER_HOUR))
         if kind == "invalid_enum":
             return _set(sub, column, pa.array([INVALID_ENUM[column]] * n, pa.string()))
@@ -349,7 +458,9 @@ class Injector:
         rate = self.rate * RATE_FACTOR.get(table, 1.0)
         if table == "order_items":
             self._n_products = int(self.product_lookup.n_products)
-            self._order_item_orders = pc.unique(clean.column("order_id").combine_chunks()) if n else pa.array([], pa.string())
+            self._order_item_orders = (
+                pc.unique(clean.column("order_id").combine_chunks()) if n else pa.array([], pa.string())
+            )
             codes = _index_in(clean.column("order_id"), self._order_item_orders)
             self._order_item_keys = codes * (self._n_products + 1) + clean.column("product_id").to_numpy()
         perm = self.rng.permutation(n) if n else np.zeros(0, dtype=np.int64)
@@ -423,7 +534,7 @@ class Injector:
                 ts = np.zeros(sub.num_rows, dtype=np.int64)
                 entries = [("dirty_parent", col)]
             else:
-                rows = sources[next_source:next_source + c]
+                rows = sources[next_source : next_source + c]
                 next_source += len(rows)
                 if not len(rows):
                     continue
@@ -441,7 +552,7 @@ class Injector:
                     if sub.num_rows == 0:
                         continue
                     entries = _kind_columns(slot)
-                    key = sub.select(key_cols)   # the clean fresh key, before the defect
+                    key = sub.select(key_cols)  # the clean fresh key, before the defect
                     if table in PARENT_OF.values() and kind != "null_pk":
                         clones_src.append(src_keys)
                         clones_new.append(sub.column(key_cols[0]))

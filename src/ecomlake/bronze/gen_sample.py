@@ -32,10 +32,16 @@ class SampleResult:
     generated: GenerateResult
 
 
-def package_bronze(output: str | os.PathLike = DEFAULT_OUTPUT, *, start_date: str = DEFAULTS["start_date"],
-                   days: int = DEFAULTS["days"], orders_per_day: int = DEFAULTS["orders_per_day"],
-                   seed: int = DEFAULTS["seed"], defect_rate: float = DEFAULTS["defect_rate"],
-                   progress: bool = False) -> SampleResult:
+def package_bronze(
+    output: str | os.PathLike = DEFAULT_OUTPUT,
+    *,
+    start_date: str = DEFAULTS["start_date"],
+    days: int = DEFAULTS["days"],
+    orders_per_day: int = DEFAULTS["orders_per_day"],
+    seed: int = DEFAULTS["seed"],
+    defect_rate: float = DEFAULTS["defect_rate"],
+    progress: bool = False,
+) -> SampleResult:
     """Generate a Bronze lake in a temp dir and zip it under `bronze/`, deterministically."""
     # Default settings, not the user's config: a changed part-file size must not change the sample.
     settings = Settings()
@@ -43,8 +49,14 @@ def package_bronze(output: str | os.PathLike = DEFAULT_OUTPUT, *, start_date: st
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ecomlake-sample-") as tmp:
         root = Path(tmp) / ZIP_ROOT
-        opts = GeneratorOptions(start_date=start_date, days=days, orders_per_day=orders_per_day, seed=seed,
-                                defect_rate=defect_rate, fixed_created_at=True)
+        opts = GeneratorOptions(
+            start_date=start_date,
+            days=days,
+            orders_per_day=orders_per_day,
+            seed=seed,
+            defect_rate=defect_rate,
+            fixed_created_at=True,
+        )
         generated = generate(settings, opts, out=str(root), progress=progress)
         files = sorted(p for p in root.rglob("*") if p.is_file())
         partial = output.with_name(output.name + ".partial")
@@ -53,7 +65,7 @@ def package_bronze(output: str | os.PathLike = DEFAULT_OUTPUT, *, start_date: st
                 info = zipfile.ZipInfo(f"{ZIP_ROOT}/{path.relative_to(root).as_posix()}", date_time=ZIP_TIMESTAMP)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
-                info.create_system = 3   # unix, so the permissions above apply on every platform
+                info.create_system = 3  # unix, so the permissions above apply on every platform
                 zf.writestr(info, path.read_bytes(), compresslevel=9)
         os.replace(partial, output)
     return SampleResult(output=output, entries=len(files), size_bytes=output.stat().st_size, generated=generated)

@@ -20,15 +20,26 @@ import pyarrow.compute as pc
 
 from ecomlake.bronze import gen_vocab as V
 from ecomlake.bronze.gen_arrow import (
-    US_PER_DAY, US_PER_HOUR, US_PER_SEC, choice, date_str, epoch_day, int_str, join, money_str, take,
-    ts_str, vocab, with_nulls,
+    US_PER_DAY,
+    US_PER_HOUR,
+    US_PER_SEC,
+    choice,
+    date_str,
+    epoch_day,
+    int_str,
+    join,
+    money_str,
+    take,
+    ts_str,
+    vocab,
+    with_nulls,
 )
 from ecomlake.contract import CONTRACT
 
-CONVERSION = 0.34          # share of carts that become an order
-GUEST_SHARE = 0.30         # share of carts (and so of orders) from guests
-EMPTIED_SHARE = 0.15       # non-converted carts whose lines were removed
-RETURN_RATE = 0.12         # share of orders with a return
+CONVERSION = 0.34  # share of carts that become an order
+GUEST_SHARE = 0.30  # share of carts (and so of orders) from guests
+EMPTIED_SHARE = 0.15  # non-converted carts whose lines were removed
+RETURN_RATE = 0.12  # share of orders with a return
 MAX_CONVERSION_US = 47 * US_PER_HOUR
 REACTIVATION_DAYS = 120
 
@@ -102,22 +113,22 @@ class Customers:
     first: np.ndarray
     last: np.ndarray
     email: pa.Array
-    signup: np.ndarray          # epoch day
+    signup: np.ndarray  # epoch day
     phone: pa.Array
     gender: np.ndarray
     age: np.ndarray
     status: np.ndarray
     channel: np.ndarray
-    tier: np.ndarray            # -1: not enrolled in loyalty
+    tier: np.ndarray  # -1: not enrolled in loyalty
     init_tier: np.ndarray
     verified: np.ndarray
     opt_in: np.ndarray
     mailing: pa.Array
     billing: pa.Array
-    enroll: np.ndarray          # epoch day, -1: never enrolled
-    spend: np.ndarray           # lifetime gross spend
-    last_order: np.ndarray      # epoch day of the last order, -1: never
-    affinity: np.ndarray        # personal shopping propensity
+    enroll: np.ndarray  # epoch day, -1: never enrolled
+    spend: np.ndarray  # lifetime gross spend
+    last_order: np.ndarray  # epoch day of the last order, -1: never
+    affinity: np.ndarray  # personal shopping propensity
 
     def __len__(self) -> int:
         return len(self.num)
@@ -140,8 +151,15 @@ def _new_customers(rng, n: int, first_num: int, signup: np.ndarray, enroll_on_si
     first = rng.integers(0, len(V.FIRST_NAMES), n)
     last = rng.integers(0, len(V.LAST_NAMES), n)
     num = np.arange(first_num, first_num + n, dtype=np.int64)
-    email = join(take(_FIRST_LC, first), ".", take(_LAST_LC, last), ".", int_str(num), "@",
-                 take(_DOMAINS, choice(rng, n, V.EMAIL_DOMAIN_WEIGHTS)))
+    email = join(
+        take(_FIRST_LC, first),
+        ".",
+        take(_LAST_LC, last),
+        ".",
+        int_str(num),
+        "@",
+        take(_DOMAINS, choice(rng, n, V.EMAIL_DOMAIN_WEIGHTS)),
+    )
     mailing = _addresses(rng, n)
     same_billing = rng.random(n) < 0.85
     billing = pc.if_else(pa.array(same_billing), mailing, _addresses(rng, n))
@@ -156,17 +174,32 @@ def _new_customers(rng, n: int, first_num: int, signup: np.ndarray, enroll_on_si
         spend = np.where(has_history, np.round(rng.lognormal(np.log(120 + 2.2 * tenure), 0.9), 2), 0.0)
         enrolled = rng.random(n) < 0.85
         enroll = np.where(enrolled, signup + (rng.random(n) * np.maximum(today - signup, 0)).astype(np.int64), -1)
-        last_order = np.where(has_history, signup + (rng.random(n) * np.maximum(today - signup, 0)).astype(np.int64), -1)
+        last_order = np.where(
+            has_history, signup + (rng.random(n) * np.maximum(today - signup, 0)).astype(np.int64), -1
+        )
     earned = tier_from_spend(spend)
     tier = np.where(enrolled, earned, -1).astype(np.int8)
     init_tier = np.where(enrolled, np.minimum(earned, rng.integers(0, 2, n)), -1).astype(np.int8)
     return Customers(
-        num=num, first=first, last=last, email=email, signup=signup.astype(np.int32), phone=_phones(rng, n),
-        gender=choice(rng, n, V.GENDER_WEIGHTS).astype(np.int8), age=rng.integers(18, 81, n).astype(np.float64),
+        num=num,
+        first=first,
+        last=last,
+        email=email,
+        signup=signup.astype(np.int32),
+        phone=_phones(rng, n),
+        gender=choice(rng, n, V.GENDER_WEIGHTS).astype(np.int8),
+        age=rng.integers(18, 81, n).astype(np.float64),
         status=choice(rng, n, V.CUSTOMER_STATUS_WEIGHTS).astype(np.int8),
-        channel=choice(rng, n, V.SIGNUP_CHANNEL_WEIGHTS).astype(np.int8), tier=tier, init_tier=init_tier,
-        verified=rng.random(n) < 0.8, opt_in=rng.random(n) < 0.5, mailing=mailing, billing=billing,
-        enroll=enroll.astype(np.int32), spend=spend, last_order=last_order.astype(np.int32),
+        channel=choice(rng, n, V.SIGNUP_CHANNEL_WEIGHTS).astype(np.int8),
+        tier=tier,
+        init_tier=init_tier,
+        verified=rng.random(n) < 0.8,
+        opt_in=rng.random(n) < 0.5,
+        mailing=mailing,
+        billing=billing,
+        enroll=enroll.astype(np.int32),
+        spend=spend,
+        last_order=last_order.astype(np.int32),
         affinity=rng.lognormal(0.0, 0.9, n),
     )
 
@@ -175,7 +208,7 @@ def _new_customers(rng, n: int, first_num: int, signup: np.ndarray, enroll_on_si
 class Catalog:
     name: pa.Array
     category: np.ndarray
-    price_c: np.ndarray         # unit price in cents
+    price_c: np.ndarray  # unit price in cents
     cost_c: np.ndarray
     stock: np.ndarray
     popularity: np.ndarray
@@ -197,16 +230,22 @@ def _new_catalog(rng, n: int) -> Catalog:
     phrases = pa.concat_arrays(names)
     letters = vocab([chr(65 + i) + chr(65 + j) for i in range(26) for j in range(26)])
     ids = np.arange(1, n + 1)
-    name = join(take(phrases, cat.astype(np.int64) * combos + base), " ",
-                take(letters, rng.integers(0, 676, n)), "-", int_str(ids))
+    name = join(
+        take(phrases, cat.astype(np.int64) * combos + base),
+        " ",
+        take(letters, rng.integers(0, 676, n)),
+        "-",
+        int_str(ids),
+    )
     median = np.array([m for m, _s in V.CATEGORY_PRICE])[cat]
     sigma = np.array([s for _m, s in V.CATEGORY_PRICE])[cat]
     price = np.clip(rng.lognormal(np.log(median), sigma), 1.0, 2499.0)
     price_c = (np.floor(price) * 100 + 99).astype(np.int64)
     cost_c = np.floor(price_c * rng.uniform(0.35, 0.72, n)).astype(np.int64)
     stock = rng.integers(5, 600, n).astype(np.int64)
-    return Catalog(name=name, category=cat, price_c=price_c, cost_c=cost_c, stock=stock,
-                   popularity=rng.lognormal(0.0, 1.0, n))
+    return Catalog(
+        name=name, category=cat, price_c=price_c, cost_c=cost_c, stock=stock, popularity=rng.lognormal(0.0, 1.0, n)
+    )
 
 
 @dataclass
@@ -214,10 +253,10 @@ class _OrderBatch:
     """Orders waiting to be placed: one element per order, lines in `line_*` (sorted by order)."""
 
     order_us: np.ndarray
-    cust: np.ndarray            # customer index, -1 for guests
-    guest: pa.Array             # guest id (null for registered customers)
+    cust: np.ndarray  # customer index, -1 for guests
+    guest: pa.Array  # guest id (null for registered customers)
     line_order: np.ndarray
-    line_product: np.ndarray    # catalogue index (product_id - 1)
+    line_product: np.ndarray  # catalogue index (product_id - 1)
     line_qty: np.ndarray
 
 
@@ -230,7 +269,7 @@ class _ReturnBatch:
     email: pa.Array
     channel: np.ndarray
     payment: np.ndarray
-    item_return: np.ndarray     # index into the returns above
+    item_return: np.ndarray  # index into the returns above
     item_product: np.ndarray
     item_unit_c: np.ndarray
     item_cost_c: np.ndarray
@@ -347,8 +386,11 @@ class World:
         low = cat.stock < 15
         restock = low & (rng.random(len(cat)) < 0.5)
         cat.stock[restock] += rng.integers(100, 400, int(restock.sum()))
-        product_rows = np.ones(len(cat), dtype=bool) if first_day else (
-            price_changed | restock | (cat.stock == 0) | (rng.random(len(cat)) < 0.005))
+        product_rows = (
+            np.ones(len(cat), dtype=bool)
+            if first_day
+            else (price_changed | restock | (cat.stock == 0) | (rng.random(len(cat)) < 0.005))
+        )
 
         return {
             "customers": self._customer_table(np.nonzero(updated)[0]),
@@ -376,14 +418,17 @@ class World:
 
     def _product_table(self, idx: np.ndarray) -> pa.Table:
         cat = self.catalog
-        return _table("product_catalog", {
-            "product_id": (idx + 1).astype(np.int64),
-            "product_name": take(cat.name, idx),
-            "category": take(_CATEGORIES, cat.category[idx]),
-            "unit_price": cat.price_c[idx] / 100.0,
-            "cost_price": cat.cost_c[idx] / 100.0,
-            "inventory_quantity": cat.stock[idx],
-        })
+        return _table(
+            "product_catalog",
+            {
+                "product_id": (idx + 1).astype(np.int64),
+                "product_name": take(cat.name, idx),
+                "category": take(_CATEGORIES, cat.category[idx]),
+                "unit_price": cat.price_c[idx] / 100.0,
+                "cost_price": cat.cost_c[idx] / 100.0,
+                "inventory_quantity": cat.stock[idx],
+            },
+        )
 
     # ------------------------------------------------------------------------------ customers
     def _customer_table(self, idx: np.ndarray) -> pa.Table:
@@ -391,27 +436,30 @@ class World:
         tier = c.tier[idx]
         init = c.init_tier[idx]
         enroll = c.enroll[idx]
-        return _table("customers", {
-            "customer_id": c.ids(idx),
-            "email": take(c.email, idx),
-            "signup_date": date_str(c.signup[idx]),
-            "first_name": take(_FIRST, c.first[idx]),
-            "last_name": take(_LAST, c.last[idx]),
-            "phone_number": take(c.phone, idx),
-            "gender": take(_GENDERS, c.gender[idx]),
-            "age": c.age[idx],
-            "is_guest": np.zeros(len(idx), dtype=bool),
-            "customer_status": take(_STATUSES, c.status[idx]),
-            "signup_channel": take(_SIGNUP_CHANNELS, c.channel[idx]),
-            "loyalty_tier": with_nulls(take(_TIERS, np.maximum(tier, 0)), tier >= 0),
-            "initial_loyalty_tier": with_nulls(take(_TIERS, np.maximum(init, 0)), init >= 0),
-            "email_verified": c.verified[idx],
-            "marketing_opt_in": c.opt_in[idx],
-            "mailing_address": take(c.mailing, idx),
-            "billing_address": take(c.billing, idx),
-            "loyalty_enrollment_date": with_nulls(date_str(np.maximum(enroll, 0)), enroll >= 0),
-            "clv_bucket": take(_CLV, clv_from_spend(c.spend[idx])),
-        })
+        return _table(
+            "customers",
+            {
+                "customer_id": c.ids(idx),
+                "email": take(c.email, idx),
+                "signup_date": date_str(c.signup[idx]),
+                "first_name": take(_FIRST, c.first[idx]),
+                "last_name": take(_LAST, c.last[idx]),
+                "phone_number": take(c.phone, idx),
+                "gender": take(_GENDERS, c.gender[idx]),
+                "age": c.age[idx],
+                "is_guest": np.zeros(len(idx), dtype=bool),
+                "customer_status": take(_STATUSES, c.status[idx]),
+                "signup_channel": take(_SIGNUP_CHANNELS, c.channel[idx]),
+                "loyalty_tier": with_nulls(take(_TIERS, np.maximum(tier, 0)), tier >= 0),
+                "initial_loyalty_tier": with_nulls(take(_TIERS, np.maximum(init, 0)), init >= 0),
+                "email_verified": c.verified[idx],
+                "marketing_opt_in": c.opt_in[idx],
+                "mailing_address": take(c.mailing, idx),
+                "billing_address": take(c.billing, idx),
+                "loyalty_enrollment_date": with_nulls(date_str(np.maximum(enroll, 0)), enroll >= 0),
+                "clv_bucket": take(_CLV, clv_from_spend(c.spend[idx])),
+            },
+        )
 
     # ---------------------------------------------------------------------------------- carts
     def _carts(self, rng, day: dt.date, ymd: int, first_new: int):
@@ -420,10 +468,20 @@ class World:
         cust = self.customers
         expected_orders = self.orders_per_day * season_factor(day)
         n = int(rng.poisson(expected_orders / CONVERSION))
-        if n == 0:   # a quiet day at tiny volumes
+        if n == 0:  # a quiet day at tiny volumes
             none = np.zeros(0, dtype=np.int64)
-            return _empty("shopping_carts"), _empty("cart_items"), _OrderBatch(
-                order_us=none, cust=none, guest=pa.array([], pa.string()), line_order=none, line_product=none, line_qty=none)
+            return (
+                _empty("shopping_carts"),
+                _empty("cart_items"),
+                _OrderBatch(
+                    order_us=none,
+                    cust=none,
+                    guest=pa.array([], pa.string()),
+                    line_order=none,
+                    line_product=none,
+                    line_qty=none,
+                ),
+            )
         guest = rng.random(n) < GUEST_SHARE
         w = cust.weights()
         w[first_new:] *= 6.0  # people who just signed up tend to shop right away
@@ -460,8 +518,11 @@ class World:
 
         # When converting carts become orders: mostly within the hour, some the next day.
         u = rng.random(n)
-        delay = np.where(u < 0.7, rng.exponential(25 * 60 * US_PER_SEC, n),
-                         np.where(u < 0.93, rng.uniform(1, 12, n) * US_PER_HOUR, rng.uniform(12, 47, n) * US_PER_HOUR))
+        delay = np.where(
+            u < 0.7,
+            rng.exponential(25 * 60 * US_PER_SEC, n),
+            np.where(u < 0.93, rng.uniform(1, 12, n) * US_PER_HOUR, rng.uniform(12, 47, n) * US_PER_HOUR),
+        )
         order_us = np.minimum(last_add_raw + delay.astype(np.int64), created + MAX_CONVERSION_US)
         order_us = np.maximum(order_us, last_add_raw)
         converted_today = converts & (order_us <= day_end)
@@ -472,38 +533,48 @@ class World:
         last_add = np.minimum(last_add_raw, day_end)
         emptied_at = np.minimum(created + rng.integers(60, 1800, n) * US_PER_SEC, day_end)
         updated_at = np.where(converted_today, order_us, np.where(emptied, emptied_at, last_add))
-        status = np.where(converted_today, "converted",
-                          np.where(converts, "open", np.where(emptied, "emptied", "abandoned")))
+        status = np.where(
+            converted_today, "converted", np.where(converts, "open", np.where(emptied, "emptied", "abandoned"))
+        )
 
-        carts = _table("shopping_carts", {
-            "cart_id": cart_ids,
-            "customer_id": customer_id,
-            "created_at": ts_str(created),
-            "updated_at": ts_str(updated_at),
-            "cart_total": cart_total_c / 100.0,
-            "status": pa.array(status, type=pa.string()),
-        })
+        carts = _table(
+            "shopping_carts",
+            {
+                "cart_id": cart_ids,
+                "customer_id": customer_id,
+                "created_at": ts_str(created),
+                "updated_at": ts_str(updated_at),
+                "cart_total": cart_total_c / 100.0,
+                "status": pa.array(status, type=pa.string()),
+            },
+        )
         keep = ~emptied[line_cart]
         k_cart, k_product, k_qty = line_cart[keep], product[keep], qty[keep]
-        cart_items = _table("cart_items", {
-            "cart_item_id": ymd * 1_000_000_000 + np.arange(1, int(keep.sum()) + 1, dtype=np.int64),
-            "cart_id": take(cart_ids, k_cart),
-            "product_id": (k_product + 1).astype(np.int64),
-            "product_name": take(cat.name, k_product),
-            "category": take(_CATEGORIES, cat.category[k_product]),
-            "added_at": ts_str(added[keep]),
-            "quantity": k_qty,
-            "unit_price": price_c[keep] / 100.0,
-        })
+        cart_items = _table(
+            "cart_items",
+            {
+                "cart_item_id": ymd * 1_000_000_000 + np.arange(1, int(keep.sum()) + 1, dtype=np.int64),
+                "cart_id": take(cart_ids, k_cart),
+                "product_id": (k_product + 1).astype(np.int64),
+                "product_name": take(cat.name, k_product),
+                "category": take(_CATEGORIES, cat.category[k_product]),
+                "added_at": ts_str(added[keep]),
+                "quantity": k_qty,
+                "unit_price": price_c[keep] / 100.0,
+            },
+        )
 
         conv_idx = np.nonzero(converts)[0]
         line_sel = converts[line_cart]
         remap = np.full(n, -1, dtype=np.int64)
         remap[conv_idx] = np.arange(len(conv_idx))
         converting = _OrderBatch(
-            order_us=order_us[conv_idx], cust=cust_idx[conv_idx],
+            order_us=order_us[conv_idx],
+            cust=cust_idx[conv_idx],
             guest=with_nulls(take(guest_ids, conv_idx), guest[conv_idx]),
-            line_order=remap[line_cart[line_sel]], line_product=product[line_sel], line_qty=qty[line_sel],
+            line_order=remap[line_cart[line_sel]],
+            line_product=product[line_sel],
+            line_qty=qty[line_sel],
         )
         return carts, cart_items, converting
 
@@ -553,46 +624,56 @@ class World:
         agent = with_nulls(join("CSR-", int_str(rng.integers(1, V.AGENTS + 1, n), 4)), phone)
 
         ci = np.maximum(cust_idx, 0)
-        guest_email = join(take(_FIRST_LC, rng.integers(0, len(V.FIRST_NAMES), n)), ".",
-                           int_str(rng.integers(100, 99999, n)), "@",
-                           take(_DOMAINS, choice(rng, n, V.EMAIL_DOMAIN_WEIGHTS)))
+        guest_email = join(
+            take(_FIRST_LC, rng.integers(0, len(V.FIRST_NAMES), n)),
+            ".",
+            int_str(rng.integers(100, 99999, n)),
+            "@",
+            take(_DOMAINS, choice(rng, n, V.EMAIL_DOMAIN_WEIGHTS)),
+        )
         guest_addr = _addresses(rng, n)
         g = pa.array(is_guest)
         tier = np.where(is_guest, -1, cust.tier[ci])
         reactivated = ~is_guest & (cust.last_order[ci] >= 0) & (d - cust.last_order[ci] > REACTIVATION_DAYS)
-        orders = _table("orders", {
-            "order_id": order_ids,
-            "total_items": total_items,
-            "order_date": ts_str(order_us),
-            "customer_id": pc.if_else(g, guest_id, cust.ids(ci)),
-            "email": pc.if_else(g, guest_email, take(cust.email, ci)),
-            "order_channel": take(_CHANNELS, channel),
-            "is_expedited": speed > 0,
-            "customer_tier": with_nulls(take(_TIERS, np.maximum(tier, 0)), tier >= 0),
-            "gross_total": gross_c / 100.0,
-            "net_total": net_c / 100.0,
-            "total_discount_amount": discount_c / 100.0,
-            "payment_method": take(_PAYMENTS, payment),
-            "shipping_speed": take(_SPEEDS, speed),
-            "shipping_cost": ship_c / 100.0,
-            "agent_id": agent,
-            "actual_shipping_cost": actual_c / 100.0,
-            "payment_processing_fee": money_str(fee_c),
-            "shipping_address": pc.if_else(g, guest_addr, take(cust.mailing, ci)),
-            "billing_address": pc.if_else(g, guest_addr, take(cust.billing, ci)),
-            "clv_bucket": with_nulls(take(_CLV, clv_from_spend(cust.spend[ci])), ~is_guest),
-            "is_reactivated": reactivated,
-        })
-        order_items = _table("order_items", {
-            "order_id": take(order_ids, l_order),
-            "product_id": (l_product + 1).astype(np.int64),
-            "product_name": take(cat.name, l_product),
-            "category": take(_CATEGORIES, cat.category[l_product]),
-            "quantity": l_qty,
-            "unit_price": unit_c / 100.0,
-            "discount_amount": disc_c / 100.0,
-            "cost_price": cost_c / 100.0,
-        })
+        orders = _table(
+            "orders",
+            {
+                "order_id": order_ids,
+                "total_items": total_items,
+                "order_date": ts_str(order_us),
+                "customer_id": pc.if_else(g, guest_id, cust.ids(ci)),
+                "email": pc.if_else(g, guest_email, take(cust.email, ci)),
+                "order_channel": take(_CHANNELS, channel),
+                "is_expedited": speed > 0,
+                "customer_tier": with_nulls(take(_TIERS, np.maximum(tier, 0)), tier >= 0),
+                "gross_total": gross_c / 100.0,
+                "net_total": net_c / 100.0,
+                "total_discount_amount": discount_c / 100.0,
+                "payment_method": take(_PAYMENTS, payment),
+                "shipping_speed": take(_SPEEDS, speed),
+                "shipping_cost": ship_c / 100.0,
+                "agent_id": agent,
+                "actual_shipping_cost": actual_c / 100.0,
+                "payment_processing_fee": money_str(fee_c),
+                "shipping_address": pc.if_else(g, guest_addr, take(cust.mailing, ci)),
+                "billing_address": pc.if_else(g, guest_addr, take(cust.billing, ci)),
+                "clv_bucket": with_nulls(take(_CLV, clv_from_spend(cust.spend[ci])), ~is_guest),
+                "is_reactivated": reactivated,
+            },
+        )
+        order_items = _table(
+            "order_items",
+            {
+                "order_id": take(order_ids, l_order),
+                "product_id": (l_product + 1).astype(np.int64),
+                "product_name": take(cat.name, l_product),
+                "category": take(_CATEGORIES, cat.category[l_product]),
+                "quantity": l_qty,
+                "unit_price": unit_c / 100.0,
+                "discount_amount": disc_c / 100.0,
+                "cost_price": cost_c / 100.0,
+            },
+        )
 
         # Customer state: spend, last order, earned tier (an upgrade is a change record today).
         reg = np.nonzero(~is_guest)[0]
@@ -606,13 +687,29 @@ class World:
         sold = np.bincount(l_product, weights=l_qty, minlength=len(cat)).astype(np.int64)
         cat.stock = np.maximum(cat.stock - sold, 0)
 
-        self._plan_returns(rng, d, n, order_ids, orders, is_guest, channel, payment,
-                           l_order, l_product, l_qty, unit_c, cost_c, disc_c)
+        self._plan_returns(
+            rng, d, n, order_ids, orders, is_guest, channel, payment, l_order, l_product, l_qty, unit_c, cost_c, disc_c
+        )
         return orders, order_items, upgraded
 
     # -------------------------------------------------------------------------------- returns
-    def _plan_returns(self, rng, d, n, order_ids, orders, is_guest, channel, payment,
-                      l_order, l_product, l_qty, unit_c, cost_c, disc_c) -> None:
+    def _plan_returns(
+        self,
+        rng,
+        d,
+        n,
+        order_ids,
+        orders,
+        is_guest,
+        channel,
+        payment,
+        l_order,
+        l_product,
+        l_qty,
+        unit_c,
+        cost_c,
+        disc_c,
+    ) -> None:
         returned = rng.random(n) < np.where(is_guest, RETURN_RATE * 0.8, RETURN_RATE)
         if not returned.any():
             return
@@ -620,7 +717,7 @@ class World:
         delay = np.minimum(rng.geometric(1 / 5.0, len(ret_idx)), 30)
         line_ret = returned[l_order] & (rng.random(len(l_order)) < 0.6)
         # every returned order returns at least its first line
-        first_line = np.flatnonzero(np.r_[True, l_order[1:] != l_order[:-1]])   # l_order is sorted
+        first_line = np.flatnonzero(np.r_[True, l_order[1:] != l_order[:-1]])  # l_order is sorted
         has = np.bincount(l_order, weights=line_ret, minlength=n) > 0
         force = first_line[returned[l_order[first_line]] & ~has[l_order[first_line]]]
         line_ret[force] = True
@@ -629,7 +726,7 @@ class World:
         partial = (qty > 1) & (rng.random(len(li)) < 0.3)
         q_ret = np.where(partial, 1 + np.floor(rng.random(len(li)) * (qty - 1)).astype(np.int64), qty)
         paid_c = unit_c[li] * qty - disc_c[li]
-        refund_c = paid_c * q_ret // qty            # never more than what was paid for those units
+        refund_c = paid_c * q_ret // qty  # never more than what was paid for those units
         remap = np.full(n, -1, dtype=np.int64)
         remap[ret_idx] = np.arange(len(ret_idx))
         due = d + delay
@@ -640,15 +737,21 @@ class World:
             local[sel] = np.arange(len(sel))
             isel = np.nonzero(local[item_ret] >= 0)[0]
             oi = ret_idx[sel]
-            self.pending_returns.setdefault(int(due_day), []).append(_ReturnBatch(
-                order_id=take(order_ids, oi),
-                customer_id=orders.column("customer_id").combine_chunks().take(pa.array(oi)),
-                email=orders.column("email").combine_chunks().take(pa.array(oi)),
-                channel=channel[oi], payment=payment[oi],
-                item_return=local[item_ret[isel]], item_product=l_product[li[isel]],
-                item_unit_c=unit_c[li[isel]], item_cost_c=cost_c[li[isel]], item_qty=q_ret[isel],
-                item_refund_c=refund_c[isel],
-            ))
+            self.pending_returns.setdefault(int(due_day), []).append(
+                _ReturnBatch(
+                    order_id=take(order_ids, oi),
+                    customer_id=orders.column("customer_id").combine_chunks().take(pa.array(oi)),
+                    email=orders.column("email").combine_chunks().take(pa.array(oi)),
+                    channel=channel[oi],
+                    payment=payment[oi],
+                    item_return=local[item_ret[isel]],
+                    item_product=l_product[li[isel]],
+                    item_unit_c=unit_c[li[isel]],
+                    item_cost_c=cost_c[li[isel]],
+                    item_qty=q_ret[isel],
+                    item_refund_c=refund_c[isel],
+                )
+            )
 
     def _returns(self, rng, day: dt.date, ymd: int):
         d = epoch_day(day)
@@ -661,34 +764,40 @@ class World:
         return_ids = join(f"RTN-{ymd}-", int_str(np.arange(1, n + 1), 6))
         refund_c = np.bincount(b.item_return, weights=b.item_refund_c, minlength=n).astype(np.int64)
         phone = b.channel == 1
-        returns = _table("returns", {
-            "return_id": return_ids,
-            "order_id": b.order_id,
-            "customer_id": b.customer_id,
-            "email": b.email,
-            "return_date": date_str(np.full(n, d)),
-            "reason": take(_REASONS, choice(rng, n, V.RETURN_REASON_WEIGHTS)),
-            "return_type": take(_RETURN_TYPES, choice(rng, n, V.RETURN_TYPE_WEIGHTS)),
-            "refunded_amount": refund_c / 100.0,
-            "return_channel": take(_CHANNELS, b.channel),
-            "agent_id": with_nulls(join("CSR-", int_str(rng.integers(1, V.AGENTS + 1, n), 4)), phone),
-            "refund_method": take(_PAYMENTS, b.payment),
-        })
+        returns = _table(
+            "returns",
+            {
+                "return_id": return_ids,
+                "order_id": b.order_id,
+                "customer_id": b.customer_id,
+                "email": b.email,
+                "return_date": date_str(np.full(n, d)),
+                "reason": take(_REASONS, choice(rng, n, V.RETURN_REASON_WEIGHTS)),
+                "return_type": take(_RETURN_TYPES, choice(rng, n, V.RETURN_TYPE_WEIGHTS)),
+                "refunded_amount": refund_c / 100.0,
+                "return_channel": take(_CHANNELS, b.channel),
+                "agent_id": with_nulls(join("CSR-", int_str(rng.integers(1, V.AGENTS + 1, n), 4)), phone),
+                "refund_method": take(_PAYMENTS, b.payment),
+            },
+        )
         order = np.argsort(b.item_return, kind="stable")
         k = len(order)
         p = b.item_product[order]
-        return_items = _table("return_items", {
-            "return_item_id": ymd * 1_000_000_000 + np.arange(1, k + 1, dtype=np.int64),
-            "return_id": take(return_ids, b.item_return[order]),
-            "order_id": take(b.order_id, b.item_return[order]),
-            "product_id": (p + 1).astype(np.int64),
-            "product_name": take(cat.name, p),
-            "category": take(_CATEGORIES, cat.category[p]),
-            "quantity_returned": b.item_qty[order],
-            "unit_price": b.item_unit_c[order] / 100.0,
-            "cost_price": b.item_cost_c[order] / 100.0,
-            "refunded_amount": b.item_refund_c[order] / 100.0,
-        })
+        return_items = _table(
+            "return_items",
+            {
+                "return_item_id": ymd * 1_000_000_000 + np.arange(1, k + 1, dtype=np.int64),
+                "return_id": take(return_ids, b.item_return[order]),
+                "order_id": take(b.order_id, b.item_return[order]),
+                "product_id": (p + 1).astype(np.int64),
+                "product_name": take(cat.name, p),
+                "category": take(_CATEGORIES, cat.category[p]),
+                "quantity_returned": b.item_qty[order],
+                "unit_price": b.item_unit_c[order] / 100.0,
+                "cost_price": b.item_cost_c[order] / 100.0,
+                "refunded_amount": b.item_refund_c[order] / 100.0,
+            },
+        )
         return returns, return_items
 
 
@@ -697,8 +806,12 @@ def _select_orders(b: _OrderBatch, sel: np.ndarray) -> _OrderBatch:
     remap[sel] = np.arange(len(sel))
     lines = np.nonzero(remap[b.line_order] >= 0)[0]
     return _OrderBatch(
-        order_us=b.order_us[sel], cust=b.cust[sel], guest=take(b.guest, sel),
-        line_order=remap[b.line_order[lines]], line_product=b.line_product[lines], line_qty=b.line_qty[lines],
+        order_us=b.order_us[sel],
+        cust=b.cust[sel],
+        guest=take(b.guest, sel),
+        line_order=remap[b.line_order[lines]],
+        line_product=b.line_product[lines],
+        line_qty=b.line_qty[lines],
     )
 
 

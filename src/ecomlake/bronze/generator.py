@@ -54,8 +54,8 @@ class GeneratorOptions:
     seed: int = 7
     defect_rate: float = 0.03
     file_faults: str | list[str] = ""
-    history_start: str | dt.date | None = None   # default: DEFAULT_HISTORY_DAYS before start_date
-    fixed_created_at: bool = False               # manifest created_at = the partition's ingestion_ts
+    history_start: str | dt.date | None = None  # default: DEFAULT_HISTORY_DAYS before start_date
+    fixed_created_at: bool = False  # manifest created_at = the partition's ingestion_ts
 
 
 @dataclass(frozen=True)
@@ -85,12 +85,15 @@ class GenerateResult:
     def summary(self) -> str:
         per_table = ", ".join(f"{t}={self.rows.get(t, 0):,}" for t in TABLES)
         span = f"{self.days[0]}..{self.days[-1]}" if len(self.days) > 1 else f"{self.days[0]}"
-        return (f"bronze generate: {len(self.days)} day(s) {span} -> {self.out}: {per_table}; "
-                f"{self.total_rows:,} rows in {self.seconds:.1f}s ({self.rows_per_second:,.0f} rows/s, "
-                f"peak RSS {self.peak_rss_mb:,.0f} MB)")
+        return (
+            f"bronze generate: {len(self.days)} day(s) {span} -> {self.out}: {per_table}; "
+            f"{self.total_rows:,} rows in {self.seconds:.1f}s ({self.rows_per_second:,.0f} rows/s, "
+            f"peak RSS {self.peak_rss_mb:,.0f} MB)"
+        )
 
 
 # ------------------------------------------------------------------------------------ identity
+
 
 def canonical_key_json(table: str, key: dict) -> str:
     return json.dumps({**key, "_table": table}, sort_keys=True, separators=(",", ":"))
@@ -160,6 +163,7 @@ def ingestion_time(seed: int, day: dt.date) -> dt.datetime:
 
 # ------------------------------------------------------------------------------------ options
 
+
 def parse_file_faults(spec: str | list[str] | None, days: list[dt.date]) -> list[FileFault]:
     """`KIND` or `TABLE:KIND@DATE`, comma separated; a bare KIND means orders on the last day."""
     if not spec:
@@ -178,7 +182,9 @@ def parse_file_faults(spec: str | list[str] | None, days: list[dt.date]) -> list
             rest, when = (p.strip() for p in rest.split("@", 1))
             day = parse_date(when, "--file-faults date")
         if rest not in FILE_FAULT_KINDS:
-            raise InputError(f"unknown file fault {rest!r} in --file-faults {item!r} (known: {', '.join(FILE_FAULT_KINDS)})")
+            raise InputError(
+                f"unknown file fault {rest!r} in --file-faults {item!r} (known: {', '.join(FILE_FAULT_KINDS)})"
+            )
         if table not in CONTRACT:
             raise InputError(f"unknown table {table!r} in --file-faults {item!r} (known: {', '.join(TABLES)})")
         if day not in days:
@@ -207,6 +213,7 @@ def _resolve(opts: GeneratorOptions) -> tuple[list[dt.date], dt.date, list[FileF
 
 # ---------------------------------------------------------------------------------- generate
 
+
 class _ProductLookup:
     """Catalogue attributes by product id, for dirty order lines moved to another product."""
 
@@ -231,7 +238,9 @@ class _ProductLookup:
         }
 
 
-def generate(settings: Settings, opts: GeneratorOptions, out: str | None = None, progress: bool = False) -> GenerateResult:
+def generate(
+    settings: Settings, opts: GeneratorOptions, out: str | None = None, progress: bool = False
+) -> GenerateResult:
     """Write `opts.days` days of Bronze under `out` (default: settings.paths.bronze_base_path)."""
     days, history, faults = _resolve(opts)
     out = out or settings.paths.bronze_base_path
@@ -251,8 +260,17 @@ def generate(settings: Settings, opts: GeneratorOptions, out: str | None = None,
             for table in TABLES:
                 batch = injector.apply(table, clean[table])
                 day_faults = [f for f in faults if f.table == table and f.day == day]
-                counts = write_partition(out, table, day, batch, seed=opts.seed, defect_rate=opts.defect_rate,
-                                         max_rows=max_rows, faults=day_faults, fixed_created_at=opts.fixed_created_at)
+                counts = write_partition(
+                    out,
+                    table,
+                    day,
+                    batch,
+                    seed=opts.seed,
+                    defect_rate=opts.defect_rate,
+                    max_rows=max_rows,
+                    faults=day_faults,
+                    fixed_created_at=opts.fixed_created_at,
+                )
                 result.rows[table] += batch.data.num_rows
                 for kind, n in counts.items():
                     result.defects[kind] = result.defects.get(kind, 0) + n
@@ -281,8 +299,13 @@ class _Progress:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), console=Console(stderr=True))
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+            )
             self.progress.start()
 
     def start_day(self, day: dt.date, steps: int) -> None:
@@ -299,6 +322,7 @@ class _Progress:
 
 
 # ------------------------------------------------------------------------------------- write
+
 
 def _lineage_table(table: str, batch: TableBatch, seed: int, day: dt.date):
     """The partition's rows with batch_id, ingestion_ts and event_id (source_file is per file)."""
@@ -327,8 +351,18 @@ def _event_dt_range(table: str, data: pa.Table) -> tuple[str | None, str | None]
     return fmt(mm["min"]), fmt(mm["max"])
 
 
-def write_partition(out: str, table: str, day: dt.date, batch: TableBatch, *, seed: int, defect_rate: float,
-                    max_rows: int, faults: list[FileFault] = (), fixed_created_at: bool = False) -> dict[str, int]:
+def write_partition(
+    out: str,
+    table: str,
+    day: dt.date,
+    batch: TableBatch,
+    *,
+    seed: int,
+    defect_rate: float,
+    max_rows: int,
+    faults: list[FileFault] = (),
+    fixed_created_at: bool = False,
+) -> dict[str, int]:
     """Write one partition atomically; returns the ledger's defect counts."""
     partition = storage.partition_name(day.isoformat(), PARTITION_KEY)
     data, eids, ingestion_ts = _lineage_table(table, batch, seed, day)
@@ -354,15 +388,22 @@ def write_partition(out: str, table: str, day: dt.date, batch: TableBatch, *, se
         for i in range(n_files):
             name = f"part-{i:04d}.parquet"
             chunk = data.slice(i * max_rows, max_rows)
-            chunk = chunk.append_column("source_file", pa.array([f"{table}/{partition}/{name}"] * chunk.num_rows, pa.string()))
+            chunk = chunk.append_column(
+                "source_file", pa.array([f"{table}/{partition}/{name}"] * chunk.num_rows, pa.string())
+            )
             chunk = chunk.cast(schema)
             if i == 0 and "dropped_required_column" in fault_kinds:
                 dropped = _droppable_column(table)
                 chunk = chunk.drop_columns([dropped])
                 file_faults.append({"kind": "dropped_required_column", "file": name, "column": dropped})
             path = os.path.join(tmp, name)
-            pq.write_table(chunk, path, compression=PARQUET_COMPRESSION, row_group_size=min(max_rows, 1 << 20),
-                           use_dictionary=_dictionary_columns(table, chunk.column_names))
+            pq.write_table(
+                chunk,
+                path,
+                compression=PARQUET_COMPRESSION,
+                row_group_size=min(max_rows, 1 << 20),
+                use_dictionary=_dictionary_columns(table, chunk.column_names),
+            )
             entries.append({"path": name, "rows": chunk.num_rows, "sha256": storage.sha256_file(path)})
             written.append(name)
         if "truncated_parquet" in fault_kinds:
@@ -372,7 +413,9 @@ def write_partition(out: str, table: str, day: dt.date, batch: TableBatch, *, se
             keep = max(8, size * 2 // 3) if size > 16 else size // 2
             with open(path, "r+b") as fh:
                 fh.truncate(keep)
-            file_faults.append({"kind": "truncated_parquet", "file": name, "original_bytes": size, "truncated_bytes": keep})
+            file_faults.append(
+                {"kind": "truncated_parquet", "file": name, "original_bytes": size, "truncated_bytes": keep}
+            )
 
         total = sum(e["rows"] for e in entries)
         min_dt, max_dt = _event_dt_range(table, batch.data)
@@ -394,8 +437,14 @@ def write_partition(out: str, table: str, day: dt.date, batch: TableBatch, *, se
             manifest["files"] = [dict(e) for e in entries]
             manifest["files"][0]["rows"] += lie
             manifest["total_rows"] = total + lie
-            file_faults.append({"kind": "manifest_row_mismatch", "file": storage.MANIFEST_NAME,
-                                "manifest_rows": total + lie, "actual_rows": total})
+            file_faults.append(
+                {
+                    "kind": "manifest_row_mismatch",
+                    "file": storage.MANIFEST_NAME,
+                    "manifest_rows": total + lie,
+                    "actual_rows": total,
+                }
+            )
         if "missing_manifest" in fault_kinds:
             file_faults.append({"kind": "missing_manifest", "file": storage.MANIFEST_NAME})
 
@@ -405,7 +454,7 @@ def write_partition(out: str, table: str, day: dt.date, batch: TableBatch, *, se
         if "missing_manifest" not in fault_kinds:
             _write_text(os.path.join(tmp, storage.MANIFEST_NAME), json.dumps(manifest, indent=2) + "\n")
             written.append(storage.MANIFEST_NAME)
-        _write_text(os.path.join(tmp, storage.SUCCESS_NAME), "")   # last: the partition is complete
+        _write_text(os.path.join(tmp, storage.SUCCESS_NAME), "")  # last: the partition is complete
         written.append(storage.SUCCESS_NAME)
 
         if remote:
@@ -427,7 +476,7 @@ def _remove_stale(table_dir: str, partition: str) -> None:
             pid = int(stale.name.rsplit(".", 1)[1])
             if pid != os.getpid():
                 os.kill(pid, 0)
-                continue   # its owner is alive
+                continue  # its owner is alive
         except ProcessLookupError:
             pass
         except (ValueError, PermissionError):
@@ -474,8 +523,16 @@ def _upload(local_dir: str, final: str, names: list[str]) -> None:
     fs.invalidate_cache()
 
 
-def build_ledger(table: str, partition: str, seed: int, defect_rate: float, batch: TableBatch,
-                 eids: pa.Array, ingestion_ts: pa.Array, file_faults: list[dict]) -> dict:
+def build_ledger(
+    table: str,
+    partition: str,
+    seed: int,
+    defect_rate: float,
+    batch: TableBatch,
+    eids: pa.Array,
+    ingestion_ts: pa.Array,
+    file_faults: list[dict],
+) -> dict:
     rows = np.array([r[0] for r in batch.ledger_rows], dtype=np.int64)
     keys = batch.event_key.take(pa.array(rows)).to_pylist() if len(rows) else []
     ev = eids.take(pa.array(rows)).to_pylist() if len(rows) else []
@@ -483,8 +540,17 @@ def build_ledger(table: str, partition: str, seed: int, defect_rate: float, batc
     row_defects = []
     counts: dict[str, int] = {}
     for (_row, kind, column, code), key, e, t in zip(batch.ledger_rows, keys, ev, ts):
-        row_defects.append({"event_id": e, "key": key, "ingestion_ts": t, "kind": kind, "column": column,
-                            "family": gen_defects.family_of(table, code), "code": code})
+        row_defects.append(
+            {
+                "event_id": e,
+                "key": key,
+                "ingestion_ts": t,
+                "kind": kind,
+                "column": column,
+                "family": gen_defects.family_of(table, code),
+                "code": code,
+            }
+        )
         counts[kind] = counts.get(kind, 0) + 1
     return {
         "table": table,
@@ -512,7 +578,19 @@ def read_ledger(partition_dir: str) -> dict:
 
 
 __all__ = [
-    "GeneratorOptions", "GenerateResult", "FileFault", "FILE_FAULT_KINDS", "GENERATOR_VERSION", "LEDGER_NAME",
-    "generate", "parse_file_faults", "event_id", "event_ids", "batch_id_for", "ingestion_time", "read_ledger",
-    "write_partition", "ledger_json",
+    "GeneratorOptions",
+    "GenerateResult",
+    "FileFault",
+    "FILE_FAULT_KINDS",
+    "GENERATOR_VERSION",
+    "LEDGER_NAME",
+    "generate",
+    "parse_file_faults",
+    "event_id",
+    "event_ids",
+    "batch_id_for",
+    "ingestion_time",
+    "read_ledger",
+    "write_partition",
+    "ledger_json",
 ]

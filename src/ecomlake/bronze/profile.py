@@ -25,11 +25,11 @@ from ecomlake.quality.gate import fmt_int, md_table
 from ecomlake.runs import utc_now_iso
 
 KEY = contract.PARTITION_KEY
-NULL_TOKENS = ("none", "null", "n/a", "")   # compared after trim + lower-case
-LOW_CARDINALITY = 20                        # top values are listed for columns with at most this many values
+NULL_TOKENS = ("none", "null", "n/a", "")  # compared after trim + lower-case
+LOW_CARDINALITY = 20  # top values are listed for columns with at most this many values
 MOSTLY_NULL_PCT = 50.0
 TOP_N = 5
-FILE_COL = "_ecomlake_source_path"         # added by read_parquet so dimension keys can be grouped by partition
+FILE_COL = "_ecomlake_source_path"  # added by read_parquet so dimension keys can be grouped by partition
 
 
 def _q(name: str) -> str:
@@ -50,7 +50,7 @@ class ColumnProfile:
     contract_type: str | None
     non_null: int = 0
     nulls: int = 0
-    null_tokens: int | None = None   # string columns only
+    null_tokens: int | None = None  # string columns only
     distinct: int = 0
     min: str | None = None
     max: str | None = None
@@ -59,25 +59,31 @@ class ColumnProfile:
 
     def to_dict(self, rows: int) -> dict:
         return {
-            "column": self.name, "type": self.type, "contract_type": self.contract_type,
+            "column": self.name,
+            "type": self.type,
+            "contract_type": self.contract_type,
             "null_pct": round(100.0 * self.nulls / rows, 4) if rows else None,
             "null_token_pct": (round(100.0 * self.null_tokens / rows, 4) if rows else None)
-            if self.null_tokens is not None else None,
-            "distinct": self.distinct, "min": self.min, "max": self.max,
-            "top_values": [{"value": v, "count": n} for v, n in self.top], "flags": self.flags,
+            if self.null_tokens is not None
+            else None,
+            "distinct": self.distinct,
+            "min": self.min,
+            "max": self.max,
+            "top_values": [{"value": v, "count": n} for v, n in self.top],
+            "flags": self.flags,
         }
 
 
 @dataclass
 class TableProfile:
     table: str
-    partitions: dict[str, dict[str, str]] = field(default_factory=dict)   # ingest_dt=D -> column -> type
+    partitions: dict[str, dict[str, str]] = field(default_factory=dict)  # ingest_dt=D -> column -> type
     partition_rows: dict[str, int] = field(default_factory=dict)
     arrow_types: dict[str, pa.DataType] = field(default_factory=dict)  # type string -> pyarrow type
     files: int = 0
     unreadable: list[str] = field(default_factory=list)
-    rows: int = 0                    # rows in the footers of the readable files
-    profiled_rows: int = 0           # rows the column statistics cover (max_rows sampling)
+    rows: int = 0  # rows in the footers of the readable files
+    profiled_rows: int = 0  # rows the column statistics cover (max_rows sampling)
     columns: list[ColumnProfile] = field(default_factory=list)
     drift: list[dict] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
@@ -86,10 +92,16 @@ class TableProfile:
 
     def to_dict(self) -> dict:
         return {
-            "table": self.table, "partitions": len(self.partitions), "files": self.files, "rows": self.rows,
-            "profiled_rows": self.profiled_rows, "unreadable_files": self.unreadable,
-            "duplicate_primary_keys": self.duplicate_keys, "keys_updated_across_partitions": self.changed_keys,
-            "schema_drift": self.drift, "flags": self.flags,
+            "table": self.table,
+            "partitions": len(self.partitions),
+            "files": self.files,
+            "rows": self.rows,
+            "profiled_rows": self.profiled_rows,
+            "unreadable_files": self.unreadable,
+            "duplicate_primary_keys": self.duplicate_keys,
+            "keys_updated_across_partitions": self.changed_keys,
+            "schema_drift": self.drift,
+            "flags": self.flags,
             "columns": [c.to_dict(self.profiled_rows) for c in self.columns],
         }
 
@@ -140,8 +152,7 @@ def _drift(table: str, tp: TableProfile) -> None:
         present = {p for ps in by_type.values() for p in ps}
         missing_in = [p for p in parts if p not in present]
         if len(by_type) > 1:
-            tp.drift.append({"column": col, "change": "type",
-                             "types": {t: ps for t, ps in by_type.items()}})
+            tp.drift.append({"column": col, "change": "type", "types": {t: ps for t, ps in by_type.items()}})
             tp.flags.append(f"schema drift: {col} changes type across partitions ({', '.join(by_type)})")
         if missing_in:
             tp.drift.append({"column": col, "change": "presence", "missing_in": missing_in})
@@ -151,8 +162,7 @@ def _drift(table: str, tp: TableProfile) -> None:
             tp.flags.append(f"unexpected column {col} (not in the contract)")
         else:
             want = expected.field(idx).type
-            bad = [t for t in by_type
-                   if not all(compatible_type(tp.arrow_types[x], want) for x in t.split(" | "))]
+            bad = [t for t in by_type if not all(compatible_type(tp.arrow_types[x], want) for x in t.split(" | "))]
             if bad:
                 tp.flags.append(f"{col} is {', '.join(bad)} but the contract says {want}")
     for f in expected:
@@ -163,8 +173,10 @@ def _drift(table: str, tp: TableProfile) -> None:
 def _profile_columns(con, table: str, tp: TableProfile, files: list[str], max_rows: int) -> None:
     if not files:
         return
-    src = (f"read_parquet([{', '.join(sql_literal(f) for f in files)}], union_by_name = true, "
-           f"hive_partitioning = false, filename = {sql_literal(FILE_COL)})")
+    src = (
+        f"read_parquet([{', '.join(sql_literal(f) for f in files)}], union_by_name = true, "
+        f"hive_partitioning = false, filename = {sql_literal(FILE_COL)})"
+    )
     limit = f" LIMIT {int(max_rows)}" if max_rows else ""
     con.execute(f"CREATE OR REPLACE TEMP TABLE src AS SELECT * FROM {src}{limit}")
     described = con.execute("DESCRIBE src").fetchall()
@@ -183,7 +195,7 @@ def _profile_columns(con, table: str, tp: TableProfile, files: list[str], max_ro
     it = iter(row)
     tp.profiled_rows = next(it)
     expected = contract.CONTRACT[table].bronze_schema()
-    arrow_types: dict[str, list[str]] = defaultdict(list)   # every type a column has in the footers
+    arrow_types: dict[str, list[str]] = defaultdict(list)  # every type a column has in the footers
     for cols_ in tp.partitions.values():
         for c, types in cols_.items():
             for t in types.split(" | "):
@@ -203,9 +215,13 @@ def _profile_columns(con, table: str, tp: TableProfile, files: list[str], max_ro
     for cp in tp.columns:
         # Top values only say something when values repeat (an id column has none worth listing).
         if cp.name in scalar and 0 < cp.distinct <= LOW_CARDINALITY and cp.distinct < cp.non_null:
-            cp.top = [(v, n) for v, n in con.execute(
-                f"SELECT {_q(cp.name)}::VARCHAR AS v, count(*) AS n FROM src WHERE {_q(cp.name)} IS NOT NULL "
-                f"GROUP BY 1 ORDER BY n DESC, v LIMIT {TOP_N}").fetchall()]
+            cp.top = [
+                (v, n)
+                for v, n in con.execute(
+                    f"SELECT {_q(cp.name)}::VARCHAR AS v, count(*) AS n FROM src WHERE {_q(cp.name)} IS NOT NULL "
+                    f"GROUP BY 1 ORDER BY n DESC, v LIMIT {TOP_N}"
+                ).fetchall()
+            ]
         if tp.profiled_rows:
             missing_pct = 100.0 * (cp.nulls + (cp.null_tokens or 0)) / tp.profiled_rows
             if missing_pct > MOSTLY_NULL_PCT:
@@ -224,19 +240,23 @@ def _profile_columns(con, table: str, tp: TableProfile, files: list[str], max_ro
         part_key = f", regexp_extract({_q(FILE_COL)}, '{KEY}=([^/]+)', 1) AS _part" if is_dim else ""
         dup_keys, dup_rows = con.execute(
             f"SELECT count(*), coalesce(sum(n - 1), 0) FROM (SELECT {keys}{part_key}, count(*) AS n FROM src "
-            f"WHERE {not_null} GROUP BY ALL HAVING count(*) > 1)").fetchone()
+            f"WHERE {not_null} GROUP BY ALL HAVING count(*) > 1)"
+        ).fetchone()
         tp.duplicate_keys = int(dup_keys)
         scope = "within one partition" if is_dim else "across partitions"
         if dup_keys:
             for cp in tp.columns:
                 if cp.name in pk:
                     cp.flags.append("duplicate_pk")
-            tp.flags.append(f"duplicate primary key ({', '.join(pk)}) {scope}: {dup_keys:,} keys repeated, "
-                            f"{int(dup_rows):,} extra rows")
+            tp.flags.append(
+                f"duplicate primary key ({', '.join(pk)}) {scope}: {dup_keys:,} keys repeated, "
+                f"{int(dup_rows):,} extra rows"
+            )
         if is_dim:
             tp.changed_keys = con.execute(
                 f"SELECT count(*) FROM (SELECT {keys} FROM src WHERE {not_null} GROUP BY ALL "
-                f"HAVING count(DISTINCT regexp_extract({_q(FILE_COL)}, '{KEY}=([^/]+)', 1)) > 1)").fetchone()[0]
+                f"HAVING count(DISTINCT regexp_extract({_q(FILE_COL)}, '{KEY}=([^/]+)', 1)) > 1)"
+            ).fetchone()[0]
     con.execute("DROP TABLE src")
 
 
@@ -252,8 +272,10 @@ def profile_bronze(
     """Profile every table; write the Markdown profile and the JSON schema map; return the profile."""
     root = settings.paths.bronze_base_path
     if not storage.isdir(root):
-        raise InputError(f"bronze path not found: {root} (pass --bronze-path, set BRONZE_BASE_PATH, "
-                         "or write it with `ecomlake bronze generate`)")
+        raise InputError(
+            f"bronze path not found: {root} (pass --bronze-path, set BRONZE_BASE_PATH, "
+            "or write it with `ecomlake bronze generate`)"
+        )
     if max_rows < 0:
         raise InputError(f"--max-rows must be >= 0, got {max_rows}")
     table_names = contract.parse_tables(",".join(tables) if isinstance(tables, list) else tables)
@@ -276,8 +298,10 @@ def profile_bronze(
                 tp.flags.append(f"column statistics failed: {first}")
             profiles.append(tp)
             if echo:
-                click.echo(f"{t}: {len(tp.partitions)} partitions, {tp.files} files, {tp.rows:,} rows, "
-                           f"{len(tp.columns)} columns, {len(tp.flags)} flags")
+                click.echo(
+                    f"{t}: {len(tp.partitions)} partitions, {tp.files} files, {tp.rows:,} rows, "
+                    f"{len(tp.columns)} columns, {len(tp.flags)} flags"
+                )
     finally:
         con.close()
 
@@ -290,8 +314,10 @@ def profile_bronze(
     if output:
         storage.write_bytes_atomic(output, _markdown(profiles, root, generated_at, max_rows).encode())
     if echo:
-        click.echo(f"Bronze profile: {len(profiles)} tables, {sum(len(p.flags) for p in profiles)} flags; "
-                   f"report {output or '-'}; schema map {schema_json or '-'}")
+        click.echo(
+            f"Bronze profile: {len(profiles)} tables, {sum(len(p.flags) for p in profiles)} flags; "
+            f"report {output or '-'}; schema map {schema_json or '-'}"
+        )
     return {**result, "profiles": [tp.to_dict() for tp in profiles]}
 
 
@@ -305,9 +331,21 @@ def _markdown(profiles: list[TableProfile], root: str, generated_at: str, max_ro
         "",
         "## Overview",
         "",
-        md_table(["Table", "Partitions", "Files", "Rows", "Columns", "Duplicate PKs", "Flags"],
-                 [(tp.table, len(tp.partitions), tp.files, fmt_int(tp.rows), len(tp.columns),
-                   fmt_int(tp.duplicate_keys), len(tp.flags)) for tp in profiles]),
+        md_table(
+            ["Table", "Partitions", "Files", "Rows", "Columns", "Duplicate PKs", "Flags"],
+            [
+                (
+                    tp.table,
+                    len(tp.partitions),
+                    tp.files,
+                    fmt_int(tp.rows),
+                    len(tp.columns),
+                    fmt_int(tp.duplicate_keys),
+                    len(tp.flags),
+                )
+                for tp in profiles
+            ],
+        ),
         "",
         "## Flags",
         "",
@@ -323,8 +361,11 @@ def _markdown(profiles: list[TableProfile], root: str, generated_at: str, max_ro
             else:
                 detail = f"missing in {len(d['missing_in'])} partition(s): {', '.join(d['missing_in'][:5])}"
             drift_rows.append((tp.table, d["column"], d["change"], detail))
-    out.append(md_table(["Table", "Column", "Change", "Detail"], drift_rows) if drift_rows
-               else "None: every column keeps its type and presence in every partition.")
+    out.append(
+        md_table(["Table", "Column", "Change", "Detail"], drift_rows)
+        if drift_rows
+        else "None: every column keeps its type and presence in every partition."
+    )
     for tp in profiles:
         out += ["", f"## {tp.table}", ""]
         if not tp.partitions:
@@ -332,21 +373,49 @@ def _markdown(profiles: list[TableProfile], root: str, generated_at: str, max_ro
             continue
         counts = list(tp.partition_rows.values())
         parts = list(tp.partition_rows)
-        out.append(f"{len(parts)} partitions ({parts[0]} … {parts[-1]}), {tp.files} files, {tp.rows:,} rows; "
-                   f"rows per partition min {min(counts):,}, avg {sum(counts) / len(counts):,.0f}, max {max(counts):,}; "
-                   f"{tp.profiled_rows:,} rows profiled"
-                   + (f"; {tp.changed_keys:,} keys have change records on more than one day (updates, not duplicates)."
-                      if tp.changed_keys is not None else "."))
+        out.append(
+            f"{len(parts)} partitions ({parts[0]} … {parts[-1]}), {tp.files} files, {tp.rows:,} rows; "
+            f"rows per partition min {min(counts):,}, avg {sum(counts) / len(counts):,.0f}, max {max(counts):,}; "
+            f"{tp.profiled_rows:,} rows profiled"
+            + (
+                f"; {tp.changed_keys:,} keys have change records on more than one day (updates, not duplicates)."
+                if tp.changed_keys is not None
+                else "."
+            )
+        )
         out.append("")
-        out.append(md_table(
-            ["Column", "Type", "Contract", "Null %", "Null tokens %", "Distinct", "Min", "Max", "Top values", "Flags"],
-            [(cp.name, cp.type, cp.contract_type or "(not in contract)",
-              f"{100.0 * cp.nulls / tp.profiled_rows:.2f}" if tp.profiled_rows else "-",
-              (f"{100.0 * cp.null_tokens / tp.profiled_rows:.2f}" if tp.profiled_rows else "-")
-              if cp.null_tokens is not None else "n/a",
-              fmt_int(cp.distinct), _short(cp.min), _short(cp.max),
-              ", ".join(f"{_short(v, 20)} ({n:,})" for v, n in cp.top) or "-",
-              ", ".join(cp.flags) or "-") for cp in tp.columns],
-        ))
+        out.append(
+            md_table(
+                [
+                    "Column",
+                    "Type",
+                    "Contract",
+                    "Null %",
+                    "Null tokens %",
+                    "Distinct",
+                    "Min",
+                    "Max",
+                    "Top values",
+                    "Flags",
+                ],
+                [
+                    (
+                        cp.name,
+                        cp.type,
+                        cp.contract_type or "(not in contract)",
+                        f"{100.0 * cp.nulls / tp.profiled_rows:.2f}" if tp.profiled_rows else "-",
+                        (f"{100.0 * cp.null_tokens / tp.profiled_rows:.2f}" if tp.profiled_rows else "-")
+                        if cp.null_tokens is not None
+                        else "n/a",
+                        fmt_int(cp.distinct),
+                        _short(cp.min),
+                        _short(cp.max),
+                        ", ".join(f"{_short(v, 20)} ({n:,})" for v, n in cp.top) or "-",
+                        ", ".join(cp.flags) or "-",
+                    )
+                    for cp in tp.columns
+                ],
+            )
+        )
     out += ["", "<!-- AUTO-GENERATED by `ecomlake bronze profile` - DO NOT EDIT -->", ""]
     return "\n".join(out)

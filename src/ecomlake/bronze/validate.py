@@ -32,15 +32,27 @@ KEY = contract.PARTITION_KEY
 # Per-table PASS summaries are written for these checks when nothing went wrong, so the metrics
 # show what was verified, not only what failed.
 _PARTITION_CHECKS = (
-    CheckName.TABLE_PRESENT, CheckName.PARTITION_NAME, CheckName.PARTITION_PRESENT,
-    CheckName.MANIFEST_PRESENT, CheckName.MANIFEST_VALID, CheckName.MANIFEST_ROWS,
-    CheckName.MANIFEST_FILE_PRESENT, CheckName.FILE_LISTED, CheckName.CHECKSUM, CheckName.PARQUET_MAGIC,
-    CheckName.PARQUET_READABLE, CheckName.COLUMN_PRESENT, CheckName.COLUMN_TYPE, CheckName.UNEXPECTED_COLUMN,
-    CheckName.SUCCESS_MARKER, CheckName.MIN_ROWS,
+    CheckName.TABLE_PRESENT,
+    CheckName.PARTITION_NAME,
+    CheckName.PARTITION_PRESENT,
+    CheckName.MANIFEST_PRESENT,
+    CheckName.MANIFEST_VALID,
+    CheckName.MANIFEST_ROWS,
+    CheckName.MANIFEST_FILE_PRESENT,
+    CheckName.FILE_LISTED,
+    CheckName.CHECKSUM,
+    CheckName.PARQUET_MAGIC,
+    CheckName.PARQUET_READABLE,
+    CheckName.COLUMN_PRESENT,
+    CheckName.COLUMN_TYPE,
+    CheckName.UNEXPECTED_COLUMN,
+    CheckName.SUCCESS_MARKER,
+    CheckName.MIN_ROWS,
 )
 
 
 # ------------------------------------------------------------------------------ type checks
+
 
 def _is_string(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
@@ -84,7 +96,7 @@ def _checksum_of(entry: dict) -> tuple[str | None, str | None]:
         if isinstance(value, str) and value.strip():
             value = value.strip().lower()
             if value.startswith("sha256:"):
-                value = value[len("sha256:"):]
+                value = value[len("sha256:") :]
             return value, key
     return None, None
 
@@ -100,24 +112,32 @@ def _names(files: list[str], limit: int = 5) -> str:
 
 # ------------------------------------------------------------------------------ bookkeeping
 
+
 @dataclass
 class PartitionReport:
     table: str
-    partition: str                 # ingest_dt=YYYY-MM-DD
+    partition: str  # ingest_dt=YYYY-MM-DD
     present: bool = True
     files: int = 0
-    rows: int = 0                  # rows in the footers of the files that opened
+    rows: int = 0  # rows in the footers of the files that opened
     manifest_rows: int | None = None
-    manifest: str | None = None    # manifest file name found
+    manifest: str | None = None  # manifest file name found
     success_marker: bool = False
     status: Status = Status.PASS
     findings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
-            "table_name": self.table, "partition": self.partition, "status": self.status.value,
-            "present": self.present, "files": self.files, "rows": self.rows, "manifest_rows": self.manifest_rows,
-            "manifest": self.manifest, "success_marker": self.success_marker, "findings": self.findings,
+            "table_name": self.table,
+            "partition": self.partition,
+            "status": self.status.value,
+            "present": self.present,
+            "files": self.files,
+            "rows": self.rows,
+            "manifest_rows": self.manifest_rows,
+            "manifest": self.manifest,
+            "success_marker": self.success_marker,
+            "findings": self.findings,
         }
 
 
@@ -136,18 +156,36 @@ class _TableRun:
 
     def rel(self, path: str) -> str:
         root = self.root.rstrip("/") + "/"
-        return path[len(root):] if path.startswith(root) else path
+        return path[len(root) :] if path.startswith(root) else path
 
     def seen(self, name: str, n: int = 1) -> None:
         self.evaluated[name] += n
 
-    def problem(self, name: str, status: Status, message: str, *, part: PartitionReport | None = None,
-                action: str | None = None, observed=None, threshold=None, files: list[str] | None = None) -> None:
+    def problem(
+        self,
+        name: str,
+        status: Status,
+        message: str,
+        *,
+        part: PartitionReport | None = None,
+        action: str | None = None,
+        observed=None,
+        threshold=None,
+        files: list[str] | None = None,
+    ) -> None:
         self.problems[name] += 1
-        self.result.add(Check(
-            name, status, message, table=self.table, partition=part.partition if part else None,
-            observed=observed, threshold=threshold, action=action,
-        ))
+        self.result.add(
+            Check(
+                name,
+                status,
+                message,
+                table=self.table,
+                partition=part.partition if part else None,
+                observed=observed,
+                threshold=threshold,
+                action=action,
+            )
+        )
         if part is not None:
             part.findings.append(f"{status.value} {name}: {message}")
             if status.rank > part.status.rank:
@@ -162,6 +200,7 @@ class _TableRun:
 
 
 # ------------------------------------------------------------------------------ checks
+
 
 def _rerun(table: str, partition: str) -> str:
     return f"re-run the upstream export for {table} {partition}"
@@ -192,27 +231,61 @@ def _check_schema(run: _TableRun, part: PartitionReport, schemas: dict[str, pa.S
     for col, files in missing.items():
         status = Status.FAIL if col in required else Status.WARN
         kind = "required" if col in required else "optional"
-        run.problem(CheckName.COLUMN_PRESENT, status,
-                    f"{where}: {kind} column {col} is missing from {_names(files)}",
-                    part=part, observed=col, files=files,
-                    action=f"fix the exporter's schema for {run.table} and {_rerun(run.table, part.partition)}")
-        run.schema_drift.append({"partition": part.partition, "column": col, "issue": "missing",
-                                 "status": status.value, "files": files})
+        run.problem(
+            CheckName.COLUMN_PRESENT,
+            status,
+            f"{where}: {kind} column {col} is missing from {_names(files)}",
+            part=part,
+            observed=col,
+            files=files,
+            action=f"fix the exporter's schema for {run.table} and {_rerun(run.table, part.partition)}",
+        )
+        run.schema_drift.append(
+            {"partition": part.partition, "column": col, "issue": "missing", "status": status.value, "files": files}
+        )
     for (col, typ), files in wrong.items():
         want = str(expected.field(col).type)
-        run.problem(CheckName.COLUMN_TYPE, Status.FAIL,
-                    f"{where}: column {col} is {typ} in {_names(files)}, the contract says {want}",
-                    part=part, observed=typ, threshold=want, files=files,
-                    action=f"write {col} as {want} in the exporter and {_rerun(run.table, part.partition)}")
-        run.schema_drift.append({"partition": part.partition, "column": col, "issue": "type_change",
-                                 "status": "FAIL", "actual_type": typ, "contract_type": want, "files": files})
+        run.problem(
+            CheckName.COLUMN_TYPE,
+            Status.FAIL,
+            f"{where}: column {col} is {typ} in {_names(files)}, the contract says {want}",
+            part=part,
+            observed=typ,
+            threshold=want,
+            files=files,
+            action=f"write {col} as {want} in the exporter and {_rerun(run.table, part.partition)}",
+        )
+        run.schema_drift.append(
+            {
+                "partition": part.partition,
+                "column": col,
+                "issue": "type_change",
+                "status": "FAIL",
+                "actual_type": typ,
+                "contract_type": want,
+                "files": files,
+            }
+        )
     for (col, typ), files in extra.items():
-        run.problem(CheckName.UNEXPECTED_COLUMN, Status.WARN,
-                    f"{where}: column {col} ({typ}) is not in the contract, found in {_names(files)}",
-                    part=part, observed=col, files=files,
-                    action=f"add {col} to ecomlake.contract if it is intended; Silver ignores it until then")
-        run.schema_drift.append({"partition": part.partition, "column": col, "issue": "unexpected",
-                                 "status": "WARN", "actual_type": typ, "files": files})
+        run.problem(
+            CheckName.UNEXPECTED_COLUMN,
+            Status.WARN,
+            f"{where}: column {col} ({typ}) is not in the contract, found in {_names(files)}",
+            part=part,
+            observed=col,
+            files=files,
+            action=f"add {col} to ecomlake.contract if it is intended; Silver ignores it until then",
+        )
+        run.schema_drift.append(
+            {
+                "partition": part.partition,
+                "column": col,
+                "issue": "unexpected",
+                "status": "WARN",
+                "actual_type": typ,
+                "files": files,
+            }
+        )
 
 
 def _read_manifest(run: _TableRun, part: PartitionReport, pdir: str) -> dict | None:
@@ -222,9 +295,15 @@ def _read_manifest(run: _TableRun, part: PartitionReport, pdir: str) -> dict | N
     mpath = storage.find_manifest(pdir)
     if mpath is None:
         expected = run.rel(storage.join(pdir, storage.MANIFEST_NAME))
-        run.problem(CheckName.MANIFEST_PRESENT, Status.FAIL,
-                    f"{table} {partition}: manifest {expected} is missing (no _MANIFEST.json either), so rows and "
-                    "checksums cannot be verified", part=part, files=[expected], action=_rerun(table, partition))
+        run.problem(
+            CheckName.MANIFEST_PRESENT,
+            Status.FAIL,
+            f"{table} {partition}: manifest {expected} is missing (no _MANIFEST.json either), so rows and "
+            "checksums cannot be verified",
+            part=part,
+            files=[expected],
+            action=_rerun(table, partition),
+        )
         return None
     part.manifest = mpath.rsplit("/", 1)[-1]
     rel = run.rel(mpath)
@@ -232,12 +311,24 @@ def _read_manifest(run: _TableRun, part: PartitionReport, pdir: str) -> dict | N
     try:
         manifest = storage.read_manifest(pdir)
     except InputError:
-        run.problem(CheckName.MANIFEST_VALID, Status.FAIL, f"{table} {partition}: manifest {rel} is not a valid JSON object",
-                    part=part, files=[rel], action=_rerun(table, partition))
+        run.problem(
+            CheckName.MANIFEST_VALID,
+            Status.FAIL,
+            f"{table} {partition}: manifest {rel} is not a valid JSON object",
+            part=part,
+            files=[rel],
+            action=_rerun(table, partition),
+        )
         return None
     except OSError as exc:
-        run.problem(CheckName.MANIFEST_VALID, Status.FAIL, f"{table} {partition}: manifest {rel} cannot be read: {exc}",
-                    part=part, files=[rel], action=_rerun(table, partition))
+        run.problem(
+            CheckName.MANIFEST_VALID,
+            Status.FAIL,
+            f"{table} {partition}: manifest {rel} cannot be read: {exc}",
+            part=part,
+            files=[rel],
+            action=_rerun(table, partition),
+        )
         return None
 
     problems: list[str] = []
@@ -249,7 +340,11 @@ def _read_manifest(run: _TableRun, part: PartitionReport, pdir: str) -> dict | N
     else:
         seen_names: set[str] = set()
         for i, entry in enumerate(files):
-            if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) or not _is_count(entry.get("rows")):
+            if (
+                not isinstance(entry, dict)
+                or not isinstance(entry.get("path"), str)
+                or not _is_count(entry.get("rows"))
+            ):
                 problems.append(f"files[{i}] needs a 'path' string and a non-negative integer 'rows'")
                 continue
             name = entry["path"].rstrip("/").rsplit("/", 1)[-1]
@@ -262,8 +357,14 @@ def _read_manifest(run: _TableRun, part: PartitionReport, pdir: str) -> dict | N
     if manifest.get("partition") not in (None, partition, value):
         problems.append(f"it belongs to partition {manifest.get('partition')!r}")
     if problems:
-        run.problem(CheckName.MANIFEST_VALID, Status.FAIL, f"{table} {partition}: manifest {rel}: " + "; ".join(problems),
-                    part=part, files=[rel], action=_rerun(table, partition))
+        run.problem(
+            CheckName.MANIFEST_VALID,
+            Status.FAIL,
+            f"{table} {partition}: manifest {rel}: " + "; ".join(problems),
+            part=part,
+            files=[rel],
+            action=_rerun(table, partition),
+        )
         return None
     return manifest
 
@@ -278,10 +379,14 @@ def check_partition(run: _TableRun, pdir: str, value: str, min_rows: int) -> Par
     run.seen(CheckName.SUCCESS_MARKER)
     part.success_marker = storage.exists(storage.join(pdir, storage.SUCCESS_NAME))
     if not part.success_marker:
-        run.problem(CheckName.SUCCESS_MARKER, Status.FAIL,
-                    f"{table} {partition}: no {storage.SUCCESS_NAME} marker, so the partition may still be being written "
-                    "or its writer crashed",
-                    part=part, action=f"wait for the running export to finish, otherwise {_rerun(table, partition)}")
+        run.problem(
+            CheckName.SUCCESS_MARKER,
+            Status.FAIL,
+            f"{table} {partition}: no {storage.SUCCESS_NAME} marker, so the partition may still be being written "
+            "or its writer crashed",
+            part=part,
+            action=f"wait for the running export to finish, otherwise {_rerun(table, partition)}",
+        )
 
     manifest = _read_manifest(run, part, pdir)
     entries: dict[str, dict] = {}
@@ -292,10 +397,16 @@ def check_partition(run: _TableRun, pdir: str, value: str, min_rows: int) -> Par
         listed_rows = sum(e["rows"] for e in manifest["files"])
         run.seen(CheckName.MANIFEST_ROWS)
         if listed_rows != manifest["total_rows"]:
-            run.problem(CheckName.MANIFEST_ROWS, Status.FAIL,
-                        f"{table} {partition}: manifest {mrel} total_rows {manifest['total_rows']:,} != sum of its files[].rows "
-                        f"{listed_rows:,}", part=part, observed=listed_rows, threshold=manifest["total_rows"],
-                        action=_rerun(table, partition))
+            run.problem(
+                CheckName.MANIFEST_ROWS,
+                Status.FAIL,
+                f"{table} {partition}: manifest {mrel} total_rows {manifest['total_rows']:,} != sum of its files[].rows "
+                f"{listed_rows:,}",
+                part=part,
+                observed=listed_rows,
+                threshold=manifest["total_rows"],
+                action=_rerun(table, partition),
+            )
 
     data_files = storage.list_data_files(pdir)
     part.files = len(data_files)
@@ -308,9 +419,14 @@ def check_partition(run: _TableRun, pdir: str, value: str, min_rows: int) -> Par
         for name in entries:
             if name not in present:
                 rel = run.rel(storage.join(pdir, name))
-                run.problem(CheckName.MANIFEST_FILE_PRESENT, Status.FAIL,
-                            f"{table} {partition}: manifest lists {rel} but the file is missing",
-                            part=part, files=[rel], action=_rerun(table, partition))
+                run.problem(
+                    CheckName.MANIFEST_FILE_PRESENT,
+                    Status.FAIL,
+                    f"{table} {partition}: manifest lists {rel} but the file is missing",
+                    part=part,
+                    files=[rel],
+                    action=_rerun(table, partition),
+                )
 
     for name, path in present.items():
         rel = run.rel(path)
@@ -318,10 +434,15 @@ def check_partition(run: _TableRun, pdir: str, value: str, min_rows: int) -> Par
         if manifest is not None:
             run.seen(CheckName.FILE_LISTED)
             if entry is None:
-                run.problem(CheckName.FILE_LISTED, Status.FAIL,
-                            f"{table} {partition}: {rel} is not listed in the manifest (a stray or hand-dropped file "
-                            "that readers would count)", part=part, files=[rel],
-                            action=f"remove {rel} if it does not belong there, otherwise {_rerun(table, partition)}")
+                run.problem(
+                    CheckName.FILE_LISTED,
+                    Status.FAIL,
+                    f"{table} {partition}: {rel} is not listed in the manifest (a stray or hand-dropped file "
+                    "that readers would count)",
+                    part=part,
+                    files=[rel],
+                    action=f"remove {rel} if it does not belong there, otherwise {_rerun(table, partition)}",
+                )
         # Magic bytes: a truncated upload ends early and loses its trailing PAR1.
         run.seen(CheckName.PARQUET_MAGIC)
         try:
@@ -330,9 +451,14 @@ def check_partition(run: _TableRun, pdir: str, value: str, min_rows: int) -> Par
             magic_ok = False
         if not magic_ok:
             unreadable += 1
-            run.problem(CheckName.PARQUET_MAGIC, Status.FAIL,
-                        f"{table} {partition}: {rel} does not start and end with PAR1 (truncated or not parquet)",
-                        part=part, files=[rel], action=f"delete {rel} and {_rerun(table, partition)}")
+            run.problem(
+                CheckName.PARQUET_MAGIC,
+                Status.FAIL,
+                f"{table} {partition}: {rel} does not start and end with PAR1 (truncated or not parquet)",
+                part=part,
+                files=[rel],
+                action=f"delete {rel} and {_rerun(table, partition)}",
+            )
         else:
             run.seen(CheckName.PARQUET_READABLE)
             try:
@@ -341,54 +467,90 @@ def check_partition(run: _TableRun, pdir: str, value: str, min_rows: int) -> Par
             except Exception as exc:  # pyarrow raises several exception types for a bad footer
                 unreadable += 1
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                run.problem(CheckName.PARQUET_READABLE, Status.FAIL,
-                            f"{table} {partition}: {rel} does not open as parquet: {first}",
-                            part=part, files=[rel], action=f"delete {rel} and {_rerun(table, partition)}")
+                run.problem(
+                    CheckName.PARQUET_READABLE,
+                    Status.FAIL,
+                    f"{table} {partition}: {rel} does not open as parquet: {first}",
+                    part=part,
+                    files=[rel],
+                    action=f"delete {rel} and {_rerun(table, partition)}",
+                )
             else:
                 part.rows += rows
                 schemas[rel] = schema
                 if entry is not None:
                     run.seen(CheckName.MANIFEST_ROWS)
                     if entry["rows"] != rows:
-                        run.problem(CheckName.MANIFEST_ROWS, Status.FAIL,
-                                    f"{table} {partition}: manifest says {rel} has {entry['rows']:,} rows, "
-                                    f"its footer says {rows:,}", part=part, files=[rel], observed=rows,
-                                    threshold=entry["rows"], action=_rerun(table, partition))
+                        run.problem(
+                            CheckName.MANIFEST_ROWS,
+                            Status.FAIL,
+                            f"{table} {partition}: manifest says {rel} has {entry['rows']:,} rows, "
+                            f"its footer says {rows:,}",
+                            part=part,
+                            files=[rel],
+                            observed=rows,
+                            threshold=entry["rows"],
+                            action=_rerun(table, partition),
+                        )
         if entry is not None:
             run.seen(CheckName.CHECKSUM)
             digest, key = _checksum_of(entry)
             if digest is None:
-                run.problem(CheckName.CHECKSUM, Status.WARN,
-                            f"{table} {partition}: manifest entry for {rel} has no sha256, so its content is not verified",
-                            part=part, files=[rel], action="write sha256 per file in the exporter's manifest")
+                run.problem(
+                    CheckName.CHECKSUM,
+                    Status.WARN,
+                    f"{table} {partition}: manifest entry for {rel} has no sha256, so its content is not verified",
+                    part=part,
+                    files=[rel],
+                    action="write sha256 per file in the exporter's manifest",
+                )
             else:
                 try:
                     actual = storage.sha256_file(path)
                 except OSError as exc:
                     actual = f"unreadable ({exc})"
                 if actual != digest:
-                    run.problem(CheckName.CHECKSUM, Status.FAIL,
-                                f"{table} {partition}: {rel} sha256 {actual[:12]}... does not match the manifest's "
-                                f"{key} {digest[:12]}...", part=part, files=[rel], observed=actual, threshold=digest,
-                                action=f"delete {rel} and {_rerun(table, partition)}")
+                    run.problem(
+                        CheckName.CHECKSUM,
+                        Status.FAIL,
+                        f"{table} {partition}: {rel} sha256 {actual[:12]}... does not match the manifest's "
+                        f"{key} {digest[:12]}...",
+                        part=part,
+                        files=[rel],
+                        observed=actual,
+                        threshold=digest,
+                        action=f"delete {rel} and {_rerun(table, partition)}",
+                    )
 
     if manifest is not None:
         run.seen(CheckName.MANIFEST_ROWS)
         if manifest["total_rows"] != part.rows:
             note = f" ({unreadable} file(s) unreadable)" if unreadable else ""
-            run.problem(CheckName.MANIFEST_ROWS, Status.FAIL,
-                        f"{table} {partition}: manifest {mrel} says total_rows {manifest['total_rows']:,} but the parquet files "
-                        f"present hold {part.rows:,} rows{note}", part=part, observed=part.rows,
-                        threshold=manifest["total_rows"], action=_rerun(table, partition))
+            run.problem(
+                CheckName.MANIFEST_ROWS,
+                Status.FAIL,
+                f"{table} {partition}: manifest {mrel} says total_rows {manifest['total_rows']:,} but the parquet files "
+                f"present hold {part.rows:,} rows{note}",
+                part=part,
+                observed=part.rows,
+                threshold=manifest["total_rows"],
+                action=_rerun(table, partition),
+            )
 
     _check_schema(run, part, schemas)
 
     if min_rows > 0:
         run.seen(CheckName.MIN_ROWS)
         if part.rows < min_rows and not unreadable:
-            run.problem(CheckName.MIN_ROWS, Status.FAIL,
-                        f"{table} {partition}: {part.rows:,} rows, below min_table_rows {min_rows}",
-                        part=part, observed=part.rows, threshold=min_rows, action=_rerun(table, partition))
+            run.problem(
+                CheckName.MIN_ROWS,
+                Status.FAIL,
+                f"{table} {partition}: {part.rows:,} rows, below min_table_rows {min_rows}",
+                part=part,
+                observed=part.rows,
+                threshold=min_rows,
+                action=_rerun(table, partition),
+            )
     return part
 
 
@@ -401,29 +563,40 @@ def _partition_values(run: _TableRun, table_dir: str) -> list[str]:
             continue  # staging areas and hidden files are not partitions
         if not name.startswith(prefix):
             run.seen(CheckName.PARTITION_NAME)
-            run.problem(CheckName.PARTITION_NAME, Status.WARN,
-                        f"{run.table}: {run.rel(storage.join(table_dir, name))} is not an {KEY}= partition and was "
-                        "not validated", action=f"move it out of {run.rel(table_dir)} (Bronze is partitioned by {KEY})")
+            run.problem(
+                CheckName.PARTITION_NAME,
+                Status.WARN,
+                f"{run.table}: {run.rel(storage.join(table_dir, name))} is not an {KEY}= partition and was "
+                "not validated",
+                action=f"move it out of {run.rel(table_dir)} (Bronze is partitioned by {KEY})",
+            )
             continue
-        value = name[len(prefix):]
+        value = name[len(prefix) :]
         run.seen(CheckName.PARTITION_NAME)
         if ".__old__" in value:
-            run.problem(CheckName.PARTITION_NAME, Status.FAIL,
-                        f"{run.table}: {name} is the previous version left by an interrupted publish",
-                        action="run the writer again (its recovery finishes the publish) before reading this table")
+            run.problem(
+                CheckName.PARTITION_NAME,
+                Status.FAIL,
+                f"{run.table}: {name} is the previous version left by an interrupted publish",
+                action="run the writer again (its recovery finishes the publish) before reading this table",
+            )
             continue
         try:
             dt.date.fromisoformat(value)
         except ValueError:
-            run.problem(CheckName.PARTITION_NAME, Status.FAIL,
-                        f"{run.table}: partition directory {name} does not hold a YYYY-MM-DD date",
-                        action=f"rename or remove {run.rel(storage.join(table_dir, name))}")
+            run.problem(
+                CheckName.PARTITION_NAME,
+                Status.FAIL,
+                f"{run.table}: partition directory {name} does not hold a YYYY-MM-DD date",
+                action=f"rename or remove {run.rel(storage.join(table_dir, name))}",
+            )
             continue
         values.append(value)
     return sorted(values)
 
 
 # ------------------------------------------------------------------------------ the gate
+
 
 def validate_bronze(
     settings: Settings,
@@ -439,8 +612,10 @@ def validate_bronze(
     """Validate Bronze partitions; write metrics JSON and the Markdown report; return the exit code."""
     root = settings.paths.bronze_base_path
     if not storage.isdir(root):
-        raise InputError(f"bronze path not found: {root} (pass --bronze-path, set BRONZE_BASE_PATH, "
-                         "or write it with `ecomlake bronze generate`)")
+        raise InputError(
+            f"bronze path not found: {root} (pass --bronze-path, set BRONZE_BASE_PATH, "
+            "or write it with `ecomlake bronze generate`)"
+        )
     table_names = contract.parse_tables(",".join(tables) if isinstance(tables, list) else tables)
     if partition_date:
         end = parse_date(partition_date, "--partition-date")
@@ -454,13 +629,21 @@ def validate_bronze(
         end, window = None, None
     run_id = run_id or new_run_id()
     report_path = output_report or storage.join(
-        settings.paths.reports_base_path, f"BRONZE_QUALITY_{end.isoformat() if end else run_id}.md")
+        settings.paths.reports_base_path, f"BRONZE_QUALITY_{end.isoformat() if end else run_id}.md"
+    )
 
     result = GateResult(
-        gate=GATE, title="Bronze Quality Report", run_id=run_id, environment=settings.environment,
-        parameters={"bronze_path": root, "partition_date": end.isoformat() if end else None,
-                    "lookback_days": (len(window) - 1) if window else None, "tables": table_names,
-                    "enforce": enforce},
+        gate=GATE,
+        title="Bronze Quality Report",
+        run_id=run_id,
+        environment=settings.environment,
+        parameters={
+            "bronze_path": root,
+            "partition_date": end.isoformat() if end else None,
+            "lookback_days": (len(window) - 1) if window else None,
+            "tables": table_names,
+            "enforce": enforce,
+        },
     )
 
     runs = {t: _TableRun(result, t, root) for t in table_names}
@@ -477,9 +660,13 @@ def validate_bronze(
         quiet_ok = min_rows == 0  # returns/return_items: days without returns are normal
         run.seen(CheckName.TABLE_PRESENT)
         if not present[t]:
-            run.problem(CheckName.TABLE_PRESENT, Status.WARN if quiet_ok else Status.FAIL,
-                        f"{t}: no {KEY}= partitions at all under {run.rel(storage.join(root, t))}",
-                        observed=0, action=f"run the upstream export for {t} (or check --bronze-path)")
+            run.problem(
+                CheckName.TABLE_PRESENT,
+                Status.WARN if quiet_ok else Status.FAIL,
+                f"{t}: no {KEY}= partitions at all under {run.rel(storage.join(root, t))}",
+                observed=0,
+                action=f"run the upstream export for {t} (or check --bronze-path)",
+            )
         values = set(present[t])
         for value in expected:
             pdir = storage.partition_path(root, t, value, KEY)
@@ -487,10 +674,14 @@ def validate_bronze(
             if value not in values:
                 part = PartitionReport(t, storage.partition_name(value, KEY), present=False)
                 run.partitions.append(part)
-                run.problem(CheckName.PARTITION_PRESENT, Status.WARN if quiet_ok else Status.FAIL,
-                            f"{t} {part.partition}: partition is missing"
-                            + (" (allowed: min_table_rows is 0 for this table)" if quiet_ok else ""),
-                            part=part, action=_rerun(t, part.partition))
+                run.problem(
+                    CheckName.PARTITION_PRESENT,
+                    Status.WARN if quiet_ok else Status.FAIL,
+                    f"{t} {part.partition}: partition is missing"
+                    + (" (allowed: min_table_rows is 0 for this table)" if quiet_ok else ""),
+                    part=part,
+                    action=_rerun(t, part.partition),
+                )
                 continue
             check_partition(run, pdir, value, min_rows)
         run.close()
@@ -504,12 +695,18 @@ def validate_bronze(
     }
     sections = _sections(result, runs, table_names, window, root)
     rc, metrics_path, report = finish(
-        result, metrics_dir=settings.paths.metrics_base_path, report_path=report_path, sections=sections, enforce=enforce,
+        result,
+        metrics_dir=settings.paths.metrics_base_path,
+        report_path=report_path,
+        sections=sections,
+        enforce=enforce,
     )
     if echo:
         for m in table_metrics:
-            line = (f"{m['status']:<4} {m['table_name']}: {m['partitions']} partitions, {m['files']} files, "
-                    f"{m['rows']:,} rows")
+            line = (
+                f"{m['status']:<4} {m['table_name']}: {m['partitions']} partitions, {m['files']} files, "
+                f"{m['rows']:,} rows"
+            )
             first = next((c for c in result.problems if c.table == m["table_name"]), None)
             if first is not None:
                 more = m["failed_checks"] + m["warned_checks"] - 1
@@ -517,8 +714,10 @@ def validate_bronze(
             click.echo(line)
         status = result.overall_status
         s = result.to_dict()["summary"]
-        click.echo(f"Bronze gate {status.value}: {s['failed']} failed, {s['warned']} warned, {s['passed']} passed "
-                   f"checks; metrics {metrics_path}; report {report}; exit {rc}")
+        click.echo(
+            f"Bronze gate {status.value}: {s['failed']} failed, {s['warned']} warned, {s['passed']} passed "
+            f"checks; metrics {metrics_path}; report {report}; exit {rc}"
+        )
     return rc
 
 
@@ -537,7 +736,9 @@ def _table_metrics(result: GateResult, run: _TableRun) -> dict:
         "manifest_rows": sum(manifest_rows) if manifest_rows else (0 if not present else None),
         "missing_manifests": sum(1 for p in present if p.manifest is None),
         "missing_success_markers": sum(1 for p in present if not p.success_marker),
-        "corrupt_files": sorted(set(run.files_by_issue[CheckName.PARQUET_MAGIC] + run.files_by_issue[CheckName.PARQUET_READABLE])),
+        "corrupt_files": sorted(
+            set(run.files_by_issue[CheckName.PARQUET_MAGIC] + run.files_by_issue[CheckName.PARQUET_READABLE])
+        ),
         "checksum_mismatches": sorted(f for f in run.files_by_issue[CheckName.CHECKSUM]),
         "unlisted_files": sorted(run.files_by_issue[CheckName.FILE_LISTED]),
         "missing_files": sorted(run.files_by_issue[CheckName.MANIFEST_FILE_PRESENT]),
@@ -549,28 +750,57 @@ def _table_metrics(result: GateResult, run: _TableRun) -> dict:
     }
 
 
-def _sections(result: GateResult, runs: dict[str, _TableRun], tables: list[str], window, root: str) -> list[tuple[str, str]]:
+def _sections(
+    result: GateResult, runs: dict[str, _TableRun], tables: list[str], window, root: str
+) -> list[tuple[str, str]]:
     summary = md_table(
         ["Table", "Status", "Partitions", "Files", "Rows", "Manifest rows", "Missing partitions", "Failed", "Warned"],
-        [(m["table_name"], f"{Status(m['status']).emoji} {m['status']}", f"{m['partitions']}/{m['partitions_expected']}",
-          fmt_int(m["files"]), fmt_int(m["rows"]), fmt_int(m["manifest_rows"]), len(m["missing_partitions"]),
-          m["failed_checks"], m["warned_checks"]) for m in result.table_metrics],
+        [
+            (
+                m["table_name"],
+                f"{Status(m['status']).emoji} {m['status']}",
+                f"{m['partitions']}/{m['partitions_expected']}",
+                fmt_int(m["files"]),
+                fmt_int(m["rows"]),
+                fmt_int(m["manifest_rows"]),
+                len(m["missing_partitions"]),
+                m["failed_checks"],
+                m["warned_checks"],
+            )
+            for m in result.table_metrics
+        ],
     )
-    scope = "\n".join([
-        f"- Bronze path: `{root}`",
-        f"- Partitions: {', '.join(window) if window else 'every ingest_dt partition present (a date any table has is expected for all)'}",
-        f"- Tables: {', '.join(tables)}",
-        "- Checked per partition: `_SUCCESS`, manifest present and valid, manifest rows = footer rows (total and per "
-        "file), listed files exist, no unlisted files, sha256, PAR1 magic bytes, footer opens, schema vs contract.",
-    ])
+    scope = "\n".join(
+        [
+            f"- Bronze path: `{root}`",
+            f"- Partitions: {', '.join(window) if window else 'every ingest_dt partition present (a date any table has is expected for all)'}",
+            f"- Tables: {', '.join(tables)}",
+            "- Checked per partition: `_SUCCESS`, manifest present and valid, manifest rows = footer rows (total and per "
+            "file), listed files exist, no unlisted files, sha256, PAR1 magic bytes, footer opens, schema vs contract.",
+        ]
+    )
     parts = [p for t in tables for p in runs[t].partitions]
     bad = [p for p in parts if p.status != Status.PASS]
-    rows = md_table(
-        ["Table", "Partition", "Status", "Files", "Rows", "Manifest rows", "_SUCCESS", "Findings"],
-        [(p.table, p.partition, f"{p.status.emoji} {p.status.value}", p.files if p.present else "-",
-          fmt_int(p.rows) if p.present else "-", fmt_int(p.manifest_rows), ("yes" if p.success_marker else "no") if p.present else "-",
-          len(p.findings)) for p in parts],
-    ) if parts else "No partitions were found."
+    rows = (
+        md_table(
+            ["Table", "Partition", "Status", "Files", "Rows", "Manifest rows", "_SUCCESS", "Findings"],
+            [
+                (
+                    p.table,
+                    p.partition,
+                    f"{p.status.emoji} {p.status.value}",
+                    p.files if p.present else "-",
+                    fmt_int(p.rows) if p.present else "-",
+                    fmt_int(p.manifest_rows),
+                    ("yes" if p.success_marker else "no") if p.present else "-",
+                    len(p.findings),
+                )
+                for p in parts
+            ],
+        )
+        if parts
+        else "No partitions were found."
+    )
     findings_md = [rows, ""]
     for p in bad:
         findings_md.append(f"**{p.table} {p.partition}** {p.status.emoji} {p.status.value}")
@@ -583,5 +813,9 @@ def _sections(result: GateResult, runs: dict[str, _TableRun], tables: list[str],
         if c.action and c.action not in actions:
             actions.append(c.action)
     actions_md = "\n".join(f"{i}. {a}" for i, a in enumerate(actions, 1)) or "None."
-    return [("Summary", summary), ("Scope", scope), ("Partition Findings", "\n".join(findings_md)),
-            ("Recommended Actions", actions_md)]
+    return [
+        ("Summary", summary),
+        ("Scope", scope),
+        ("Partition Findings", "\n".join(findings_md)),
+        ("Recommended Actions", actions_md),
+    ]

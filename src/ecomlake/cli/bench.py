@@ -31,35 +31,83 @@ def _bounded(ctx, param, value: str | None) -> str | None:
 
 
 @click.command(name="bench")
-@click.option("--orders-per-day", type=click.IntRange(min=1), default=1_000_000, show_default=True,
-              help="Orders per day at the main (largest) scale.")
-@click.option("--days", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Days of Bronze per scale; the last day is the measured day D.")
+@click.option(
+    "--orders-per-day",
+    type=click.IntRange(min=1),
+    default=1_000_000,
+    show_default=True,
+    help="Orders per day at the main (largest) scale.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Days of Bronze per scale; the last day is the measured day D.",
+)
 @click.option("--start-date", default="2023-01-01", show_default=True, help="First day of the generated lakes.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Generator seed.")
 @click.option("--memory-limit", default=None, help="DuckDB memory limit for every stage and floor (default: config).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="DuckDB threads (default: config).")
-@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Runs per stage and floor; the report gives the median and min..max.")
-@click.option("--scales", callback=_scales, default=None,
-              help="Comma-separated orders/day for the scale curve (default: orders-per-day /100, /10, x1; "
-                   "orders-per-day is always included).")
-@click.option("--history-days", type=click.IntRange(min=0), default=30, show_default=True,
-              help="Enriched on day 1 against this day of a lake at the smallest scale (0: off).")
-@click.option("--memory-bounded", callback=_bounded, default="2GB", show_default=True,
-              help="Run the largest scale's day again with this DuckDB memory limit ('off' to skip).")
-@click.option("--cache-dir", default="benchmarks/.cache", show_default=True,
-              help="Bronze cache (by generator parameters and version) and the run's working lakes.")
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Runs per stage and floor; the report gives the median and min..max.",
+)
+@click.option(
+    "--scales",
+    callback=_scales,
+    default=None,
+    help="Comma-separated orders/day for the scale curve (default: orders-per-day /100, /10, x1; "
+    "orders-per-day is always included).",
+)
+@click.option(
+    "--history-days",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="Enriched on day 1 against this day of a lake at the smallest scale (0: off).",
+)
+@click.option(
+    "--memory-bounded",
+    callback=_bounded,
+    default="2GB",
+    show_default=True,
+    help="Run the largest scale's day again with this DuckDB memory limit ('off' to skip).",
+)
+@click.option(
+    "--cache-dir",
+    default="benchmarks/.cache",
+    show_default=True,
+    help="Bronze cache (by generator parameters and version) and the run's working lakes.",
+)
 @click.option("--output", default="docs/PERFORMANCE.md", show_default=True, help="Markdown report to write.")
-@click.option("--results-dir", default="benchmarks/results", show_default=True,
-              help="Where bench_<run_id>.json with every raw measurement goes.")
+@click.option(
+    "--results-dir",
+    default="benchmarks/results",
+    show_default=True,
+    help="Where bench_<run_id>.json with every raw measurement goes.",
+)
 @click.option("--plot", default=None, help="Scale plot PNG (default: performance_scale.png beside --output).")
-@click.option("--stages", callback=_stages, default=None,
-              help="Comma-separated subset of: bronze_validate, dims, base_silver, silver_gate, enriched, "
-                   "enriched_gate, gold (default: all).")
-@click.option("--keep-lakes", is_flag=True, default=False, help="Keep the derived lakes and logs after a successful run.")
-@click.option("--from-json", "from_json", type=click.Path(dir_okay=False), default=None,
-              help="Measure nothing: write the report and plot again from a completed run's bench_<run_id>.json.")
+@click.option(
+    "--stages",
+    callback=_stages,
+    default=None,
+    help="Comma-separated subset of: bronze_validate, dims, base_silver, silver_gate, enriched, "
+    "enriched_gate, gold (default: all).",
+)
+@click.option(
+    "--keep-lakes", is_flag=True, default=False, help="Keep the derived lakes and logs after a successful run."
+)
+@click.option(
+    "--from-json",
+    "from_json",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Measure nothing: write the report and plot again from a completed run's bench_<run_id>.json.",
+)
 @click.pass_context
 @passthrough
 def group(ctx: click.Context, **kw) -> int:
@@ -79,7 +127,9 @@ def group(ctx: click.Context, **kw) -> int:
         return 0
     config_path = (ctx.find_root().obj or {}).get("config_path")
     args = sys.argv[1:]
-    args = args[args.index("bench") + 1:] if "bench" in args else args  # also via benchmarks/run_bench.py
-    opts = BenchOptions(config_path=config_path, command_line=" ".join(["ecomlake bench", *map(shlex.quote, args)]), **kw)
+    args = args[args.index("bench") + 1 :] if "bench" in args else args  # also via benchmarks/run_bench.py
+    opts = BenchOptions(
+        config_path=config_path, command_line=" ".join(["ecomlake bench", *map(shlex.quote, args)]), **kw
+    )
     run_benchmark(opts, echo=lambda line: click.echo(line))
     return 0

@@ -15,18 +15,37 @@ def group() -> None:
 @group.command("generate")
 @click.option("--start-date", required=True, help="First ingest_dt to write (YYYY-MM-DD).")
 @click.option("--days", type=click.IntRange(min=1), default=1, show_default=True, help="Number of consecutive days.")
-@click.option("--orders-per-day", type=click.IntRange(min=1), default=5000, show_default=True,
-              help="Average orders per day (the other tables scale with it; weekly and yearly seasonality apply).")
-@click.option("--seed", type=int, default=7, show_default=True, help="Random seed: same arguments and seed give the same rows.")
+@click.option(
+    "--orders-per-day",
+    type=click.IntRange(min=1),
+    default=5000,
+    show_default=True,
+    help="Average orders per day (the other tables scale with it; weekly and yearly seasonality apply).",
+)
+@click.option(
+    "--seed", type=int, default=7, show_default=True, help="Random seed: same arguments and seed give the same rows."
+)
 @click.option("--out", "out", default=None, help="Bronze root to write (default: BRONZE_BASE_PATH, then config).")
-@click.option("--defect-rate", type=click.FloatRange(0, 0.5), default=0.03, show_default=True,
-              help="Fraction of extra dirty rows injected per table (0 for clean data).")
-@click.option("--file-faults", default="", help="Whole-file faults to inject, comma-separated: "
-              "truncated_parquet, missing_manifest, manifest_row_mismatch, dropped_required_column "
-              "(optionally TABLE:KIND@DATE, e.g. orders:truncated_parquet@2023-01-02).")
-@click.option("--history-start", default=None,
-              help="Customers signed up from this earlier date on, so the first day has history (their signups "
-                   "and spend are spread over it; default: 365 days before --start-date).")
+@click.option(
+    "--defect-rate",
+    type=click.FloatRange(0, 0.5),
+    default=0.03,
+    show_default=True,
+    help="Fraction of extra dirty rows injected per table (0 for clean data).",
+)
+@click.option(
+    "--file-faults",
+    default="",
+    help="Whole-file faults to inject, comma-separated: "
+    "truncated_parquet, missing_manifest, manifest_row_mismatch, dropped_required_column "
+    "(optionally TABLE:KIND@DATE, e.g. orders:truncated_parquet@2023-01-02).",
+)
+@click.option(
+    "--history-start",
+    default=None,
+    help="Customers signed up from this earlier date on, so the first day has history (their signups "
+    "and spend are spread over it; default: 365 days before --start-date).",
+)
 @click.pass_context
 def generate_cmd(ctx, start_date, days, orders_per_day, seed, out, defect_rate, file_faults, history_start):
     """Write a synthetic Bronze lake: all eight tables per ingest_dt, with manifests and a defects ledger."""
@@ -34,8 +53,13 @@ def generate_cmd(ctx, start_date, days, orders_per_day, seed, out, defect_rate, 
 
     settings = settings_from(ctx, **{"paths.bronze_base_path": out})
     opts = GeneratorOptions(
-        start_date=start_date, days=days, orders_per_day=orders_per_day, seed=seed,
-        defect_rate=defect_rate, file_faults=file_faults, history_start=history_start,
+        start_date=start_date,
+        days=days,
+        orders_per_day=orders_per_day,
+        seed=seed,
+        defect_rate=defect_rate,
+        file_faults=file_faults,
+        history_start=history_start,
     )
     generate(settings, opts, out=settings.paths.bronze_base_path, progress=True)
 
@@ -43,24 +67,36 @@ def generate_cmd(ctx, start_date, days, orders_per_day, seed, out, defect_rate, 
 @group.command("validate")
 @click.option("--bronze-path", default=None, help="Bronze root (default: BRONZE_BASE_PATH, then config).")
 @click.option("--partition-date", default=None, help="ingest_dt to validate (default: every partition).")
-@click.option("--lookback-days", type=click.IntRange(min=0), default=None,
-              help="Also validate the N days before --partition-date (default: config bronze.lookback_days).")
+@click.option(
+    "--lookback-days",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Also validate the N days before --partition-date (default: config bronze.lookback_days).",
+)
 @click.option("--tables", default=None, help="Comma-separated tables (default: all eight).")
 @env_option
 @enforce_option
-@click.option("--fail-on-issues", "fail_on_issues", is_flag=True, default=False, hidden=True, help="Legacy alias of --enforce.")
+@click.option(
+    "--fail-on-issues", "fail_on_issues", is_flag=True, default=False, hidden=True, help="Legacy alias of --enforce."
+)
 @report_option("docs/validation_reports/BRONZE_QUALITY_<date or run_id>.md")
 @run_id_option
 @click.pass_context
-def validate_cmd(ctx, bronze_path, partition_date, lookback_days, tables, environment, enforce, fail_on_issues,
-                 output_report, run_id):
+def validate_cmd(
+    ctx, bronze_path, partition_date, lookback_days, tables, environment, enforce, fail_on_issues, output_report, run_id
+):
     """Check every partition: manifest, row counts, checksums, parquet magic bytes, schema, _SUCCESS."""
     from ecomlake.bronze.validate import validate_bronze
 
     settings = settings_from(ctx, **{"paths.bronze_base_path": bronze_path, "environment": environment})
     rc = validate_bronze(
-        settings, partition_date=partition_date, lookback_days=lookback_days, tables=tables,
-        enforce=enforce or fail_on_issues, output_report=output_report, run_id=run_id,
+        settings,
+        partition_date=partition_date,
+        lookback_days=lookback_days,
+        tables=tables,
+        enforce=enforce or fail_on_issues,
+        output_report=output_report,
+        run_id=run_id,
     )
     raise SystemExit(rc)
 
@@ -69,10 +105,15 @@ def validate_cmd(ctx, bronze_path, partition_date, lookback_days, tables, enviro
 @click.option("--bronze-path", default=None, help="Bronze root (default: BRONZE_BASE_PATH, then config).")
 @click.option("--tables", default=None, help="Comma-separated tables (default: all eight).")
 @click.option("--output", default="docs/data/BRONZE_PROFILE_REPORT.md", show_default=True, help="Markdown profile.")
-@click.option("--schema-json", default="docs/data/BRONZE_SCHEMA_MAP.json", show_default=True,
-              help="JSON schema map (table -> partition -> column -> type).")
-@click.option("--max-rows", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Rows sampled per table (0 = all).")
+@click.option(
+    "--schema-json",
+    default="docs/data/BRONZE_SCHEMA_MAP.json",
+    show_default=True,
+    help="JSON schema map (table -> partition -> column -> type).",
+)
+@click.option(
+    "--max-rows", type=click.IntRange(min=0), default=0, show_default=True, help="Rows sampled per table (0 = all)."
+)
 @click.pass_context
 def profile_cmd(ctx, bronze_path, tables, output, schema_json, max_rows):
     """Per table and column: null %, distinct counts, min/max, top values, and schema drift across partitions."""

@@ -22,22 +22,35 @@ def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
 
 def env_option(f: Callable) -> Callable:
     return click.option(
-        "--env", "environment", type=click.Choice(["local", "dev", "prod"]), default=None,
+        "--env",
+        "environment",
+        type=click.Choice(["local", "dev", "prod"]),
+        default=None,
         help="Environment (default: PIPELINE_ENV, then config). A FAIL exits 1 in prod.",
     )(f)
 
 
 def enforce_option(f: Callable) -> Callable:
     return click.option(
-        "--enforce", "--enforce-quality", "enforce", is_flag=True, default=False,
+        "--enforce",
+        "--enforce-quality",
+        "enforce",
+        is_flag=True,
+        default=False,
         help="Exit 1 on FAIL in any environment (blocks the pipeline).",
     )(f)
 
 
 def report_option(default_help: str) -> Callable:
     def deco(f: Callable) -> Callable:
-        return click.option("--output-report", "output_report", type=click.Path(dir_okay=False), default=None,
-                            help=f"Markdown report path (default: {default_help}).")(f)
+        return click.option(
+            "--output-report",
+            "output_report",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help=f"Markdown report path (default: {default_help}).",
+        )(f)
+
     return deco
 
 
@@ -53,9 +66,11 @@ def echo_step(name: str, message: str, ok: bool = True) -> None:
 
 def passthrough(f: Callable) -> Callable:
     """Keep the wrapped command's return value as its exit code."""
+
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         rc = f(*args, **kwargs)
         if rc:
             raise SystemExit(rc)
+
     return wrapper

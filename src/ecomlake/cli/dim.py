@@ -13,7 +13,11 @@ def group() -> None:
 
 
 @group.command("run")
-@click.option("--run-date", required=True, help="Snapshot date D (YYYY-MM-DD): Bronze dims changes of D merged into snapshot(D-1).")
+@click.option(
+    "--run-date",
+    required=True,
+    help="Snapshot date D (YYYY-MM-DD): Bronze dims changes of D merged into snapshot(D-1).",
+)
 @click.option("--dims-path", default=None, help="Dims root (default: SILVER_DIMS_PATH, then config).")
 @run_id_option
 @click.pass_context
@@ -36,8 +40,15 @@ def run_cmd(ctx: click.Context, run_date: str, dims_path: str | None, run_id: st
 @run_id_option
 @click.pass_context
 @passthrough
-def validate_cmd(ctx: click.Context, run_date: str, dims_path: str | None, environment: str | None, enforce: bool,
-                 output_report: str | None, run_id: str | None) -> int:
+def validate_cmd(
+    ctx: click.Context,
+    run_date: str,
+    dims_path: str | None,
+    environment: str | None,
+    enforce: bool,
+    output_report: str | None,
+    run_id: str | None,
+) -> int:
     """Snapshot exists, not empty, required columns, PK non-null and unique, sentinel, no big shrink."""
     from ecomlake.dims.validate import validate_dims
 

@@ -7,7 +7,13 @@ import sys
 import click
 
 from ecomlake.cli.common import (
-    echo_step, enforce_option, env_option, passthrough, report_option, run_id_option, settings_from,
+    echo_step,
+    enforce_option,
+    env_option,
+    passthrough,
+    report_option,
+    run_id_option,
+    settings_from,
 )
 
 
@@ -23,8 +29,10 @@ def run_and_validate(settings, ingest_dt: str, run_id: str | None, enforce: bool
     from ecomlake.transforms.schemas import TABLE_NAMES
 
     lines: list[str] = []
-    with click.progressbar(length=len(TABLE_NAMES), label=f"enriched {ingest_dt}", file=sys.stderr,
-                           show_pos=True) as bar:
+    with click.progressbar(
+        length=len(TABLE_NAMES), label=f"enriched {ingest_dt}", file=sys.stderr, show_pos=True
+    ) as bar:
+
         def progress(run) -> None:
             lines.append(_table_line(run))
             bar.update(1)
@@ -36,10 +44,14 @@ def run_and_validate(settings, ingest_dt: str, run_id: str | None, enforce: bool
         click.echo(f"warning: {w}", err=True)
     states = ", ".join(f"{k} {v['mode']}" for k, v in result.states.items())
     verb = "staged (promote after the gate)" if result.publish_mode == "staging" else "published"
-    echo_step("enriched", f"{sum(len(t.partitions) for t in result.tables)} partitions {verb} in {result.seconds:.1f}s "
-                          f"(state: {states}); run record {result.record_path}")
-    code, gate = validate_enriched(settings, ingest_dt=ingest_dt, enforce=enforce, output_report=output_report,
-                                   run_id=result.run_id)
+    echo_step(
+        "enriched",
+        f"{sum(len(t.partitions) for t in result.tables)} partitions {verb} in {result.seconds:.1f}s "
+        f"(state: {states}); run record {result.record_path}",
+    )
+    code, gate = validate_enriched(
+        settings, ingest_dt=ingest_dt, enforce=enforce, output_report=output_report, run_id=result.run_id
+    )
     _echo_gate(gate, code)
     return code
 
@@ -47,11 +59,13 @@ def run_and_validate(settings, ingest_dt: str, run_id: str | None, enforce: bool
 def _echo_gate(gate, code: int) -> None:
     status = gate.overall_status
     with_data = sum(1 for m in gate.table_metrics if m["row_count"] > 0)
-    echo_step("enriched validate",
-              f"{status.value}: {with_data}/{len(gate.table_metrics)} tables with data; "
-              f"{sum(c.status.value == 'FAIL' for c in gate.checks)} failed check(s); "
-              f"report {gate.extra.get('report_path')} (exit {code})",
-              ok=status.value != "FAIL")
+    echo_step(
+        "enriched validate",
+        f"{status.value}: {with_data}/{len(gate.table_metrics)} tables with data; "
+        f"{sum(c.status.value == 'FAIL' for c in gate.checks)} failed check(s); "
+        f"report {gate.extra.get('report_path')} (exit {code})",
+        ok=status.value != "FAIL",
+    )
     for c in gate.problems[:10]:
         click.echo(f"  {c.status.value} {c.name}: {c.message}", err=True)
 
@@ -93,8 +107,9 @@ def validate_cmd(ctx, enriched_path, ingest_dt, environment, enforce, output_rep
     from ecomlake.enriched.validate import validate_enriched
 
     settings = settings_from(ctx, **{"paths.silver_enriched_path": enriched_path, "environment": environment})
-    code, gate = validate_enriched(settings, ingest_dt=ingest_dt, enforce=enforce, output_report=output_report,
-                                   run_id=run_id)
+    code, gate = validate_enriched(
+        settings, ingest_dt=ingest_dt, enforce=enforce, output_report=output_report, run_id=run_id
+    )
     _echo_gate(gate, code)
     return code
 

@@ -13,17 +13,30 @@ def group() -> None:
 
 
 @group.command("run")
-@click.option("--date", "date", default=None,
-              help="As-of date D: snapshot marts read the Enriched snapshot for D, the others the business "
-                   "dates up to D. Default: the latest Enriched snapshot.")
-@click.option("--enriched-path", default=None, type=click.Path(file_okay=False),
-              help="Enriched Silver root (default: SILVER_ENRICHED_PATH, then config).")
-@click.option("--gold-path", default=None, type=click.Path(file_okay=False),
-              help="Gold root holding ecomlake.duckdb and the parquet exports (default: GOLD_PATH, then config).")
+@click.option(
+    "--date",
+    "date",
+    default=None,
+    help="As-of date D: snapshot marts read the Enriched snapshot for D, the others the business "
+    "dates up to D. Default: the latest Enriched snapshot.",
+)
+@click.option(
+    "--enriched-path",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Enriched Silver root (default: SILVER_ENRICHED_PATH, then config).",
+)
+@click.option(
+    "--gold-path",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Gold root holding ecomlake.duckdb and the parquet exports (default: GOLD_PATH, then config).",
+)
 @run_id_option
 @click.pass_context
-def run_cmd(ctx: click.Context, date: str | None, enriched_path: str | None, gold_path: str | None,
-            run_id: str | None) -> None:
+def run_cmd(
+    ctx: click.Context, date: str | None, enriched_path: str | None, gold_path: str | None, run_id: str | None
+) -> None:
     """Build and test the eight Gold marts (dbt build) and publish the warehouse and parquet exports.
 
     \b
@@ -39,5 +52,8 @@ def run_cmd(ctx: click.Context, date: str | None, enriched_path: str | None, gol
     for m in result.marts:
         click.echo(f"  {m.name:<{width}} {m.rows:>10,} rows")
     tests = f"{result.tests_passed} tests passed" + (f", {result.tests_warned} warned" if result.tests_warned else "")
-    echo_step("gold", f"{len(result.marts)}/{len(result.marts)} marts built as of {result.as_of}, {tests} "
-                      f"-> {result.warehouse} ({result.seconds:.1f} s)")
+    echo_step(
+        "gold",
+        f"{len(result.marts)}/{len(result.marts)} marts built as of {result.as_of}, {tests} "
+        f"-> {result.warehouse} ({result.seconds:.1f} s)",
+    )

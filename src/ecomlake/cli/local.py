@@ -16,8 +16,10 @@ def echo_table_runs(run) -> None:
     """One line per table: bronze rows -> silver rows + quarantine rows, time."""
     for t in run.tables:
         note = "" if t.bronze_present else " (no Bronze partition: quiet day)"
-        click.echo(f"  {t.table:<16} {t.bronze_rows:>10,} bronze -> {t.silver_rows:>10,} silver + "
-                   f"{t.quarantine_rows:>8,} quarantine  ({t.seconds:.2f} s){note}")
+        click.echo(
+            f"  {t.table:<16} {t.bronze_rows:>10,} bronze -> {t.silver_rows:>10,} silver + "
+            f"{t.quarantine_rows:>8,} quarantine  ({t.seconds:.2f} s){note}"
+        )
 
 
 def echo_dims_run(run) -> None:
@@ -25,15 +27,21 @@ def echo_dims_run(run) -> None:
         echo_table_runs(run.silver)
     for name, rows in run.rows.items():
         prev = run.previous.get(name)
-        click.echo(f"  {name:<16} snapshot_dt={run.snapshot_dt}: {rows:,} rows "
-                   f"({run.changes.get(name, 0):,} changes merged into {prev or 'an empty dimension'})")
+        click.echo(
+            f"  {name:<16} snapshot_dt={run.snapshot_dt}: {rows:,} rows "
+            f"({run.changes.get(name, 0):,} changes merged into {prev or 'an empty dimension'})"
+        )
     echo_step("dims", f"snapshot {run.snapshot_dt} published (run {run.run_id})")
 
 
 @group.command("dims")
-@click.option("--date", "date", default=None,
-              help="Snapshot date. Default: every Bronze dims date without a snapshot, oldest first "
-                   "(or the latest Bronze date again when all have one).")
+@click.option(
+    "--date",
+    "date",
+    default=None,
+    help="Snapshot date. Default: every Bronze dims date without a snapshot, oldest first "
+    "(or the latest Bronze date again when all have one).",
+)
 @click.pass_context
 @passthrough
 def dims_cmd(ctx: click.Context, date: str | None) -> int:
@@ -61,17 +69,23 @@ def silver_dates(settings) -> list[str]:
 
     arrived = storage.list_partitions(settings.paths.bronze_base_path, "orders")
     if not arrived:
-        raise InputError(f"no Bronze orders partitions under {settings.paths.bronze_base_path}; "
-                         "generate Bronze first (`ecomlake bronze generate`)")
+        raise InputError(
+            f"no Bronze orders partitions under {settings.paths.bronze_base_path}; "
+            "generate Bronze first (`ecomlake bronze generate`)"
+        )
     done = set(storage.list_partitions(settings.paths.silver_base_path, "orders"))
     todo = [d for d in arrived if d not in done]
     return todo or [arrived[-1]]
 
 
 @group.command("silver")
-@click.option("--date", "date", default=None,
-              help="ingest_dt to process. Default: every Bronze date not yet in Silver, oldest first "
-                   "(or the latest Bronze date again when all are).")
+@click.option(
+    "--date",
+    "date",
+    default=None,
+    help="ingest_dt to process. Default: every Bronze date not yet in Silver, oldest first "
+    "(or the latest Bronze date again when all are).",
+)
 @click.pass_context
 @passthrough
 def silver_cmd(ctx: click.Context, date: str | None) -> int:
@@ -103,6 +117,7 @@ def _silver_gate(settings, day: str, run_id: str) -> int:
 
 # ------------------------------------------------------------------ enriched (owned by the Enriched layer)
 
+
 def enriched_dates(settings) -> list[str]:
     """Dates `local enriched` builds without --date: every Base Silver orders date without an
     enriched run record, oldest first (snapshot state carries forward day by day); when all have
@@ -113,7 +128,9 @@ def enriched_dates(settings) -> list[str]:
 
     silver = storage.list_partitions(settings.paths.silver_base_path, "orders")
     if not silver:
-        raise InputError(f"no Base Silver orders under {settings.paths.silver_base_path}; run `ecomlake local silver` first")
+        raise InputError(
+            f"no Base Silver orders under {settings.paths.silver_base_path}; run `ecomlake local silver` first"
+        )
     done = set()
     metrics = settings.paths.metrics_base_path
     for name in storage.listdir(metrics):
@@ -127,11 +144,21 @@ def enriched_dates(settings) -> list[str]:
 
 
 @group.command("enriched")
-@click.option("--date", "date", default=None,
-              help="Run date D. Default: every Base Silver date without an enriched run, oldest first "
-                   "(or the latest date again when all have one).")
-@click.option("--enforce", "--enforce-quality", "enforce", is_flag=True, default=False,
-              help="Exit 1 when the Enriched gate fails.")
+@click.option(
+    "--date",
+    "date",
+    default=None,
+    help="Run date D. Default: every Base Silver date without an enriched run, oldest first "
+    "(or the latest date again when all have one).",
+)
+@click.option(
+    "--enforce",
+    "--enforce-quality",
+    "enforce",
+    is_flag=True,
+    default=False,
+    help="Exit 1 when the Enriched gate fails.",
+)
 @click.pass_context
 @passthrough
 def enriched_cmd(ctx: click.Context, date: str | None, enforce: bool) -> int:
@@ -149,6 +176,7 @@ def enriched_cmd(ctx: click.Context, date: str | None, enforce: bool) -> int:
 
 
 # ------------------------------------------------------------------------------------- demos
+
 
 def _print_summary(summary) -> None:
     from ecomlake.demo import render_summary

@@ -13,8 +13,14 @@ from ecomlake.errors import EcomlakeError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, envvar="ECOM_CONFIG_PATH",
-              help="Config file (default: ECOM_CONFIG_PATH, then config/config.yml).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    envvar="ECOM_CONFIG_PATH",
+    help="Config file (default: ECOM_CONFIG_PATH, then config/config.yml).",
+)
 @click.version_option(__version__, prog_name="ecomlake")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:

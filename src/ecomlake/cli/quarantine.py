@@ -10,8 +10,11 @@ from ecomlake.cli.common import env_option, run_id_option, settings_from
 
 _paths = [
     click.option("--silver-path", default=None, help="Base Silver root (default: SILVER_BASE_PATH, then config)."),
-    click.option("--quarantine-path", default=None,
-                 help="Quarantine root (default: SILVER_QUARANTINE_PATH, then <silver-path>/quarantine)."),
+    click.option(
+        "--quarantine-path",
+        default=None,
+        help="Quarantine root (default: SILVER_QUARANTINE_PATH, then <silver-path>/quarantine).",
+    ),
 ]
 
 
@@ -22,8 +25,9 @@ def path_options(f):
 
 
 def _settings(ctx, silver_path=None, quarantine_path=None, **more):
-    return settings_from(ctx, **{"paths.silver_base_path": silver_path, "paths.silver_quarantine_path": quarantine_path,
-                                 **more})
+    return settings_from(
+        ctx, **{"paths.silver_base_path": silver_path, "paths.silver_quarantine_path": quarantine_path, **more}
+    )
 
 
 @click.group(name="quarantine", help="Quarantine: summary, inspect, recover and prune rejected rows.")
@@ -33,9 +37,15 @@ def group() -> None:
 
 @group.command("summary")
 @click.option("--table", default=None, help="One table, or several comma-separated (default: all eight).")
-@click.option("--since", default=None, help="Only ingest_dt on or after this: 7d (days before today, UTC) or YYYY-MM-DD.")
-@click.option("--output", default=None, type=click.Path(dir_okay=False),
-              help="JSON path (default: <reports>/quarantine_summary_<period>.json); the Markdown twin goes next to it.")
+@click.option(
+    "--since", default=None, help="Only ingest_dt on or after this: 7d (days before today, UTC) or YYYY-MM-DD."
+)
+@click.option(
+    "--output",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="JSON path (default: <reports>/quarantine_summary_<period>.json); the Markdown twin goes next to it.",
+)
 @path_options
 @run_id_option
 @click.pass_context
@@ -70,8 +80,13 @@ def inspect_cmd(ctx, table, ingest_dt, reason, limit, as_json, silver_path, quar
 @group.command("recover")
 @click.option("--table", required=True, help="Table name, e.g. orders.")
 @click.option("--ingest-dt", required=True, help="Partition to recover (YYYY-MM-DD).")
-@click.option("--fill", "fills", multiple=True, metavar="COLUMN=VALUE",
-              help="Set a raw column where it is NULL or a null token (repeatable), e.g. --fill customer_id=UNKNOWN.")
+@click.option(
+    "--fill",
+    "fills",
+    multiple=True,
+    metavar="COLUMN=VALUE",
+    help="Set a raw column where it is NULL or a null token (repeatable), e.g. --fill customer_id=UNKNOWN.",
+)
 @click.option("--where", default=None, help="Boolean SQL expression over the quarantine columns selecting the rows.")
 @click.option("--reason", default=None, help="Only rows carrying this reason code.")
 @click.option("--dry-run", is_flag=True, default=False, help="Report what would move; change nothing.")
@@ -83,25 +98,41 @@ def recover_cmd(ctx, table, ingest_dt, fills, where, reason, dry_run, silver_pat
     from ecomlake.quarantine.recover import recover_quarantine
 
     settings = _settings(ctx, silver_path, quarantine_path)
-    r = recover_quarantine(settings, table=table, ingest_dt=ingest_dt, fills=list(fills), where=where, reason=reason,
-                           dry_run=dry_run, run_id=run_id)
+    r = recover_quarantine(
+        settings,
+        table=table,
+        ingest_dt=ingest_dt,
+        fills=list(fills),
+        where=where,
+        reason=reason,
+        dry_run=dry_run,
+        run_id=run_id,
+    )
     verb = "would move" if dry_run else "moved"
-    click.echo(f"{table} ingest_dt={r['ingest_dt']}: selected {r['selected']}, {verb} {r['moved']} to silver, "
-               f"kept {r['kept']} in quarantine" + (f" ({r['already_published']} already published)" if r["already_published"] else ""))
+    click.echo(
+        f"{table} ingest_dt={r['ingest_dt']}: selected {r['selected']}, {verb} {r['moved']} to silver, "
+        f"kept {r['kept']} in quarantine"
+        + (f" ({r['already_published']} already published)" if r["already_published"] else "")
+    )
     if r["still_failing_reasons"]:
         click.echo("still failing: " + ", ".join(f"{c} ({n})" for c, n in r["still_failing_reasons"].items()))
     if r.get("message"):
         click.echo(r["message"])
-    click.echo(f"silver rows {r.get('silver_rows_before')} -> {r.get('silver_rows_after')}, "
-               f"quarantine rows {r.get('quarantine_rows_before')} -> {r.get('quarantine_rows_after')}")
+    click.echo(
+        f"silver rows {r.get('silver_rows_before')} -> {r.get('silver_rows_after')}, "
+        f"quarantine rows {r.get('quarantine_rows_before')} -> {r.get('quarantine_rows_after')}"
+    )
     if r.get("ledger"):
         click.echo(f"recorded: {r['ledger']}")
 
 
 @group.command("prune")
-@click.option("--older-than", default=None,
-              help="Delete partitions whose ingest_dt is more than N days before today, e.g. 7d "
-                   "(default: quarantine.retention_days for the environment; prod 30, dev 7, local refuses).")
+@click.option(
+    "--older-than",
+    default=None,
+    help="Delete partitions whose ingest_dt is more than N days before today, e.g. 7d "
+    "(default: quarantine.retention_days for the environment; prod 30, dev 7, local refuses).",
+)
 @click.option("--tables", "--table", "tables", default=None, help="Comma-separated tables (default: all eight).")
 @click.option("--dry-run", is_flag=True, default=False, help="List what would be deleted; delete nothing.")
 @env_option
@@ -119,5 +150,7 @@ def prune_cmd(ctx, older_than, tables, dry_run, environment, silver_path, quaran
         click.echo(f"{verb} {p['path']} ({p['rows']} rows)")
     for s in r["skipped"]:
         click.echo(f"skipped {s}")
-    click.echo(f"{verb} {r['partitions_pruned']} partitions ({r['rows_pruned']} rows) older than {r['older_than_days']} days "
-               f"(before {r['cutoff']}); kept {r['partitions_kept']}")
+    click.echo(
+        f"{verb} {r['partitions_pruned']} partitions ({r['rows_pruned']} rows) older than {r['older_than_days']} days "
+        f"(before {r['cutoff']}); kept {r['partitions_kept']}"
+    )

@@ -15,13 +15,28 @@ def group() -> None:
 @group.command("package")
 @click.option("--start-date", default=DEFAULTS["start_date"], show_default=True, help="First ingest_dt of the sample.")
 @click.option("--days", type=click.IntRange(min=1), default=DEFAULTS["days"], show_default=True, help="Number of days.")
-@click.option("--orders-per-day", type=click.IntRange(min=1), default=DEFAULTS["orders_per_day"], show_default=True,
-              help="Average orders per day.")
+@click.option(
+    "--orders-per-day",
+    type=click.IntRange(min=1),
+    default=DEFAULTS["orders_per_day"],
+    show_default=True,
+    help="Average orders per day.",
+)
 @click.option("--seed", type=int, default=DEFAULTS["seed"], show_default=True, help="Random seed.")
-@click.option("--defect-rate", type=click.FloatRange(0, 0.5), default=DEFAULTS["defect_rate"], show_default=True,
-              help="Fraction of extra dirty rows, so the demo's quarantine has work to do.")
-@click.option("--output", default=DEFAULT_OUTPUT, show_default=True, type=click.Path(dir_okay=False),
-              help="Zip file to write (entries under bronze/).")
+@click.option(
+    "--defect-rate",
+    type=click.FloatRange(0, 0.5),
+    default=DEFAULTS["defect_rate"],
+    show_default=True,
+    help="Fraction of extra dirty rows, so the demo's quarantine has work to do.",
+)
+@click.option(
+    "--output",
+    default=DEFAULT_OUTPUT,
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Zip file to write (entries under bronze/).",
+)
 def package_cmd(start_date, days, orders_per_day, seed, defect_rate, output):
     """Build the demo's Bronze sample archive: a small generated lake, zipped under bronze/.
 
@@ -35,18 +50,37 @@ def package_cmd(start_date, days, orders_per_day, seed, defect_rate, output):
     """
     from ecomlake.bronze.gen_sample import package_bronze
 
-    result = package_bronze(output, start_date=start_date, days=days, orders_per_day=orders_per_day, seed=seed,
-                            defect_rate=defect_rate, progress=True)
-    click.echo(f"sample package: wrote {result.output} ({result.entries} files, "
-               f"{result.size_bytes / 1e6:.2f} MB, {result.generated.total_rows:,} rows)")
+    result = package_bronze(
+        output,
+        start_date=start_date,
+        days=days,
+        orders_per_day=orders_per_day,
+        seed=seed,
+        defect_rate=defect_rate,
+        progress=True,
+    )
+    click.echo(
+        f"sample package: wrote {result.output} ({result.entries} files, "
+        f"{result.size_bytes / 1e6:.2f} MB, {result.generated.total_rows:,} rows)"
+    )
 
 
 @group.command("dims")
-@click.option("--bronze-zip", default="samples/bronze_samples.zip", show_default=True, type=click.Path(dir_okay=False),
-              help="Bronze sample archive to build from.")
+@click.option(
+    "--bronze-zip",
+    default="samples/bronze_samples.zip",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Bronze sample archive to build from.",
+)
 @click.option("--date", "date", default="2023-01-01", show_default=True, help="Demo date.")
-@click.option("--output", default="samples/dims_samples.zip", show_default=True, type=click.Path(dir_okay=False),
-              help="Archive to write (entries under dims/ and silver/base/).")
+@click.option(
+    "--output",
+    default="samples/dims_samples.zip",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Archive to write (entries under dims/ and silver/base/).",
+)
 @click.pass_context
 def dims_cmd(ctx, bronze_zip, date, output):
     """Build the demo's pre-cooked history: dims snapshots up to the date and the Silver days before it.

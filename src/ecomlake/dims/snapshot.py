@@ -19,7 +19,14 @@ from typing import Callable
 
 from ecomlake import storage
 from ecomlake.config import Settings
-from ecomlake.contract import CONTRACT, DIM_SNAPSHOTS, DIM_TABLES, UNKNOWN_CUSTOMER_ID, UNKNOWN_PRODUCT_ID, silver_columns
+from ecomlake.contract import (
+    CONTRACT,
+    DIM_SNAPSHOTS,
+    DIM_TABLES,
+    UNKNOWN_CUSTOMER_ID,
+    UNKNOWN_PRODUCT_ID,
+    silver_columns,
+)
 from ecomlake.duck import connect, sql_literal
 from ecomlake.errors import InputError
 from ecomlake.runs import new_run_id, parse_date, utc_now_iso
@@ -95,12 +102,18 @@ def build_snapshot_sql(settings: Settings, dim_table: str, day: str, run_id: str
     prev = previous_snapshot(settings, dim_table, day)
     parts = []
     if prev:
-        files = storage.list_data_files(storage.partition_path(settings.paths.silver_dims_path, DIM_SNAPSHOTS[dim_table], prev, SNAPSHOT_KEY))
+        files = storage.list_data_files(
+            storage.partition_path(settings.paths.silver_dims_path, DIM_SNAPSHOTS[dim_table], prev, SNAPSHOT_KEY)
+        )
         if files:
-            parts.append(f"select {col_list}, 0 as _newer from read_parquet([{', '.join(sql_literal(f) for f in files)}], union_by_name = true)")
+            parts.append(
+                f"select {col_list}, 0 as _newer from read_parquet([{', '.join(sql_literal(f) for f in files)}], union_by_name = true)"
+            )
     changes = storage.list_data_files(storage.partition_path(settings.paths.silver_base_path, dim_table, day))
     if changes:
-        parts.append(f"select {col_list}, 1 as _newer from read_parquet([{', '.join(sql_literal(f) for f in changes)}], union_by_name = true)")
+        parts.append(
+            f"select {col_list}, 1 as _newer from read_parquet([{', '.join(sql_literal(f) for f in changes)}], union_by_name = true)"
+        )
     if not parts:
         body = f"select {col_list} from ({_sentinel_sql(dim_table, day, run_id)}) where false"
     else:
@@ -141,8 +154,16 @@ def publish_snapshots(settings: Settings, day: str, run_id: str, echo: Callable[
                 run.previous[name] = prev
                 changes = storage.list_data_files(storage.partition_path(settings.paths.silver_base_path, dim, day))
                 run.changes[name] = sum(storage.parquet_num_rows(f) for f in changes)
-                publishes.append(storage.Publish(staged, storage.partition_path(dims_root, name, day, SNAPSHOT_KEY), name, part,
-                                                 expected_rows=int(rows), extra={"previous_snapshot_dt": prev}))
+                publishes.append(
+                    storage.Publish(
+                        staged,
+                        storage.partition_path(dims_root, name, day, SNAPSHOT_KEY),
+                        name,
+                        part,
+                        expected_rows=int(rows),
+                        extra={"previous_snapshot_dt": prev},
+                    )
+                )
         finally:
             con.close()
         if settings.publish.dims_publish_mode == "staging":
@@ -150,7 +171,9 @@ def publish_snapshots(settings: Settings, day: str, run_id: str, echo: Callable[
             storage.mark_pending(dims_root, run_id, publishes, gate="dims_quality")
             keep_staging = True
             if echo:
-                echo(f"staged dims snapshots under {storage.staging_root(dims_root, run_id)} (DIMS_PUBLISH_MODE=staging)")
+                echo(
+                    f"staged dims snapshots under {storage.staging_root(dims_root, run_id)} (DIMS_PUBLISH_MODE=staging)"
+                )
             return run
         storage.publish(dims_root, run_id, publishes)
     finally:
@@ -170,12 +193,15 @@ def write_latest(settings: Settings, run: DimsRun) -> None:
                 return
         except ValueError:
             pass  # unreadable pointer: replace it
-    storage.write_json_atomic(path, {"snapshot_dt": run.snapshot_dt, "run_id": run.run_id, "published_at": utc_now_iso(),
-                                     "tables": dict(run.rows)})
+    storage.write_json_atomic(
+        path,
+        {"snapshot_dt": run.snapshot_dt, "run_id": run.run_id, "published_at": utc_now_iso(), "tables": dict(run.rows)},
+    )
 
 
-def run_dims(settings: Settings, run_date: str | dt.date, *, run_id: str | None = None,
-             echo: Callable[[str], None] | None = None) -> DimsRun:
+def run_dims(
+    settings: Settings, run_date: str | dt.date, *, run_id: str | None = None, echo: Callable[[str], None] | None = None
+) -> DimsRun:
     """Base Silver for customers and product_catalog of D, then snapshot(D) of both dims."""
     from ecomlake.silver.run import run_tables
 
@@ -193,11 +219,15 @@ def run_dims(settings: Settings, run_date: str | dt.date, *, run_id: str | None 
 def pending_dates(settings: Settings) -> list[str]:
     """Dates `local dims` processes without --date: every Bronze dims date without a snapshot, in
     order; when all have one, the latest Bronze date again (the runbook's "re-run to refresh")."""
-    arrived = sorted(set(storage.list_partitions(settings.paths.bronze_base_path, "customers"))
-                     | set(storage.list_partitions(settings.paths.bronze_base_path, "product_catalog")))
+    arrived = sorted(
+        set(storage.list_partitions(settings.paths.bronze_base_path, "customers"))
+        | set(storage.list_partitions(settings.paths.bronze_base_path, "product_catalog"))
+    )
     if not arrived:
-        raise InputError(f"no Bronze customers or product_catalog partitions under {settings.paths.bronze_base_path}; "
-                         "generate Bronze first (`ecomlake bronze generate`)")
+        raise InputError(
+            f"no Bronze customers or product_catalog partitions under {settings.paths.bronze_base_path}; "
+            "generate Bronze first (`ecomlake bronze generate`)"
+        )
     done = set(snapshot_dates(settings, "customers")) & set(snapshot_dates(settings, "product_catalog"))
     todo = [d for d in arrived if d not in done]
     return todo or [arrived[-1]]

@@ -13,7 +13,14 @@ import datetime as dt
 
 from ecomlake import storage
 from ecomlake.config import Settings
-from ecomlake.contract import CONTRACT, DIM_SNAPSHOTS, DIM_TABLES, UNKNOWN_CUSTOMER_ID, UNKNOWN_PRODUCT_ID, silver_columns
+from ecomlake.contract import (
+    CONTRACT,
+    DIM_SNAPSHOTS,
+    DIM_TABLES,
+    UNKNOWN_CUSTOMER_ID,
+    UNKNOWN_PRODUCT_ID,
+    silver_columns,
+)
 from ecomlake.dims.snapshot import SNAPSHOT_KEY, previous_snapshot
 from ecomlake.duck import connect, sql_literal
 from ecomlake.errors import InputError
@@ -40,10 +47,17 @@ def validate_dims(
     day = parse_date(run_date, "--run-date").isoformat()
     root = settings.paths.silver_dims_path
     if not storage.isdir(root):
-        raise InputError(f"dims path not found: {root} (pass --dims-path or set SILVER_DIMS_PATH; run `ecomlake local dims` first)")
+        raise InputError(
+            f"dims path not found: {root} (pass --dims-path or set SILVER_DIMS_PATH; run `ecomlake local dims` first)"
+        )
     run_id = run_id or new_run_id()
-    result = GateResult(gate=GATE, title="Dims Snapshot Quality Report", run_id=run_id, environment=settings.environment,
-                        parameters={"run_date": day, "dims_path": root, "max_shrink_pct": settings.dims.max_shrink_pct})
+    result = GateResult(
+        gate=GATE,
+        title="Dims Snapshot Quality Report",
+        run_id=run_id,
+        environment=settings.environment,
+        parameters={"run_date": day, "dims_path": root, "max_shrink_pct": settings.dims.max_shrink_pct},
+    )
     con = connect(settings)
     try:
         for dim in DIM_TABLES:
@@ -51,12 +65,28 @@ def validate_dims(
     finally:
         con.close()
     report = output_report or storage.join(settings.paths.reports_base_path, f"DIMS_QUALITY_{day}.md")
-    sections = [("Snapshots", md_table(
-        ["Snapshot", "Status", "Rows", "Previous", "Previous rows", "Path"],
-        [(m["table_name"], result.table_status(m["table_name"]).value, fmt_int(m.get("rows")), m.get("previous_snapshot_dt") or "-",
-          fmt_int(m.get("previous_rows")), m["path"]) for m in result.table_metrics]))]
-    rc, metrics_path, report_path = finish(result, metrics_dir=settings.paths.metrics_base_path, report_path=report,
-                                           sections=sections, enforce=enforce)
+    sections = [
+        (
+            "Snapshots",
+            md_table(
+                ["Snapshot", "Status", "Rows", "Previous", "Previous rows", "Path"],
+                [
+                    (
+                        m["table_name"],
+                        result.table_status(m["table_name"]).value,
+                        fmt_int(m.get("rows")),
+                        m.get("previous_snapshot_dt") or "-",
+                        fmt_int(m.get("previous_rows")),
+                        m["path"],
+                    )
+                    for m in result.table_metrics
+                ],
+            ),
+        )
+    ]
+    rc, metrics_path, report_path = finish(
+        result, metrics_dir=settings.paths.metrics_base_path, report_path=report, sections=sections, enforce=enforce
+    )
     result.parameters["metrics_path"] = metrics_path
     if echo:
         import click
@@ -77,46 +107,115 @@ def _validate_one(settings: Settings, con, result: GateResult, dim: str, day: st
     result.table_metrics.append(metrics)
     files = storage.list_data_files(path)
     if not files:
-        result.add(Check("snapshot_present", Status.FAIL, f"no {name} snapshot for {day} at {path}", table=name, partition=day,
-                         action=f"run `ecomlake dim run --run-date {day}` (or `ecomlake local dims --date {day}`)"))
+        result.add(
+            Check(
+                "snapshot_present",
+                Status.FAIL,
+                f"no {name} snapshot for {day} at {path}",
+                table=name,
+                partition=day,
+                action=f"run `ecomlake dim run --run-date {day}` (or `ecomlake local dims --date {day}`)",
+            )
+        )
         return
     result.add(Check("snapshot_present", Status.PASS, f"{len(files)} file(s)", table=name, partition=day))
     try:
         rows = _rows(files)
     except InputError as exc:
-        result.add(Check("snapshot_readable", Status.FAIL, exc.message, table=name, partition=day,
-                         action=f"re-run `ecomlake dim run --run-date {day}`"))
+        result.add(
+            Check(
+                "snapshot_readable",
+                Status.FAIL,
+                exc.message,
+                table=name,
+                partition=day,
+                action=f"re-run `ecomlake dim run --run-date {day}`",
+            )
+        )
         return
     metrics["rows"] = rows
-    result.check("snapshot_not_empty", rows > 0, f"{rows} rows", table=name, partition=day, observed=rows, threshold="> 0",
-                 action=f"re-run `ecomlake dim run --run-date {day}` and check Bronze {dim}")
+    result.check(
+        "snapshot_not_empty",
+        rows > 0,
+        f"{rows} rows",
+        table=name,
+        partition=day,
+        observed=rows,
+        threshold="> 0",
+        action=f"re-run `ecomlake dim run --run-date {day}` and check Bronze {dim}",
+    )
     file_sql = "[" + ", ".join(sql_literal(f) for f in files) + "]"
-    columns = [r[0] for r in con.execute(f"select column_name from (describe select * from read_parquet({file_sql}, union_by_name = true))").fetchall()]
+    columns = [
+        r[0]
+        for r in con.execute(
+            f"select column_name from (describe select * from read_parquet({file_sql}, union_by_name = true))"
+        ).fetchall()
+    ]
     missing = [c for c, _ in silver_columns(dim) if c not in columns]
-    result.check("required_columns", not missing, f"missing columns: {', '.join(missing)}" if missing else "all Silver columns present",
-                 table=name, partition=day, observed=missing or None, action="rebuild the snapshot with the current contract")
+    result.check(
+        "required_columns",
+        not missing,
+        f"missing columns: {', '.join(missing)}" if missing else "all Silver columns present",
+        table=name,
+        partition=day,
+        observed=missing or None,
+        action="rebuild the snapshot with the current contract",
+    )
     if key not in columns:
         return
     nulls, dupes, sentinel = con.execute(
         f"select count(*) filter (where {key} is null), count({key}) - count(distinct {key}), "
         f"count(*) filter (where {key} = {sql_literal(UNKNOWN_CUSTOMER_ID) if dim == 'customers' else UNKNOWN_PRODUCT_ID}) "
-        f"from read_parquet({file_sql}, union_by_name = true)").fetchone()
+        f"from read_parquet({file_sql}, union_by_name = true)"
+    ).fetchone()
     metrics.update(pk_nulls=int(nulls), pk_duplicates=int(dupes))
-    result.check("pk_not_null", nulls == 0, f"{nulls} null {key}", table=name, partition=day, observed=int(nulls), threshold=0,
-                 action="rebuild the snapshot; null keys must be quarantined in Base Silver")
-    result.check("pk_unique", dupes == 0, f"{dupes} duplicate {key}", table=name, partition=day, observed=int(dupes), threshold=0,
-                 action="rebuild the snapshot; it must hold one row per key")
-    result.check("sentinel_present", sentinel == 1, f"unknown-member row {'present' if sentinel == 1 else 'missing'}",
-                 table=name, partition=day, observed=int(sentinel), threshold=1, action="rebuild the snapshot")
+    result.check(
+        "pk_not_null",
+        nulls == 0,
+        f"{nulls} null {key}",
+        table=name,
+        partition=day,
+        observed=int(nulls),
+        threshold=0,
+        action="rebuild the snapshot; null keys must be quarantined in Base Silver",
+    )
+    result.check(
+        "pk_unique",
+        dupes == 0,
+        f"{dupes} duplicate {key}",
+        table=name,
+        partition=day,
+        observed=int(dupes),
+        threshold=0,
+        action="rebuild the snapshot; it must hold one row per key",
+    )
+    result.check(
+        "sentinel_present",
+        sentinel == 1,
+        f"unknown-member row {'present' if sentinel == 1 else 'missing'}",
+        table=name,
+        partition=day,
+        observed=int(sentinel),
+        threshold=1,
+        action="rebuild the snapshot",
+    )
     prev = previous_snapshot(settings, dim, day)
     metrics["previous_snapshot_dt"] = prev
     if prev:
-        prev_files = storage.list_data_files(storage.partition_path(settings.paths.silver_dims_path, name, prev, SNAPSHOT_KEY))
+        prev_files = storage.list_data_files(
+            storage.partition_path(settings.paths.silver_dims_path, name, prev, SNAPSHOT_KEY)
+        )
         prev_rows = _rows(prev_files) if prev_files else 0
         metrics["previous_rows"] = prev_rows
         shrink = 0.0 if prev_rows == 0 else max(0.0, (prev_rows - rows) * 100.0 / prev_rows)
         metrics["shrink_pct"] = round(shrink, 3)
-        result.check("row_count_not_shrinking", shrink <= settings.dims.max_shrink_pct,
-                     f"{rows} rows vs {prev_rows} on {prev} ({shrink:.2f}% fewer)", table=name, partition=day,
-                     observed=round(shrink, 3), threshold=settings.dims.max_shrink_pct,
-                     action=f"compare with snapshot {prev}; rebuild from {prev} with `ecomlake dim run --run-date {day}`")
+        result.check(
+            "row_count_not_shrinking",
+            shrink <= settings.dims.max_shrink_pct,
+            f"{rows} rows vs {prev_rows} on {prev} ({shrink:.2f}% fewer)",
+            table=name,
+            partition=day,
+            observed=round(shrink, 3),
+            threshold=settings.dims.max_shrink_pct,
+            action=f"compare with snapshot {prev}; rebuild from {prev} with `ecomlake dim run --run-date {day}`",
+        )

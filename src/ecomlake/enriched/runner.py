@@ -160,17 +160,31 @@ def run_enriched(
             expr, _dates = build_fns[name](ctx)
             table = _execute(ctx, expr, spec)
             written = write_partitions(
-                table, spec, lambda part: storage.staging_path(root, run_id, name, part),
-                settings.enriched.max_rows_per_file, presorted=expr is not None,
+                table,
+                spec,
+                lambda part: storage.staging_path(root, run_id, name, part),
+                settings.enriched.max_rows_per_file,
+                presorted=expr is not None,
             )
             for label, (staged, rows, _files) in written.items():
-                publishes.append(storage.Publish(
-                    staged=staged, final=storage.partition_path(root, name, label, spec.partition_key),
-                    table=name, partition=f"{spec.partition_key}={label}", expected_rows=rows,
-                    extra={"ingest_dt": d.isoformat(), "layer": "enriched"},
-                ))
-            run = TableRun(name, spec.partition_key, table.num_rows, sorted(written), sum(f for _, _, f in written.values()),
-                           round(time.perf_counter() - t0, 3))
+                publishes.append(
+                    storage.Publish(
+                        staged=staged,
+                        final=storage.partition_path(root, name, label, spec.partition_key),
+                        table=name,
+                        partition=f"{spec.partition_key}={label}",
+                        expected_rows=rows,
+                        extra={"ingest_dt": d.isoformat(), "layer": "enriched"},
+                    )
+                )
+            run = TableRun(
+                name,
+                spec.partition_key,
+                table.num_rows,
+                sorted(written),
+                sum(f for _, _, f in written.values()),
+                round(time.perf_counter() - t0, 3),
+            )
             result.tables.append(run)
             if progress:
                 progress(run)
@@ -179,11 +193,16 @@ def run_enriched(
             storage.remove_tree(staged)
             storage.makedirs(staged)
             _write_parquet(st.table, storage.join(staged, "part-00000.parquet"))
-            publishes.append(storage.Publish(
-                staged=staged, final=storage.partition_path(root, st.table_dir, d.isoformat()),
-                table=st.table_dir, partition=f"ingest_dt={d.isoformat()}", expected_rows=st.table.num_rows,
-                extra={"fingerprint": st.fingerprint, "mode": st.mode, "base_state_dt": st.base_state_dt},
-            ))
+            publishes.append(
+                storage.Publish(
+                    staged=staged,
+                    final=storage.partition_path(root, st.table_dir, d.isoformat()),
+                    table=st.table_dir,
+                    partition=f"ingest_dt={d.isoformat()}",
+                    expected_rows=st.table.num_rows,
+                    extra={"fingerprint": st.fingerprint, "mode": st.mode, "base_state_dt": st.base_state_dt},
+                )
+            )
             result.states[st.name] = {"mode": st.mode, "base_state_dt": st.base_state_dt, "rows": st.table.num_rows}
         if mode == "staging":
             storage.seal(publishes, run_id)
@@ -200,21 +219,32 @@ def run_enriched(
     result.snapshot_dates = {k: v.isoformat() for k, v in ctx.snapshot_dates.items()}
     result.seconds = round(time.perf_counter() - started, 3)
     result.record_path = run_record_path(settings, run_id)
-    storage.write_json_atomic(result.record_path, {
-        "run_id": run_id,
-        "ingest_dt": d.isoformat(),
-        "created_at": utc_now_iso(),
-        "publish_mode": mode,
-        "status": "pending" if mode == "staging" else "published",
-        "enriched_path": root,
-        "staging_root": storage.staging_root(root, run_id) if mode == "staging" else None,
-        "tables": {t.table: {"partition_key": t.partition_key, "partitions": t.partitions, "rows": t.rows,
-                             "files": t.files, "seconds": t.seconds} for t in result.tables},
-        "states": result.states,
-        "snapshot_dates": result.snapshot_dates,
-        "warnings": result.warnings,
-        "seconds": result.seconds,
-    })
+    storage.write_json_atomic(
+        result.record_path,
+        {
+            "run_id": run_id,
+            "ingest_dt": d.isoformat(),
+            "created_at": utc_now_iso(),
+            "publish_mode": mode,
+            "status": "pending" if mode == "staging" else "published",
+            "enriched_path": root,
+            "staging_root": storage.staging_root(root, run_id) if mode == "staging" else None,
+            "tables": {
+                t.table: {
+                    "partition_key": t.partition_key,
+                    "partitions": t.partitions,
+                    "rows": t.rows,
+                    "files": t.files,
+                    "seconds": t.seconds,
+                }
+                for t in result.tables
+            },
+            "states": result.states,
+            "snapshot_dates": result.snapshot_dates,
+            "warnings": result.warnings,
+            "seconds": result.seconds,
+        },
+    )
     return result
 
 
@@ -286,6 +316,9 @@ def load_run_record(settings: Settings, run_id: str | None = None, ingest_dt: dt
             continue
         if ingest_dt is not None and rec.get("ingest_dt") != ingest_dt.isoformat():
             continue
-        if best is None or (rec.get("created_at", ""), rec.get("run_id", "")) > (best.get("created_at", ""), best.get("run_id", "")):
+        if best is None or (rec.get("created_at", ""), rec.get("run_id", "")) > (
+            best.get("created_at", ""),
+            best.get("run_id", ""),
+        ):
             best = rec
     return best

@@ -19,18 +19,77 @@ from sqlglot import exp
 from ecomlake.errors import ConfigError
 
 _ALLOWED = (
-    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null,
-    exp.And, exp.Or, exp.Not, exp.Paren,
-    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is, exp.In, exp.Between, exp.NullSafeEQ, exp.NullSafeNEQ,
-    exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg,
-    exp.Abs, exp.Coalesce, exp.Round, exp.Greatest, exp.Least, exp.Nullif, exp.Lower, exp.Upper,
-    exp.Cast, exp.TryCast, exp.DataType, exp.Case, exp.If,
+    exp.Column,
+    exp.Identifier,
+    exp.Literal,
+    exp.Boolean,
+    exp.Null,
+    exp.And,
+    exp.Or,
+    exp.Not,
+    exp.Paren,
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.Is,
+    exp.In,
+    exp.Between,
+    exp.NullSafeEQ,
+    exp.NullSafeNEQ,
+    exp.Add,
+    exp.Sub,
+    exp.Mul,
+    exp.Div,
+    exp.Mod,
+    exp.Neg,
+    exp.Abs,
+    exp.Coalesce,
+    exp.Round,
+    exp.Greatest,
+    exp.Least,
+    exp.Nullif,
+    exp.Lower,
+    exp.Upper,
+    exp.Cast,
+    exp.TryCast,
+    exp.DataType,
+    exp.Case,
+    exp.If,
 )
 _BOOLEAN_ROOTS = (
-    exp.And, exp.Or, exp.Not, exp.Paren, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is, exp.In,
-    exp.Between, exp.Boolean, exp.NullSafeEQ, exp.NullSafeNEQ,
+    exp.And,
+    exp.Or,
+    exp.Not,
+    exp.Paren,
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.Is,
+    exp.In,
+    exp.Between,
+    exp.Boolean,
+    exp.NullSafeEQ,
+    exp.NullSafeNEQ,
 )
-_CAST_TYPES = {"DOUBLE", "FLOAT", "DECIMAL", "BIGINT", "INT", "INTEGER", "VARCHAR", "TEXT", "DATE", "BOOLEAN", "TIMESTAMP"}
+_CAST_TYPES = {
+    "DOUBLE",
+    "FLOAT",
+    "DECIMAL",
+    "BIGINT",
+    "INT",
+    "INTEGER",
+    "VARCHAR",
+    "TEXT",
+    "DATE",
+    "BOOLEAN",
+    "TIMESTAMP",
+}
 _PLACEHOLDER = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
 
 
@@ -59,7 +118,9 @@ def compile_check(text: str, columns: set[str], values: dict[str, float], where:
         raise ConfigError(f"{where}: expected one boolean expression, got {len(statements)} statements")
     tree = statements[0]
     if not isinstance(tree, _BOOLEAN_ROOTS):
-        raise ConfigError(f"{where}: expected a boolean expression (a comparison or and/or/not), got {tree.key.upper()}")
+        raise ConfigError(
+            f"{where}: expected a boolean expression (a comparison or and/or/not), got {tree.key.upper()}"
+        )
     for node in tree.walk():
         if not isinstance(node, _ALLOWED):
             raise ConfigError(f"{where}: {node.key.upper()} is not allowed in a semantic check ({node.sql()[:60]!r})")
@@ -68,6 +129,10 @@ def compile_check(text: str, columns: set[str], values: dict[str, float], where:
                 raise ConfigError(f"{where}: qualified column {node.sql()!r} is not allowed")
             if node.name not in columns:
                 raise ConfigError(f"{where}: unknown column {node.name!r}")
-        if isinstance(node, exp.DataType) and node.this.name.upper() not in _CAST_TYPES and str(node.this).split(".")[-1].upper() not in _CAST_TYPES:
+        if (
+            isinstance(node, exp.DataType)
+            and node.this.name.upper() not in _CAST_TYPES
+            and str(node.this).split(".")[-1].upper() not in _CAST_TYPES
+        ):
             raise ConfigError(f"{where}: CAST to {node.sql()} is not allowed")
     return tree.sql(dialect="duckdb")

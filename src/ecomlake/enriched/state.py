@@ -38,7 +38,7 @@ PRODUCT_WINDOW_DAYS = 30
 class StateResult:
     name: str
     table: pa.Table
-    mode: str                      # "incremental" or "full"
+    mode: str  # "incremental" or "full"
     base_state_dt: str | None
     fingerprint: dict
 
@@ -47,14 +47,25 @@ class StateResult:
         return f"{STATE_DIR}/{self.name}"
 
 
-CUSTOMER_SCHEMA = pa.schema([
-    ("customer_id", pa.string()), ("order_count", pa.int64()), ("total_spent", pa.decimal128(38, 2)),
-    ("first_order_dt", pa.date32()), ("last_order_dt", pa.date32()), ("return_count", pa.int64()),
-    ("total_refunded", pa.decimal128(38, 2)),
-])
-PRODUCT_SCHEMA = pa.schema([
-    ("product_id", pa.int64()), ("dt", pa.date32()), ("units_sold", pa.int64()), ("units_returned", pa.int64()),
-])
+CUSTOMER_SCHEMA = pa.schema(
+    [
+        ("customer_id", pa.string()),
+        ("order_count", pa.int64()),
+        ("total_spent", pa.decimal128(38, 2)),
+        ("first_order_dt", pa.date32()),
+        ("last_order_dt", pa.date32()),
+        ("return_count", pa.int64()),
+        ("total_refunded", pa.decimal128(38, 2)),
+    ]
+)
+PRODUCT_SCHEMA = pa.schema(
+    [
+        ("product_id", pa.int64()),
+        ("dt", pa.date32()),
+        ("units_sold", pa.int64()),
+        ("units_returned", pa.int64()),
+    ]
+)
 
 
 def _latest_state(ctx: Context, name: str) -> tuple[dt.date, str] | None:
@@ -94,18 +105,32 @@ def _sorted(table: pa.Table, keys: list[str], schema: pa.Schema) -> pa.Table:
 
 # ------------------------------------------------------------------------------------ customers
 
+
 def _customer_delta(orders: ir.Table, returns: ir.Table) -> ir.Table:
     o = orders.filter(is_registered(orders.customer_id))
-    oa = o.group_by("customer_id").aggregate(
-        order_count=o.count(), total_spent=o.net_total.sum().cast("decimal(38, 2)"),
-        first_order_dt=o.order_dt.min(), last_order_dt=o.order_dt.max(),
-    ).mutate(return_count=ibis.literal(0).cast("int64"), total_refunded=ibis.literal(0).cast("decimal(38, 2)"))
+    oa = (
+        o.group_by("customer_id")
+        .aggregate(
+            order_count=o.count(),
+            total_spent=o.net_total.sum().cast("decimal(38, 2)"),
+            first_order_dt=o.order_dt.min(),
+            last_order_dt=o.order_dt.max(),
+        )
+        .mutate(return_count=ibis.literal(0).cast("int64"), total_refunded=ibis.literal(0).cast("decimal(38, 2)"))
+    )
     r = returns.filter(is_registered(returns.customer_id))
-    ra = r.group_by("customer_id").aggregate(
-        return_count=r.count(), total_refunded=r.refunded_amount.coalesce(0).sum().cast("decimal(38, 2)"),
-    ).mutate(
-        order_count=ibis.literal(0).cast("int64"), total_spent=ibis.literal(0).cast("decimal(38, 2)"),
-        first_order_dt=ibis.null("date"), last_order_dt=ibis.null("date"),
+    ra = (
+        r.group_by("customer_id")
+        .aggregate(
+            return_count=r.count(),
+            total_refunded=r.refunded_amount.coalesce(0).sum().cast("decimal(38, 2)"),
+        )
+        .mutate(
+            order_count=ibis.literal(0).cast("int64"),
+            total_spent=ibis.literal(0).cast("decimal(38, 2)"),
+            first_order_dt=ibis.null("date"),
+            last_order_dt=ibis.null("date"),
+        )
     )
     return oa.union(ra.select(*oa.columns))
 
@@ -135,7 +160,9 @@ def customer_state(ctx: Context, force_full: bool = False) -> StateResult:
         expr = _customer_merge(base.union(delta.select(*CUSTOMER_SCHEMA.names)))
         mode, base_dt = "incremental", prev_dt.isoformat()
     else:
-        expr = _customer_merge(_customer_delta(ctx.silver("orders"), ctx.silver("returns")).select(*CUSTOMER_SCHEMA.names))
+        expr = _customer_merge(
+            _customer_delta(ctx.silver("orders"), ctx.silver("returns")).select(*CUSTOMER_SCHEMA.names)
+        )
         mode, base_dt = "full", None
     table = _sorted(ctx.backend.to_pyarrow(expr), ["customer_id"], CUSTOMER_SCHEMA)
     result = StateResult("customer_orders", table, mode, base_dt, ctx.fingerprint(inputs, ctx.ingest_dt))
@@ -145,19 +172,23 @@ def customer_state(ctx: Context, force_full: bool = False) -> StateResult:
 
 # ------------------------------------------------------------------------------------ products
 
+
 def _product_delta(items: ir.Table, returns: ir.Table, since: dt.date) -> ir.Table:
     i = items.filter(items.order_dt >= lit_date(since))
     ia = i.group_by(product_id=i.product_id, dt=i.order_dt).aggregate(units_sold=i.quantity.sum().cast("int64"))
     ia = ia.mutate(units_returned=ibis.literal(0).cast("int64"))
     r = returns.filter(returns.return_dt >= lit_date(since))
-    ra = r.group_by(product_id=r.product_id, dt=r.return_dt).aggregate(units_returned=r.quantity_returned.sum().cast("int64"))
+    ra = r.group_by(product_id=r.product_id, dt=r.return_dt).aggregate(
+        units_returned=r.quantity_returned.sum().cast("int64")
+    )
     ra = ra.mutate(units_sold=ibis.literal(0).cast("int64"))
     return ia.select(*PRODUCT_SCHEMA.names).union(ra.select(*PRODUCT_SCHEMA.names))
 
 
 def _product_merge(parts: ir.Table) -> ir.Table:
     return parts.group_by("product_id", "dt").aggregate(
-        units_sold=parts.units_sold.sum().cast("int64"), units_returned=parts.units_returned.sum().cast("int64"),
+        units_sold=parts.units_sold.sum().cast("int64"),
+        units_returned=parts.units_returned.sum().cast("int64"),
     )
 
 
@@ -173,11 +204,15 @@ def product_state(ctx: Context, force_full: bool = False) -> StateResult:
         base = ctx.backend.read_parquet(files) if files else ibis.memtable(PRODUCT_SCHEMA.empty_table())
         base = base.select(*PRODUCT_SCHEMA.names)
         base = base.filter(base.dt >= lit_date(since))
-        delta = _product_delta(ctx.arrivals("order_items", after=prev_dt), ctx.arrivals("return_items", after=prev_dt), since)
+        delta = _product_delta(
+            ctx.arrivals("order_items", after=prev_dt), ctx.arrivals("return_items", after=prev_dt), since
+        )
         expr = _product_merge(base.union(delta))
         mode, base_dt = "incremental", prev_dt.isoformat()
     else:
-        expr = _product_merge(_product_delta(ctx.silver("order_items", since=since), ctx.silver("return_items", since=since), since))
+        expr = _product_merge(
+            _product_delta(ctx.silver("order_items", since=since), ctx.silver("return_items", since=since), since)
+        )
         mode, base_dt = "full", None
     table = _sorted(ctx.backend.to_pyarrow(expr), ["product_id", "dt"], PRODUCT_SCHEMA)
     result = StateResult("product_daily", table, mode, base_dt, ctx.fingerprint(inputs, ctx.ingest_dt))

@@ -42,7 +42,7 @@ GATE = "enriched_quality"
 @dataclass
 class TableCheck:
     spec: TableSpec
-    partitions: list[str]                 # labels (values) to validate
+    partitions: list[str]  # labels (values) to validate
     files: dict[str, list[str]] = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
 
@@ -62,7 +62,9 @@ def compile_checks(settings: Settings) -> dict[str, list[tuple[str, str]]]:
     values = _placeholders(settings)
     for table, checks in settings.enriched_validation.semantic_checks.items():
         if table not in SPECS:
-            raise ConfigError(f"enriched_validation.semantic_checks: unknown table {table!r} (known: {', '.join(SPECS)})")
+            raise ConfigError(
+                f"enriched_validation.semantic_checks: unknown table {table!r} (known: {', '.join(SPECS)})"
+            )
         cols = set(SPECS[table].column_names)
         out[table] = [
             (c.name, compile_check(c.expr, cols, values, f"enriched_validation.semantic_checks.{table}.{c.name}"))
@@ -143,9 +145,20 @@ class _Validator:
         s = self.settings
         name = spec.name
         min_rows = s.enriched_validation.min_table_rows.get(name, 1)
-        m = {"table_name": name, "partition_key": spec.partition_key, "partitions": labels, "row_count": 0,
-             "min_rows": min_rows, "partition_details": [], "null_rates": {}, "sanity_issues": [],
-             "semantic_issues": [], "reconciliation_issues": [], "schema_issues": [], "notes": []}
+        m = {
+            "table_name": name,
+            "partition_key": spec.partition_key,
+            "partitions": labels,
+            "row_count": 0,
+            "min_rows": min_rows,
+            "partition_details": [],
+            "null_rates": {},
+            "sanity_issues": [],
+            "semantic_issues": [],
+            "reconciliation_issues": [],
+            "schema_issues": [],
+            "notes": [],
+        }
         add = self.result.add
         files: list[str] = []
         existing = storage.list_partitions(s.paths.silver_enriched_path, name, spec.partition_key)
@@ -155,8 +168,16 @@ class _Validator:
             part = f"{spec.partition_key}={label}"
             if not pfiles:
                 m["notes"].append(f"missing_partition:{label}")
-                add(Check("partition_present", Status.FAIL, f"{name}/{part}: written by the run but not found",
-                          table=name, partition=part, action="rerun `ecomlake enriched run` for this date"))
+                add(
+                    Check(
+                        "partition_present",
+                        Status.FAIL,
+                        f"{name}/{part}: written by the run but not found",
+                        table=name,
+                        partition=part,
+                        action="rerun `ecomlake enriched run` for this date",
+                    )
+                )
                 continue
             rows = sum(storage.parquet_num_rows(f) for f in pfiles)
             files += pfiles
@@ -164,16 +185,37 @@ class _Validator:
             prior = max(dated) if dated and label != NULL_PARTITION else None
             prior_rows = None
             if prior:
-                prior_rows = sum(storage.parquet_num_rows(f) for f in storage.list_data_files(
-                    storage.partition_path(s.paths.silver_enriched_path, name, prior, spec.partition_key)))
+                prior_rows = sum(
+                    storage.parquet_num_rows(f)
+                    for f in storage.list_data_files(
+                        storage.partition_path(s.paths.silver_enriched_path, name, prior, spec.partition_key)
+                    )
+                )
             delta = round((rows - prior_rows) / prior_rows * 100, 2) if prior_rows else None
-            m["partition_details"].append({"partition": label, "rows": rows, "files": len(pfiles),
-                                           "prior_partition": prior, "prior_row_count": prior_rows, "row_delta_pct": delta})
+            m["partition_details"].append(
+                {
+                    "partition": label,
+                    "rows": rows,
+                    "files": len(pfiles),
+                    "prior_partition": prior,
+                    "prior_row_count": prior_rows,
+                    "row_delta_pct": delta,
+                }
+            )
             m["row_count"] += rows
             if label == NULL_PARTITION:
-                add(Check("null_partition", Status.FAIL, f"{name}: {rows} row(s) have a null {spec.partition_key}",
-                          table=name, partition=part, observed=rows, threshold=0,
-                          action=f"find the Silver rows with a null business date behind {name} and repair them"))
+                add(
+                    Check(
+                        "null_partition",
+                        Status.FAIL,
+                        f"{name}: {rows} row(s) have a null {spec.partition_key}",
+                        table=name,
+                        partition=part,
+                        observed=rows,
+                        threshold=0,
+                        action=f"find the Silver rows with a null business date behind {name} and repair them",
+                    )
+                )
             # Schema drift: every file must carry exactly the declared columns and types.
             want = spec.arrow_schema()
             for f in pfiles:
@@ -182,14 +224,29 @@ class _Validator:
                     diff = sorted(set(map(str, got)) ^ set(map(str, want)))
                     m["schema_issues"].append(f"{f.rsplit('/', 1)[-1]} in {part}: {'; '.join(diff)[:300]}")
         if m["schema_issues"]:
-            add(Check("schema", Status.FAIL, f"{name}: {len(m['schema_issues'])} file(s) differ from the declared schema",
-                      table=name, observed=m["schema_issues"][:3], action="rerun the enriched run; never edit files by hand"))
+            add(
+                Check(
+                    "schema",
+                    Status.FAIL,
+                    f"{name}: {len(m['schema_issues'])} file(s) differ from the declared schema",
+                    table=name,
+                    observed=m["schema_issues"][:3],
+                    action="rerun the enriched run; never edit files by hand",
+                )
+            )
         deltas = [p["row_delta_pct"] for p in m["partition_details"] if p["row_delta_pct"] is not None]
         m["row_delta_pct"] = deltas[-1] if deltas else None
-        add(Check("min_table_rows", Status.PASS if m["row_count"] >= min_rows else Status.FAIL,
-                  f"{name}: {m['row_count']} row(s) in {len(labels)} partition(s) (min {min_rows})",
-                  table=name, observed=m["row_count"], threshold=min_rows,
-                  action="check that Base Silver has data for this date and rerun the enriched run"))
+        add(
+            Check(
+                "min_table_rows",
+                Status.PASS if m["row_count"] >= min_rows else Status.FAIL,
+                f"{name}: {m['row_count']} row(s) in {len(labels)} partition(s) (min {min_rows})",
+                table=name,
+                observed=m["row_count"],
+                threshold=min_rows,
+                action="check that Base Silver has data for this date and rerun the enriched run",
+            )
+        )
         if not files or m["schema_issues"]:
             return m
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW v AS SELECT * FROM {_files_sql(files)}")
@@ -199,11 +256,27 @@ class _Validator:
         dups = self.scalar(f"SELECT count(*) FROM (SELECT {grain} FROM v GROUP BY ALL HAVING count(*) > 1)")
         null_keys = self.scalar("SELECT count(*) FROM v WHERE " + " OR ".join(f"{_q(c)} IS NULL" for c in spec.grain))
         m["duplicate_keys"], m["null_grain_keys"] = dups, null_keys
-        add(Check("key_unique", Status.PASS if dups == 0 else Status.FAIL,
-                  f"{name}: {dups} duplicated ({', '.join(spec.grain)}) key(s)", table=name, observed=dups, threshold=0,
-                  action="a transform fans out: check its joins against one-row-per-key inputs"))
-        add(Check("key_not_null", Status.PASS if null_keys == 0 else Status.FAIL,
-                  f"{name}: {null_keys} row(s) with a null grain key", table=name, observed=null_keys, threshold=0))
+        add(
+            Check(
+                "key_unique",
+                Status.PASS if dups == 0 else Status.FAIL,
+                f"{name}: {dups} duplicated ({', '.join(spec.grain)}) key(s)",
+                table=name,
+                observed=dups,
+                threshold=0,
+                action="a transform fans out: check its joins against one-row-per-key inputs",
+            )
+        )
+        add(
+            Check(
+                "key_not_null",
+                Status.PASS if null_keys == 0 else Status.FAIL,
+                f"{name}: {null_keys} row(s) with a null grain key",
+                table=name,
+                observed=null_keys,
+                threshold=0,
+            )
+        )
         for col in spec.key_fields:
             n = self.scalar(f"SELECT count(*) FROM v WHERE {_q(col)} IS NULL")
             m["null_rates"][col] = round(n / total, 6) if total else 0.0
@@ -217,10 +290,16 @@ class _Validator:
             n = self.scalar(f"SELECT count(*) FROM v WHERE {_q(col)} < 0 OR {_q(col)} > 1")
             if n:
                 m["sanity_issues"].append(f"{col}: {n} outside_0_1")
-        add(Check("sanity", Status.PASS if not m["sanity_issues"] else Status.FAIL,
-                  f"{name}: " + ("; ".join(m["sanity_issues"]) or "all sanity checks pass"), table=name,
-                  observed=m["sanity_issues"] or None,
-                  action="trace the rows back to Base Silver (see runbook section 4)"))
+        add(
+            Check(
+                "sanity",
+                Status.PASS if not m["sanity_issues"] else Status.FAIL,
+                f"{name}: " + ("; ".join(m["sanity_issues"]) or "all sanity checks pass"),
+                table=name,
+                observed=m["sanity_issues"] or None,
+                action="trace the rows back to Base Silver (see runbook section 4)",
+            )
+        )
         # Semantic.
         for check_name, sql in self.semantic.get(name, []):
             try:
@@ -230,10 +309,17 @@ class _Validator:
                 continue
             if n:
                 m["semantic_issues"].append(f"{check_name}: {n} rows")
-        add(Check("semantic", Status.PASS if not m["semantic_issues"] else Status.FAIL,
-                  f"{name}: " + ("; ".join(m["semantic_issues"]) or f"{len(self.semantic.get(name, []))} semantic check(s) pass"),
-                  table=name, observed=m["semantic_issues"] or None,
-                  action="see runbook section 4 for each semantic check"))
+        add(
+            Check(
+                "semantic",
+                Status.PASS if not m["semantic_issues"] else Status.FAIL,
+                f"{name}: "
+                + ("; ".join(m["semantic_issues"]) or f"{len(self.semantic.get(name, []))} semantic check(s) pass"),
+                table=name,
+                observed=m["semantic_issues"] or None,
+                action="see runbook section 4 for each semantic check",
+            )
+        )
         return m
 
     # ------------------------------------------------------------------ reconciliation with Base Silver
@@ -264,9 +350,17 @@ class _Validator:
 
         def issue(table: str, check: str, problems: list[str], ok_msg: str, action: str) -> None:
             metrics[table]["reconciliation_issues"] += problems
-            add(Check(check, Status.FAIL if problems else Status.PASS,
-                      f"{table}: " + ("; ".join(problems[:5]) or ok_msg), table=table,
-                      observed=len(problems), threshold=0, action=action))
+            add(
+                Check(
+                    check,
+                    Status.FAIL if problems else Status.PASS,
+                    f"{table}: " + ("; ".join(problems[:5]) or ok_msg),
+                    table=table,
+                    observed=len(problems),
+                    threshold=0,
+                    action=action,
+                )
+            )
 
         for name in ("int_shipping_economics", "int_regional_financials", "int_daily_business_metrics"):
             dates = self._dated(parts.get(name, []))
@@ -284,24 +378,37 @@ class _Validator:
                     silver[d] = (n, g or decimal.Decimal("0.00"))
             key = SPECS[name].partition_key
             if name == "int_daily_business_metrics":
-                got = {d: (n, g) for d, n, g in self.con.execute(
-                    f"SELECT {key}, orders_count, gross_revenue FROM {src}").fetchall()}
+                got = {
+                    d: (n, g)
+                    for d, n, g in self.con.execute(f"SELECT {key}, orders_count, gross_revenue FROM {src}").fetchall()
+                }
                 problems = []
                 for d in dates:
                     want = silver.get(d, (0, decimal.Decimal("0.00")))
                     have = got.get(d)
                     if have is None or have[0] != want[0] or decimal.Decimal(have[1]) != decimal.Decimal(want[1]):
                         problems.append(f"{d}: enriched orders/gross {have} != Silver {want}")
-                issue(name, "reconcile_daily_revenue", problems,
-                      f"orders_count and gross_revenue equal Base Silver to the cent on {len(dates)} day(s)",
-                      "rerun the enriched run for this date; if it persists, compare the orders of that day")
+                issue(
+                    name,
+                    "reconcile_daily_revenue",
+                    problems,
+                    f"orders_count and gross_revenue equal Base Silver to the cent on {len(dates)} day(s)",
+                    "rerun the enriched run for this date; if it persists, compare the orders of that day",
+                )
             else:
                 got = dict(self.con.execute(f"SELECT {key}, count(*) FROM {src} GROUP BY 1").fetchall())
-                problems = [f"{d}: {got.get(d, 0)} rows != {silver.get(d, (0,))[0]} Silver orders"
-                            for d in dates if got.get(d, 0) != silver.get(d, (0,))[0]]
-                issue(name, "reconcile_order_rows", problems,
-                      f"one row per valid Silver order on {len(dates)} order date(s)",
-                      "rerun the enriched run for this date; a transform dropped or duplicated orders")
+                problems = [
+                    f"{d}: {got.get(d, 0)} rows != {silver.get(d, (0,))[0]} Silver orders"
+                    for d in dates
+                    if got.get(d, 0) != silver.get(d, (0,))[0]
+                ]
+                issue(
+                    name,
+                    "reconcile_order_rows",
+                    problems,
+                    f"one row per valid Silver order on {len(dates)} order date(s)",
+                    "rerun the enriched run for this date; a transform dropped or duplicated orders",
+                )
         self._reconcile_clv(parts, issue)
         self._reconcile_attribution(parts, issue)
 
@@ -317,18 +424,32 @@ class _Validator:
         ctx = Context(settings=self.settings, ingest_dt=self.d, backend=None)
         if snap_dt is None:
             snap_dt = ctx.snapshot_date("customers").isoformat()
-        snap_files = storage.list_data_files(storage.partition_path(
-            self.settings.paths.silver_dims_path, DIM_SNAPSHOTS["customers"], snap_dt, "snapshot_dt"))
-        cust = f"(SELECT DISTINCT customer_id FROM {_files_sql(snap_files)} WHERE customer_id NOT LIKE '{GUEST_PREFIX}%')"
+        snap_files = storage.list_data_files(
+            storage.partition_path(
+                self.settings.paths.silver_dims_path, DIM_SNAPSHOTS["customers"], snap_dt, "snapshot_dt"
+            )
+        )
+        cust = (
+            f"(SELECT DISTINCT customer_id FROM {_files_sql(snap_files)} WHERE customer_id NOT LIKE '{GUEST_PREFIX}%')"
+        )
         total = decimal.Decimal("0")
         for table, col in (("orders", "net_total"), ("returns", "refunded_amount")):
             files = ctx.files(table)
             if files:
                 v = self.scalar(f"SELECT coalesce(sum({col}), 0) FROM {_files_sql(files)} WHERE customer_id IN {cust}")
                 total += decimal.Decimal(v) * (1 if table == "orders" else -1)
-        problems = [] if decimal.Decimal(got) == total else [f"sum(net_clv) {got} != Silver net_total - refunded_amount {total}"]
-        issue(name, "reconcile_clv", problems, f"sum(net_clv) = {total} equals Base Silver",
-              "a customer's orders or returns were missed or double counted: rebuild the state (delete _state) and rerun")
+        problems = (
+            []
+            if decimal.Decimal(got) == total
+            else [f"sum(net_clv) {got} != Silver net_total - refunded_amount {total}"]
+        )
+        issue(
+            name,
+            "reconcile_clv",
+            problems,
+            f"sum(net_clv) = {total} equals Base Silver",
+            "a customer's orders or returns were missed or double counted: rebuild the state (delete _state) and rerun",
+        )
 
     def _reconcile_attribution(self, parts, issue) -> None:
         carts, orders = SPECS["int_cart_attribution"], SPECS["int_attributed_purchases"]
@@ -341,7 +462,8 @@ class _Validator:
         c_src = self._enriched_sql(carts, c_labels)
         if c_src:
             pairs = self.con.execute(
-                f"SELECT cart_id, order_id, CAST(order_date AS DATE) FROM {c_src} WHERE cart_status = 'converted'").fetchall()
+                f"SELECT cart_id, order_id, CAST(order_date AS DATE) FROM {c_src} WHERE cart_status = 'converted'"
+            ).fetchall()
             # Only pairs whose counterpart partition was ever built can be compared (a first run
             # rebuilds the tolerance window, not the days before it).
             built = set(self._built_labels(orders))
@@ -349,34 +471,60 @@ class _Validator:
             order_dates = sorted({p[2].isoformat() for p in pairs})
             o_all = self._enriched_sql(orders, order_dates)
             have = dict(self.con.execute(f"SELECT order_id, cart_id FROM {o_all}").fetchall()) if o_all else {}
-            cart_problems = [f"cart {c} converted by order {o}, but that order has cart {have.get(o)}"
-                             for c, o, _ in pairs if have.get(o) != c]
+            cart_problems = [
+                f"cart {c} converted by order {o}, but that order has cart {have.get(o)}"
+                for c, o, _ in pairs
+                if have.get(o) != c
+            ]
         o_src = self._enriched_sql(orders, o_labels)
         if o_src:
             pairs = self.con.execute(
-                f"SELECT order_id, cart_id, CAST(cart_created_at AS DATE) FROM {o_src} WHERE is_recovered").fetchall()
+                f"SELECT order_id, cart_id, CAST(cart_created_at AS DATE) FROM {o_src} WHERE is_recovered"
+            ).fetchall()
             built = set(self._built_labels(carts))
             pairs = [p for p in pairs if p[2] is not None and p[2].isoformat() in built]
             cart_dates = sorted({p[2].isoformat() for p in pairs})
             c_all = self._enriched_sql(carts, cart_dates)
-            have = dict(self.con.execute(
-                f"SELECT cart_id, order_id FROM {c_all} WHERE cart_status = 'converted'").fetchall()) if c_all else {}
-            order_problems = [f"order {o} recovered from cart {c}, but that cart is converted by {have.get(c)}"
-                              for o, c, _ in pairs if have.get(c) != o]
+            have = (
+                dict(
+                    self.con.execute(
+                        f"SELECT cart_id, order_id FROM {c_all} WHERE cart_status = 'converted'"
+                    ).fetchall()
+                )
+                if c_all
+                else {}
+            )
+            order_problems = [
+                f"order {o} recovered from cart {c}, but that cart is converted by {have.get(c)}"
+                for o, c, _ in pairs
+                if have.get(c) != o
+            ]
         for name, problems in ((carts.name, cart_problems), (orders.name, order_problems)):
-            issue(name, "attribution_agreement", problems,
-                  "int_attributed_purchases and int_cart_attribution agree on every converted pair",
-                  "the two attribution tables disagree: rerun the enriched run for this date")
+            issue(
+                name,
+                "attribution_agreement",
+                problems,
+                "int_attributed_purchases and int_cart_attribution agree on every converted pair",
+                "the two attribution tables disagree: rerun the enriched run for this date",
+            )
 
 
 def _summary(result: GateResult) -> str:
     rows = []
     for m in result.table_metrics:
         status = result.table_status(m["table_name"])
-        rows.append((m["table_name"], m["partition_key"], ", ".join(m["partitions"][:6]) + (" ..." if len(m["partitions"]) > 6 else "") or "-",
-                     fmt_int(m["row_count"]), fmt_int(m["min_rows"]),
-                     "-" if m.get("row_delta_pct") is None else f"{m['row_delta_pct']:+.2f}%",
-                     f"{status.emoji} {status.value}", ", ".join(m["notes"]) or "-"))
+        rows.append(
+            (
+                m["table_name"],
+                m["partition_key"],
+                ", ".join(m["partitions"][:6]) + (" ..." if len(m["partitions"]) > 6 else "") or "-",
+                fmt_int(m["row_count"]),
+                fmt_int(m["min_rows"]),
+                "-" if m.get("row_delta_pct") is None else f"{m['row_delta_pct']:+.2f}%",
+                f"{status.emoji} {status.value}",
+                ", ".join(m["notes"]) or "-",
+            )
+        )
     return md_table(["Table", "Partition", "Values", "Rows", "Min Rows", "Δ vs prior", "Status", "Notes"], rows)
 
 
@@ -386,8 +534,12 @@ def _details(result: GateResult) -> str:
         out.append(f"### {m['table_name']}\n")
         if m["null_rates"]:
             out.append(md_table(["Key field", "Null %"], [(k, f"{v * 100:.2f}%") for k, v in m["null_rates"].items()]))
-        for label, key in (("Sanity Issues", "sanity_issues"), ("Semantic Issues", "semantic_issues"),
-                           ("Reconciliation Issues", "reconciliation_issues"), ("Schema Issues", "schema_issues")):
+        for label, key in (
+            ("Sanity Issues", "sanity_issues"),
+            ("Semantic Issues", "semantic_issues"),
+            ("Reconciliation Issues", "reconciliation_issues"),
+            ("Schema Issues", "schema_issues"),
+        ):
             if m.get(key):
                 out.append(f"\n**{label}:** " + "; ".join(m[key][:10]))
         out.append("")
@@ -405,11 +557,15 @@ def validate_enriched(
     d = parse_date(ingest_dt, "--ingest-dt") if ingest_dt else None
     root = settings.paths.silver_enriched_path
     if not storage.isdir(root):
-        raise InputError(f"enriched path not found: {root} (run `ecomlake enriched run --ingest-dt D` first, or pass --enriched-path)")
+        raise InputError(
+            f"enriched path not found: {root} (run `ecomlake enriched run --ingest-dt D` first, or pass --enriched-path)"
+        )
     compile_checks(settings)  # an unsafe or malformed check stops the gate before anything is read
     record = load_run_record(settings, run_id=run_id, ingest_dt=d)
     if run_id and record is None and d is None:
-        raise InputError(f"no run record enriched_run_{run_id}.json under {settings.paths.metrics_base_path}; pass --ingest-dt")
+        raise InputError(
+            f"no run record enriched_run_{run_id}.json under {settings.paths.metrics_base_path}; pass --ingest-dt"
+        )
     if record is not None and d is None:
         d = dt.date.fromisoformat(record["ingest_dt"])
     if d is None:  # no date and no run record: the newest snapshot date stands for the run
@@ -417,9 +573,16 @@ def validate_enriched(
         d = dt.date.fromisoformat(max(dated)) if dated else None
     gate_run_id = run_id or (record or {}).get("run_id") or new_run_id("enriched_")
     result = GateResult(
-        gate=GATE, title="Enriched Silver Quality Report", run_id=gate_run_id, environment=settings.environment,
-        parameters={"enriched_path": root, "ingest_dt": d.isoformat() if d else None,
-                    "validated_run": (record or {}).get("run_id"), "enforce": enforce},
+        gate=GATE,
+        title="Enriched Silver Quality Report",
+        run_id=gate_run_id,
+        environment=settings.environment,
+        parameters={
+            "enriched_path": root,
+            "ingest_dt": d.isoformat() if d else None,
+            "validated_run": (record or {}).get("run_id"),
+            "enforce": enforce,
+        },
     )
     parts = _resolve_partitions(settings, record, d)
     v = _Validator(settings, record, d, result)
@@ -440,8 +603,12 @@ def validate_enriched(
     result.extra["enriched_run"] = {"run_id": (record or {}).get("run_id"), "record_found": record is not None}
     label = d.isoformat() if d else gate_run_id
     report = output_report or storage.join(settings.paths.reports_base_path, f"ENRICHED_QUALITY_{label}.md")
-    code, _, _ = finish(result, metrics_dir=settings.paths.metrics_base_path, report_path=report,
-                        sections=[("Summary", _summary(result)), ("Schema & Null Rates", _details(result))],
-                        enforce=enforce)
+    code, _, _ = finish(
+        result,
+        metrics_dir=settings.paths.metrics_base_path,
+        report_path=report,
+        sections=[("Summary", _summary(result)), ("Schema & Null Rates", _details(result))],
+        enforce=enforce,
+    )
     result.extra["report_path"] = report
     return code, result

@@ -190,8 +190,13 @@ def run_gold(
     build_dir.mkdir(parents=True, exist_ok=True)
     warehouse = build_dir / WAREHOUSE_NAME
     result = GoldRunResult(run_id=run_id, as_of=as_of.isoformat(), warehouse=final_warehouse)
-    record = {"run_id": run_id, "as_of": as_of.isoformat(), "started_at": utc_now_iso(),
-              "enriched_path": settings.paths.silver_enriched_path, "gold_path": gold_root}
+    record = {
+        "run_id": run_id,
+        "as_of": as_of.isoformat(),
+        "started_at": utc_now_iso(),
+        "enriched_path": settings.paths.silver_enriched_path,
+        "gold_path": gold_root,
+    }
     published = False
     try:
         if echo:
@@ -208,21 +213,30 @@ def run_gold(
         close_dbt_connections()
         result.models_built = summary.models
         result.tests_passed, result.tests_failed, result.tests_warned = (
-            summary.tests_passed, summary.tests_failed, summary.tests_warned)
+            summary.tests_passed,
+            summary.tests_failed,
+            summary.tests_warned,
+        )
         record["dbt"] = summary.to_dict()
         log = f"dbt log: {summary.log_path}"
         if summary.errors:
             more = f" (+{len(summary.errors) - 1} more)" if len(summary.errors) > 1 else ""
-            raise EcomlakeError(f"gold: dbt could not build: {summary.errors[0]}{more}; "
-                                f"the warehouse and exports were left unchanged; {log}")
+            raise EcomlakeError(
+                f"gold: dbt could not build: {summary.errors[0]}{more}; "
+                f"the warehouse and exports were left unchanged; {log}"
+            )
         if summary.failed_tests:
             total = summary.tests_passed + summary.tests_failed
             more = f" (+{len(summary.failed_tests) - 1} more)" if len(summary.failed_tests) > 1 else ""
-            raise GateFailed(f"gold: {summary.tests_failed} of {total} dbt tests failed: {summary.failed_tests[0]}{more}; "
-                             f"the warehouse and exports were left unchanged; {log}")
+            raise GateFailed(
+                f"gold: {summary.tests_failed} of {total} dbt tests failed: {summary.failed_tests[0]}{more}; "
+                f"the warehouse and exports were left unchanged; {log}"
+            )
         if not summary.success or summary.models != len(MARTS):
-            raise EcomlakeError(f"gold: dbt built {summary.models} of {len(MARTS)} marts; "
-                                f"the warehouse and exports were left unchanged; {log}")
+            raise EcomlakeError(
+                f"gold: dbt built {summary.models} of {len(MARTS)} marts; "
+                f"the warehouse and exports were left unchanged; {log}"
+            )
 
         # Export every mart as parquet, then publish all eight and the warehouse.
         if remote:
@@ -238,7 +252,9 @@ def run_gold(
             storage.Publish(
                 staged=storage.staging_path(gold_root, run_id, m.name, ""),
                 final=storage.join(gold_root, m.name),
-                table=m.name, partition="all", expected_rows=m.rows,
+                table=m.name,
+                partition="all",
+                expected_rows=m.rows,
                 extra={"layer": "gold", "as_of": as_of.isoformat()},
             )
             for m in marts
@@ -260,10 +276,13 @@ def run_gold(
         storage.release_staging(gold_root, run_id)
         result.seconds = round(time.perf_counter() - t0, 3)
         record.update(
-            finished_at=utc_now_iso(), status="published" if published else "failed",
-            warehouse=final_warehouse, seconds=result.seconds,
+            finished_at=utc_now_iso(),
+            status="published" if published else "failed",
+            warehouse=final_warehouse,
+            seconds=result.seconds,
             marts={m.name: m.rows for m in result.marts},
-            tests_passed=result.tests_passed, tests_failed=result.tests_failed,
+            tests_passed=result.tests_passed,
+            tests_failed=result.tests_failed,
         )
         try:
             result.record_path = _write_record(settings, record)

@@ -49,21 +49,21 @@ class CheckName:
     Partition-integrity checks apply to any layer that publishes manifests (Bronze, Silver, ...).
     """
 
-    TABLE_PRESENT = "table_present"              # the table has at least one partition
-    PARTITION_PRESENT = "partition_present"      # an expected partition (date in the window) exists
-    PARTITION_NAME = "partition_name"            # a partition directory is named key=<valid value>
-    SUCCESS_MARKER = "success_marker"            # _SUCCESS written last: the partition is complete
+    TABLE_PRESENT = "table_present"  # the table has at least one partition
+    PARTITION_PRESENT = "partition_present"  # an expected partition (date in the window) exists
+    PARTITION_NAME = "partition_name"  # a partition directory is named key=<valid value>
+    SUCCESS_MARKER = "success_marker"  # _SUCCESS written last: the partition is complete
     MANIFEST_PRESENT = "manifest_present"
-    MANIFEST_VALID = "manifest_valid"            # valid JSON with the fields a reader needs
-    MANIFEST_ROWS = "manifest_rows_match"        # manifest total_rows / per-file rows equal the footers
+    MANIFEST_VALID = "manifest_valid"  # valid JSON with the fields a reader needs
+    MANIFEST_ROWS = "manifest_rows_match"  # manifest total_rows / per-file rows equal the footers
     MANIFEST_FILE_PRESENT = "manifest_file_present"  # every file the manifest lists exists
-    FILE_LISTED = "file_listed_in_manifest"      # every data file present is listed (no stray files)
+    FILE_LISTED = "file_listed_in_manifest"  # every data file present is listed (no stray files)
     CHECKSUM = "checksum_match"
-    PARQUET_MAGIC = "parquet_magic"              # starts and ends with PAR1 (not truncated)
-    PARQUET_READABLE = "parquet_readable"        # the footer opens
-    COLUMN_PRESENT = "column_present"            # schema drift: a contract column is missing
-    COLUMN_TYPE = "column_type"                  # schema drift: a column's type is incompatible
-    UNEXPECTED_COLUMN = "unexpected_column"      # schema drift: a column the contract does not know
+    PARQUET_MAGIC = "parquet_magic"  # starts and ends with PAR1 (not truncated)
+    PARQUET_READABLE = "parquet_readable"  # the footer opens
+    COLUMN_PRESENT = "column_present"  # schema drift: a contract column is missing
+    COLUMN_TYPE = "column_type"  # schema drift: a column's type is incompatible
+    UNEXPECTED_COLUMN = "unexpected_column"  # schema drift: a column the contract does not know
     MIN_ROWS = "min_table_rows"
 
 
@@ -88,14 +88,14 @@ class Check:
 
 @dataclass
 class GateResult:
-    gate: str                      # bronze_quality | dims_quality | silver_quality | enriched_quality
-    title: str                     # report title
+    gate: str  # bronze_quality | dims_quality | silver_quality | enriched_quality
+    title: str  # report title
     run_id: str
     environment: str
     parameters: dict = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     table_metrics: list[dict] = field(default_factory=list)
-    extra: dict = field(default_factory=dict)     # gate-specific top-level JSON fields
+    extra: dict = field(default_factory=dict)  # gate-specific top-level JSON fields
     started_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
 
     def add(self, check: Check) -> Check:
@@ -152,6 +152,7 @@ def exit_code(status: Status, environment: str, enforce: bool) -> int:
 
 # ----------------------------------------------------------------------------------- Markdown
 
+
 def md_escape(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -188,11 +189,22 @@ def render_markdown(result: GateResult, sections: list[tuple[str, str]]) -> str:
     problems = result.problems
     out += ["## Issues Detected", ""]
     if problems:
-        out.append(md_table(
-            ["Status", "Check", "Table", "Partition", "Finding", "Recommended action"],
-            [(f"{c.status.emoji} {c.status.value}", c.name, c.table or "-", c.partition or "-", c.message, c.action or "-")
-             for c in problems],
-        ))
+        out.append(
+            md_table(
+                ["Status", "Check", "Table", "Partition", "Finding", "Recommended action"],
+                [
+                    (
+                        f"{c.status.emoji} {c.status.value}",
+                        c.name,
+                        c.table or "-",
+                        c.partition or "-",
+                        c.message,
+                        c.action or "-",
+                    )
+                    for c in problems
+                ],
+            )
+        )
     else:
         out.append(f"None: all {len(result.checks)} checks passed.")
     out += [

@@ -76,7 +76,9 @@ def partition_dir(quarantine_root: str, table: str, ingest_dt: str) -> str:
     return storage.partition_path(quarantine_root, table, ingest_dt)
 
 
-def read_partition(quarantine_root: str, table: str, ingest_dt: str, columns: list[str] | None = None) -> pa.Table | None:
+def read_partition(
+    quarantine_root: str, table: str, ingest_dt: str, columns: list[str] | None = None
+) -> pa.Table | None:
     """The quarantine rows of one partition, or None when the partition does not exist."""
     part = partition_dir(quarantine_root, table, ingest_dt)
     if not storage.isdir(part):

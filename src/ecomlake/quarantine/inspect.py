@@ -39,8 +39,9 @@ def check_reason(table: str, reason: str | None) -> None:
         raise InputError(f"unknown reason code {reason!r} for {table} (known: {known})")
 
 
-def inspect_quarantine(settings: Settings, *, table: str, ingest_dt: str, reason: str | None = None,
-                       limit: int = 20) -> dict:
+def inspect_quarantine(
+    settings: Settings, *, table: str, ingest_dt: str, reason: str | None = None, limit: int = 20
+) -> dict:
     """Up to `limit` rows of quarantine partition D: key, reasons, and the raw values that failed."""
     t = contract_table(table)
     d = parse_date(ingest_dt, "--ingest-dt").isoformat()
@@ -49,8 +50,10 @@ def inspect_quarantine(settings: Settings, *, table: str, ingest_dt: str, reason
         raise InputError(f"--limit must be >= 0, got {limit}")
     data = read_partition(settings.paths.quarantine_path, table, d)
     if data is None:
-        raise InputError(f"no quarantine partition for {table} on {d} under {settings.paths.quarantine_path} "
-                         f"(see `ecomlake quarantine summary --table {table}`)")
+        raise InputError(
+            f"no quarantine partition for {table} on {d} under {settings.paths.quarantine_path} "
+            f"(see `ecomlake quarantine summary --table {table}`)"
+        )
     total = data.num_rows
     if REASON not in data.column_names:
         raise InputError(f"quarantine files of {table}/ingest_dt={d} have no {REASON} column; re-run silver for {d}")
@@ -67,23 +70,34 @@ def inspect_quarantine(settings: Settings, *, table: str, ingest_dt: str, reason
             for col in offending_columns(table, code):
                 if col in r:
                     offending[col] = r[col]
-        out.append({
-            "key": {k: r.get(k) for k in t.primary_key},
-            "reasons": codes,
-            "families": [rules.family_of(table, c) or "unknown" for c in codes],
-            "values": offending,
-            "_quarantine_timestamp": r.get("_quarantine_timestamp"),
-            "_run_id": r.get("_run_id"),
-        })
-    return {"table": table, "ingest_dt": d, "reason": reason, "total_rows": total, "matching_rows": matching,
-            "shown": len(out), "rows": out}
+        out.append(
+            {
+                "key": {k: r.get(k) for k in t.primary_key},
+                "reasons": codes,
+                "families": [rules.family_of(table, c) or "unknown" for c in codes],
+                "values": offending,
+                "_quarantine_timestamp": r.get("_quarantine_timestamp"),
+                "_run_id": r.get("_run_id"),
+            }
+        )
+    return {
+        "table": table,
+        "ingest_dt": d,
+        "reason": reason,
+        "total_rows": total,
+        "matching_rows": matching,
+        "shown": len(out),
+        "rows": out,
+    }
 
 
 def format_inspect(result: dict) -> str:
     """Plain text for the terminal: one block per row."""
     t = CONTRACT[result["table"]]
-    head = (f"{result['table']} ingest_dt={result['ingest_dt']}: {result['matching_rows']} of {result['total_rows']} "
-            f"quarantined rows" + (f" with {result['reason']}" if result["reason"] else "") + f", showing {result['shown']}")
+    head = (
+        f"{result['table']} ingest_dt={result['ingest_dt']}: {result['matching_rows']} of {result['total_rows']} "
+        f"quarantined rows" + (f" with {result['reason']}" if result["reason"] else "") + f", showing {result['shown']}"
+    )
     lines = [head]
     for i, r in enumerate(result["rows"], 1):
         key = key_string([r["key"][k] for k in t.primary_key])

@@ -22,13 +22,22 @@ from ecomlake.runs import new_run_id, utc_now_iso
 from ecomlake.silver.validate import PRUNED_LEDGER, reason_counts, scan_partition
 
 
-def prune_quarantine(settings: Settings, *, older_than: str | int | None = None, dry_run: bool = False,
-                     tables: str | None = None, today: dt.date | None = None, run_id: str | None = None) -> dict:
+def prune_quarantine(
+    settings: Settings,
+    *,
+    older_than: str | int | None = None,
+    dry_run: bool = False,
+    tables: str | None = None,
+    today: dt.date | None = None,
+    run_id: str | None = None,
+) -> dict:
     env = settings.environment
     if older_than is None:
         days = settings.quarantine.retention_days.get(env)
         if days is None:
-            raise InputError(f"quarantine retention is manual in the {env} environment: pass --older-than (e.g. --older-than 7d)")
+            raise InputError(
+                f"quarantine retention is manual in the {env} environment: pass --older-than (e.g. --older-than 7d)"
+            )
     else:
         days = parse_days(older_than)
     table_names = parse_tables(tables)
@@ -55,8 +64,13 @@ def prune_quarantine(settings: Settings, *, older_than: str | int | None = None,
             part = partition_dir(qroot, table, d)
             scan = scan_partition(part, verify_manifest=False)
             raw, _ = reason_counts(part, [storage.join(part, n) for n in scan.files])
-            entries[d] = {"rows": scan.rows, "reasons_raw": dict(raw), "pruned_at": utc_now_iso(), "run_id": run_id,
-                          "path": part}
+            entries[d] = {
+                "rows": scan.rows,
+                "reasons_raw": dict(raw),
+                "pruned_at": utc_now_iso(),
+                "run_id": run_id,
+                "path": part,
+            }
             pruned.append({"table": table, "ingest_dt": d, "rows": scan.rows, "path": part})
         if dry_run:
             continue
@@ -68,10 +82,21 @@ def prune_quarantine(settings: Settings, *, older_than: str | int | None = None,
         for d in doomed:
             storage.remove_tree(partition_dir(qroot, table, d))
     result = {
-        "run_id": run_id, "environment": env, "dry_run": dry_run, "older_than_days": days, "cutoff": cutoff.isoformat(),
-        "quarantine_path": qroot, "tables": table_names, "pruned": pruned, "partitions_pruned": len(pruned),
-        "rows_pruned": sum(p["rows"] for p in pruned), "partitions_kept": kept, "skipped": skipped,
+        "run_id": run_id,
+        "environment": env,
+        "dry_run": dry_run,
+        "older_than_days": days,
+        "cutoff": cutoff.isoformat(),
+        "quarantine_path": qroot,
+        "tables": table_names,
+        "pruned": pruned,
+        "partitions_pruned": len(pruned),
+        "rows_pruned": sum(p["rows"] for p in pruned),
+        "partitions_kept": kept,
+        "skipped": skipped,
     }
     if not dry_run:
-        storage.write_json_atomic(storage.join(settings.paths.metrics_base_path, f"quarantine_prune_{run_id}.json"), result)
+        storage.write_json_atomic(
+            storage.join(settings.paths.metrics_base_path, f"quarantine_prune_{run_id}.json"), result
+        )
     return result

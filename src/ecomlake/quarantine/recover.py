@@ -39,6 +39,7 @@ ROW = "__recover_row"
 
 # ------------------------------------------------------------------------------- --where
 
+
 def _walk(node, allowed: set[str], problems: list[str]) -> None:
     if isinstance(node, dict):
         cls = node.get("class")
@@ -62,7 +63,7 @@ def check_where(con, where: str, columns: list[str]) -> str:
     """Accept only one boolean expression over the quarantine columns; return the SELECT that applies it."""
     text = where.strip()
     if not text:
-        raise InputError("--where is empty: pass a boolean expression such as \"customer_id IS NULL\"")
+        raise InputError('--where is empty: pass a boolean expression such as "customer_id IS NULL"')
     query = f"SELECT * FROM q WHERE ({text})"
     try:
         statements = con.extract_statements(query)
@@ -78,11 +79,17 @@ def check_where(con, where: str, columns: list[str]) -> str:
         node.get("type") == "SELECT_NODE"
         and (node.get("from_table") or {}).get("table_name") == "q"
         and [e.get("class") for e in node.get("select_list", [])] == ["STAR"]
-        and not node.get("group_expressions") and not node.get("having") and not node.get("qualify")
-        and not node.get("modifiers") and not (node.get("cte_map") or {}).get("map") and node.get("where_clause")
+        and not node.get("group_expressions")
+        and not node.get("having")
+        and not node.get("qualify")
+        and not node.get("modifiers")
+        and not (node.get("cte_map") or {}).get("map")
+        and node.get("where_clause")
     )
     if not shape_ok:
-        raise InputError("--where must be a single boolean expression over the quarantine columns (no clauses after it)")
+        raise InputError(
+            "--where must be a single boolean expression over the quarantine columns (no clauses after it)"
+        )
     problems: list[str] = []
     _walk(node["where_clause"], {c.lower() for c in columns}, problems)
     if problems:
@@ -116,6 +123,7 @@ def select_rows(settings: Settings, data: pa.Table, where: str | None, reason: s
 
 
 # -------------------------------------------------------------------------------- --fill
+
 
 def parse_fills(fills: list[str] | dict[str, str] | None, table: str) -> dict[str, str]:
     if not fills:
@@ -179,6 +187,7 @@ def apply_fills(rows: pa.Table, fills: dict[str, str]) -> tuple[pa.Table, int]:
 
 # ------------------------------------------------------------------------------- helpers
 
+
 def _norm_key(values) -> tuple:
     return tuple(None if v is None else str(v).strip() for v in values)
 
@@ -194,7 +203,9 @@ def _load_revalidate() -> Revalidate:
     try:
         from ecomlake.silver.run import revalidate
     except ImportError:
-        raise EcomlakeError("Base Silver re-validation (ecomlake.silver.run.revalidate) is not available in this build") from None
+        raise EcomlakeError(
+            "Base Silver re-validation (ecomlake.silver.run.revalidate) is not available in this build"
+        ) from None
     return revalidate
 
 
@@ -228,10 +239,13 @@ def _conform(tbl: pa.Table, schema: pa.Schema, what: str) -> pa.Table:
     try:
         return tbl.select(schema.names).cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise EcomlakeError(f"re-validated {what} rows do not match the partition schema ({exc}); nothing was published") from None
+        raise EcomlakeError(
+            f"re-validated {what} rows do not match the partition schema ({exc}); nothing was published"
+        ) from None
 
 
 # --------------------------------------------------------------------------------- recover
+
 
 def recover_quarantine(
     settings: Settings,
@@ -255,9 +269,20 @@ def recover_quarantine(
     s_dir = storage.partition_path(silver_root, table, d)
     q_dir = storage.partition_path(qroot, table, d)
     record = {
-        "run_id": run_id, "table": table, "ingest_dt": d, "fills": fill_map, "where": where, "reason": reason,
-        "dry_run": dry_run, "started_at": utc_now_iso(), "selected": 0, "moved": 0, "kept": 0,
-        "already_published": 0, "still_failing_reasons": {}, "published": False,
+        "run_id": run_id,
+        "table": table,
+        "ingest_dt": d,
+        "fills": fill_map,
+        "where": where,
+        "reason": reason,
+        "dry_run": dry_run,
+        "started_at": utc_now_iso(),
+        "selected": 0,
+        "moved": 0,
+        "kept": 0,
+        "already_published": 0,
+        "still_failing_reasons": {},
+        "published": False,
     }
     claimed = in_publish = False
     if not dry_run:
@@ -271,8 +296,11 @@ def recover_quarantine(
         q_before = data.num_rows if data is not None else 0
         record.update(silver_rows_before=s_before, quarantine_rows_before=q_before)
         if data is None or data.num_rows == 0:
-            record.update(message=f"nothing to recover: quarantine {table}/{part} is empty or absent",
-                          silver_rows_after=s_before, quarantine_rows_after=q_before)
+            record.update(
+                message=f"nothing to recover: quarantine {table}/{part} is empty or absent",
+                silver_rows_after=s_before,
+                quarantine_rows_after=q_before,
+            )
             return _finish(settings, record)
         if REASON not in data.column_names:
             raise InputError(f"{q_dir}: quarantine files have no {REASON} column")
@@ -281,8 +309,12 @@ def recover_quarantine(
         rest = data.filter(pc.invert(mask))
         record["selected"] = selected.num_rows
         if selected.num_rows == 0:
-            record.update(message="no quarantined row matches the selection", silver_rows_after=s_before,
-                          quarantine_rows_after=q_before, kept=0)
+            record.update(
+                message="no quarantined row matches the selection",
+                silver_rows_after=s_before,
+                quarantine_rows_after=q_before,
+                kept=0,
+            )
             return _finish(settings, record)
 
         repaired, cells = apply_fills(selected, fill_map)
@@ -298,14 +330,18 @@ def recover_quarantine(
         n_pass = passing.num_rows if passing is not None else 0
         n_fail = failing.num_rows if failing is not None else 0
         if n_pass + n_fail != raw.num_rows:
-            raise EcomlakeError(f"re-validation returned {n_pass} passing + {n_fail} failing rows for {raw.num_rows} "
-                                "input rows; nothing was published")
+            raise EcomlakeError(
+                f"re-validation returned {n_pass} passing + {n_fail} failing rows for {raw.num_rows} "
+                "input rows; nothing was published"
+            )
         if n_pass:
             pk_pass = _keys(passing, t.primary_key)
             clash = [k for k in pk_pass if k in silver_keys]
             if clash or len(set(pk_pass)) != len(pk_pass):
-                raise EcomlakeError(f"re-validation would publish duplicate keys into {table}/{part} "
-                                    f"(e.g. {clash[:1] or pk_pass[:1]}); nothing was published")
+                raise EcomlakeError(
+                    f"re-validation would publish duplicate keys into {table}/{part} "
+                    f"(e.g. {clash[:1] or pk_pass[:1]}); nothing was published"
+                )
 
         # The new quarantine partition: untouched rows plus the rows that still fail.
         q_schema = data.schema
@@ -329,19 +365,25 @@ def recover_quarantine(
                 for code in rules.split_reasons(r):
                     record["still_failing_reasons"][code] = record["still_failing_reasons"].get(code, 0) + 1
         new_q = pa.concat_tables(parts_q)
-        record.update(moved=n_pass, kept=n_fail,
-                      silver_rows_after=s_before + n_pass, quarantine_rows_after=new_q.num_rows)
+        record.update(
+            moved=n_pass, kept=n_fail, silver_rows_after=s_before + n_pass, quarantine_rows_after=new_q.num_rows
+        )
         if new_q.num_rows + n_pass != q_before:
-            raise EcomlakeError(f"row accounting failed: {q_before} quarantined != {n_pass} moved + {new_q.num_rows} kept; "
-                                "nothing was published")
+            raise EcomlakeError(
+                f"row accounting failed: {q_before} quarantined != {n_pass} moved + {new_q.num_rows} kept; "
+                "nothing was published"
+            )
 
         # A rerun that would only rewrite the same rows is skipped, so recovering twice changes nothing.
         reasons_before = sorted(selected.column(REASON).to_pylist())
         reasons_after = sorted(failing.column(REASON).to_pylist() if n_fail else [])
         changed_q = n_pass > 0 or cells > 0 or reasons_before != reasons_after
         if dry_run or not changed_q:
-            record["message"] = ("dry run: nothing changed" if dry_run else "nothing changed: the selected rows still fail "
-                                 "with the same reasons")
+            record["message"] = (
+                "dry run: nothing changed"
+                if dry_run
+                else "nothing changed: the selected rows still fail with the same reasons"
+            )
             if not dry_run:
                 record.update(silver_rows_after=s_before, quarantine_rows_after=q_before)
             return _finish(settings, record)
@@ -355,13 +397,29 @@ def recover_quarantine(
             s_schema = _silver_schema(s_files)
             rec = _conform(passing, s_schema, "passing") if s_schema is not None else passing
             _write_parquet(rec, storage.join(staged_s, f"part-recovered-{run_id}.parquet"))
-            publishes.append(storage.Publish(staged_s, s_dir, table, part, expected_rows=s_before + n_pass,
-                                             extra={**_carried(s_dir), "recovered": {"run_id": run_id, "rows": n_pass}}))
+            publishes.append(
+                storage.Publish(
+                    staged_s,
+                    s_dir,
+                    table,
+                    part,
+                    expected_rows=s_before + n_pass,
+                    extra={**_carried(s_dir), "recovered": {"run_id": run_id, "rows": n_pass}},
+                )
+            )
         staged_q = storage.staging_path(silver_root, run_id, f"_quarantine/{table}", part)
         storage.makedirs(staged_q)
         _write_parquet(new_q, storage.join(staged_q, "part-0000.parquet"))
-        publishes.append(storage.Publish(staged_q, q_dir, table, part, expected_rows=new_q.num_rows,
-                                         extra={**_carried(q_dir), "recovered": {"run_id": run_id, "rows": n_pass}}))
+        publishes.append(
+            storage.Publish(
+                staged_q,
+                q_dir,
+                table,
+                part,
+                expected_rows=new_q.num_rows,
+                extra={**_carried(q_dir), "recovered": {"run_id": run_id, "rows": n_pass}},
+            )
+        )
         in_publish = True  # from here a crash must leave staging (and any journal) to storage.recover
         storage.publish(silver_root, run_id, publishes)  # one call: Silver and quarantine swap together
         in_publish = False

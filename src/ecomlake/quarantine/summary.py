@@ -55,8 +55,15 @@ def _trend(per_date: list[dict]) -> str:
     return "up" if change > 0.2 else "down" if change < -0.2 else "flat"
 
 
-def quarantine_summary(settings: Settings, *, table: str | None = None, since: str | None = None,
-                       output: str | None = None, run_id: str | None = None, today: dt.date | None = None) -> dict:
+def quarantine_summary(
+    settings: Settings,
+    *,
+    table: str | None = None,
+    since: str | None = None,
+    output: str | None = None,
+    run_id: str | None = None,
+    today: dt.date | None = None,
+) -> dict:
     tables = parse_tables(table)
     since_date = parse_since(since, today or today_utc())
     qroot = settings.paths.quarantine_path
@@ -87,8 +94,10 @@ def quarantine_summary(settings: Settings, *, table: str | None = None, since: s
                     if any(len(examples.get(c, [])) < EXAMPLES_PER_CODE for c in codes):
                         hit = pc.is_null(reason_col) if reason is None else pc.equal(reason_col, reason)
                         sample = data.filter(hit).slice(0, EXAMPLES_PER_CODE)
-                        keys = [sample.column(k).to_pylist() if k in sample.column_names else [None] * sample.num_rows
-                                for k in t.primary_key]
+                        keys = [
+                            sample.column(k).to_pylist() if k in sample.column_names else [None] * sample.num_rows
+                            for k in t.primary_key
+                        ]
                         for i in range(sample.num_rows):
                             for code in codes:
                                 ex = examples.setdefault(code, [])
@@ -103,12 +112,20 @@ def quarantine_summary(settings: Settings, *, table: str | None = None, since: s
             rows = data.num_rows
             pct = 100.0 * rows / (rows + silver) if silver is not None and rows + silver else None
             prev = per_date[-1] if per_date else None
-            per_date.append({
-                "ingest_dt": d, "rows": rows, "silver_rows": silver, "quarantine_pct": round(pct, 4) if pct is not None else None,
-                "change_vs_previous": rows - prev["rows"] if prev else None,
-                "change_pct_vs_previous": round(100.0 * (rows - prev["rows"]) / prev["rows"], 2) if prev and prev["rows"] else None,
-                "reasons": dict(codes_d.most_common()), "families": dict(fams_d.most_common()),
-            })
+            per_date.append(
+                {
+                    "ingest_dt": d,
+                    "rows": rows,
+                    "silver_rows": silver,
+                    "quarantine_pct": round(pct, 4) if pct is not None else None,
+                    "change_vs_previous": rows - prev["rows"] if prev else None,
+                    "change_pct_vs_previous": round(100.0 * (rows - prev["rows"]) / prev["rows"], 2)
+                    if prev and prev["rows"]
+                    else None,
+                    "reasons": dict(codes_d.most_common()),
+                    "families": dict(fams_d.most_common()),
+                }
+            )
             codes_t.update(codes_d)
             families_t.update(fams_d)
             all_dates.add(d)
@@ -118,18 +135,27 @@ def quarantine_summary(settings: Settings, *, table: str | None = None, since: s
         totals_family.update(families_t)
         rows_t = sum(p["rows"] for p in per_date)
         silver_t = sum(p["silver_rows"] or 0 for p in per_date)
-        table_out.append({
-            "table_name": name,
-            "rows": rows_t,
-            "silver_rows": silver_t,
-            "quarantine_pct": round(100.0 * rows_t / (rows_t + silver_t), 4) if rows_t + silver_t else 0.0,
-            "dates": per_date,
-            "trend": _trend(per_date),
-            "reasons": dict(codes_t.most_common()),
-            "families": dict(families_t.most_common()),
-            "top_examples": [{"code": c, "family": rules.family_of(name, c) or "unknown", "rows": n,
-                              "examples": examples.get(c, [])} for c, n in codes_t.most_common(5)],
-        })
+        table_out.append(
+            {
+                "table_name": name,
+                "rows": rows_t,
+                "silver_rows": silver_t,
+                "quarantine_pct": round(100.0 * rows_t / (rows_t + silver_t), 4) if rows_t + silver_t else 0.0,
+                "dates": per_date,
+                "trend": _trend(per_date),
+                "reasons": dict(codes_t.most_common()),
+                "families": dict(families_t.most_common()),
+                "top_examples": [
+                    {
+                        "code": c,
+                        "family": rules.family_of(name, c) or "unknown",
+                        "rows": n,
+                        "examples": examples.get(c, []),
+                    }
+                    for c, n in codes_t.most_common(5)
+                ],
+            }
+        )
     period = period_name(sorted(all_dates))
     summary = {
         "period": period,
@@ -153,35 +179,95 @@ def quarantine_summary(settings: Settings, *, table: str | None = None, since: s
 
 
 def compact_table(summary: dict) -> str:
-    rows = [(t["table_name"], len(t["dates"]), fmt_int(t["rows"]), fmt_pct(t["quarantine_pct"]),
-             (t["top_examples"][0]["code"] if t["top_examples"] else "-"), t["trend"]) for t in summary["tables"]]
+    rows = [
+        (
+            t["table_name"],
+            len(t["dates"]),
+            fmt_int(t["rows"]),
+            fmt_pct(t["quarantine_pct"]),
+            (t["top_examples"][0]["code"] if t["top_examples"] else "-"),
+            t["trend"],
+        )
+        for t in summary["tables"]
+    ]
     header = ("Table", "Dates", "Rows", "Quarantine %", "Top reason", "Trend")
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)] if rows else [len(h) for h in header]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*header)] + [fmt.format(*map(str, r)) for r in rows]
-    lines.append(f"total: {fmt_int(summary['total_rows'])} quarantined rows over {len(summary['ingest_dts'])} dates "
-                 f"(period {summary['period']})")
+    lines.append(
+        f"total: {fmt_int(summary['total_rows'])} quarantined rows over {len(summary['ingest_dts'])} dates "
+        f"(period {summary['period']})"
+    )
     return "\n".join(lines)
 
 
 def render_markdown(summary: dict) -> str:
-    out = [f"# Quarantine Summary {summary['period']}", "",
-           f"**Generated:** {summary['generated_at']}  ",
-           f"**Quarantine path:** `{summary['quarantine_path']}`  ",
-           f"**Since:** {summary['since'] or 'all dates'}  ",
-           f"**Total quarantined rows:** {fmt_int(summary['total_rows'])}", ""]
-    out += ["## By table", "", md_table(
-        ["Table", "Dates", "Rows", "Silver rows", "Quarantine %", "Trend"],
-        [(t["table_name"], len(t["dates"]), fmt_int(t["rows"]), fmt_int(t["silver_rows"]), fmt_pct(t["quarantine_pct"]), t["trend"])
-         for t in summary["tables"]]) if summary["tables"] else "No quarantined rows.", ""]
-    out += ["## By family", "", md_table(["Family", "Rows"], summary["by_family"].items()) if summary["by_family"] else "None.", ""]
+    out = [
+        f"# Quarantine Summary {summary['period']}",
+        "",
+        f"**Generated:** {summary['generated_at']}  ",
+        f"**Quarantine path:** `{summary['quarantine_path']}`  ",
+        f"**Since:** {summary['since'] or 'all dates'}  ",
+        f"**Total quarantined rows:** {fmt_int(summary['total_rows'])}",
+        "",
+    ]
+    out += [
+        "## By table",
+        "",
+        md_table(
+            ["Table", "Dates", "Rows", "Silver rows", "Quarantine %", "Trend"],
+            [
+                (
+                    t["table_name"],
+                    len(t["dates"]),
+                    fmt_int(t["rows"]),
+                    fmt_int(t["silver_rows"]),
+                    fmt_pct(t["quarantine_pct"]),
+                    t["trend"],
+                )
+                for t in summary["tables"]
+            ],
+        )
+        if summary["tables"]
+        else "No quarantined rows.",
+        "",
+    ]
+    out += [
+        "## By family",
+        "",
+        md_table(["Family", "Rows"], summary["by_family"].items()) if summary["by_family"] else "None.",
+        "",
+    ]
     for t in summary["tables"]:
-        out += [f"## {t['table_name']}", "", md_table(
-            ["ingest_dt", "Rows", "Silver rows", "Quarantine %", "Change vs previous day"],
-            [(p["ingest_dt"], fmt_int(p["rows"]), fmt_int(p["silver_rows"]), fmt_pct(p["quarantine_pct"]),
-              "-" if p["change_vs_previous"] is None else f"{p['change_vs_previous']:+d}") for p in t["dates"]]), ""]
-        out += [md_table(["Reason code", "Family", "Rows", "Example keys"],
-                         [(f"`{e['code']}`", e["family"], fmt_int(e["rows"]), ", ".join(e["examples"])) for e in t["top_examples"]]),
-                "", "A row with several reasons counts under each of them.", ""]
+        out += [
+            f"## {t['table_name']}",
+            "",
+            md_table(
+                ["ingest_dt", "Rows", "Silver rows", "Quarantine %", "Change vs previous day"],
+                [
+                    (
+                        p["ingest_dt"],
+                        fmt_int(p["rows"]),
+                        fmt_int(p["silver_rows"]),
+                        fmt_pct(p["quarantine_pct"]),
+                        "-" if p["change_vs_previous"] is None else f"{p['change_vs_previous']:+d}",
+                    )
+                    for p in t["dates"]
+                ],
+            ),
+            "",
+        ]
+        out += [
+            md_table(
+                ["Reason code", "Family", "Rows", "Example keys"],
+                [
+                    (f"`{e['code']}`", e["family"], fmt_int(e["rows"]), ", ".join(e["examples"]))
+                    for e in t["top_examples"]
+                ],
+            ),
+            "",
+            "A row with several reasons counts under each of them.",
+            "",
+        ]
     out += ["<!-- AUTO-GENERATED by `ecomlake quarantine summary` - DO NOT EDIT -->", ""]
     return "\n".join(out)

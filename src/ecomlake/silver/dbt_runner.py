@@ -17,7 +17,13 @@ from ecomlake.config import Settings
 from ecomlake.errors import EcomlakeError, GateFailed
 
 # Env vars read by dbt_duckdb/profiles.yml (the profile's defaults serve hand runs).
-_PROFILE_ENV = ("ECOM_DBT_DUCKDB_PATH", "ECOM_DBT_THREADS", "DUCKDB_MEMORY_LIMIT", "DUCKDB_THREADS", "ECOM_DBT_TEMP_DIRECTORY")
+_PROFILE_ENV = (
+    "ECOM_DBT_DUCKDB_PATH",
+    "ECOM_DBT_THREADS",
+    "DUCKDB_MEMORY_LIMIT",
+    "DUCKDB_THREADS",
+    "ECOM_DBT_TEMP_DIRECTORY",
+)
 
 
 def project_dir() -> Path:
@@ -60,10 +66,17 @@ class DbtSummary:
 
     def to_dict(self) -> dict:
         return {
-            "command": self.command, "success": self.success, "models_built": self.models, "seeds": self.seeds,
-            "tests_passed": self.tests_passed, "tests_failed": self.tests_failed, "tests_warned": self.tests_warned,
-            "unit_tests_passed": self.unit_tests_passed, "unit_tests_failed": self.unit_tests_failed,
-            "errors": self.errors, "failed_tests": self.failed_tests,
+            "command": self.command,
+            "success": self.success,
+            "models_built": self.models,
+            "seeds": self.seeds,
+            "tests_passed": self.tests_passed,
+            "tests_failed": self.tests_failed,
+            "tests_warned": self.tests_warned,
+            "unit_tests_passed": self.unit_tests_passed,
+            "unit_tests_failed": self.unit_tests_failed,
+            "errors": self.errors,
+            "failed_tests": self.failed_tests,
         }
 
 
@@ -151,9 +164,18 @@ def invoke(
     }
     args = [
         *command,
-        "--project-dir", str(project), "--profiles-dir", str(project), "--target", "local",
-        "--target-path", str(target_path), "--log-path", str(log_path),
-        "--vars", json.dumps(dbt_vars),
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--target",
+        "local",
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(log_path),
+        "--vars",
+        json.dumps(dbt_vars),
         "--quiet",
     ]
     with _profile_env(env):

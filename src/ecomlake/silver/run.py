@@ -52,7 +52,7 @@ class TableRun:
 class SilverRun:
     run_id: str
     ingest_dt: str
-    group: str                      # facts | dims
+    group: str  # facts | dims
     tables: list[TableRun]
     dbt: dict
     publish_mode: str
@@ -64,6 +64,7 @@ class SilverRun:
 
 
 # ------------------------------------------------------------------------------------ inputs
+
 
 def bronze_dates(settings: Settings, table: str) -> list[str]:
     return storage.list_partitions(settings.paths.bronze_base_path, table)
@@ -104,8 +105,10 @@ def dims_snapshot_for(settings: Settings, day: str) -> str:
 
 # ------------------------------------------------------------------------------------- vars
 
+
 def dbt_vars(settings: Settings, day: str, run_id: str, **extra) -> dict:
     """Every var the dbt project reads (macros/ecom_vars.sql), from Settings, as absolute paths."""
+
     def absolute(p: str) -> str:
         return p if storage.is_remote(p) else str(Path(p).resolve())
 
@@ -125,11 +128,14 @@ def dbt_vars(settings: Settings, day: str, run_id: str, **extra) -> dict:
 
 # ----------------------------------------------------------------------------------- export
 
+
 def _check_columns(con, relation: str, expected: list[str]) -> None:
     got = [r[0] for r in con.execute(f"select column_name from (describe {relation})").fetchall()]
     if got != expected:
-        raise EcomlakeError(f"{relation} columns {got} differ from the contract {expected}; regenerate the models "
-                            "(`python -m ecomlake.silver.codegen`)")
+        raise EcomlakeError(
+            f"{relation} columns {got} differ from the contract {expected}; regenerate the models "
+            "(`python -m ecomlake.silver.codegen`)"
+        )
 
 
 def _copy(con, relation: str, out_dir: str) -> None:
@@ -146,8 +152,15 @@ def _reasons(con, relation: str) -> dict[str, int]:
     return {code: int(n) for code, n in rows}
 
 
-def export_and_publish(settings: Settings, con, tables: tuple[str, ...], day: str, run_id: str,
-                       bronze_present: dict[str, bool], echo: Echo | None) -> list[TableRun]:
+def export_and_publish(
+    settings: Settings,
+    con,
+    tables: tuple[str, ...],
+    day: str,
+    run_id: str,
+    bronze_present: dict[str, bool],
+    echo: Echo | None,
+) -> list[TableRun]:
     silver_root = settings.paths.silver_base_path
     quarantine_root = settings.paths.quarantine_path
     part = storage.partition_name(day)
@@ -157,37 +170,70 @@ def export_and_publish(settings: Settings, con, tables: tuple[str, ...], day: st
         started = time.perf_counter()
         t = CONTRACT[table]
         _check_columns(con, f"stg_{table}", [c for c, _ in silver_columns(table)])
-        _check_columns(con, f"stg_{table}_quarantine",
-                       t.bronze_column_names + ["ingest_dt", "_quarantine_reason", "_quarantine_timestamp", "_run_id"])
+        _check_columns(
+            con,
+            f"stg_{table}_quarantine",
+            t.bronze_column_names + ["ingest_dt", "_quarantine_reason", "_quarantine_timestamp", "_run_id"],
+        )
         bronze_rows = con.execute(f"select count(*) from int_{table}__bronze").fetchone()[0]
         silver_rows = con.execute(f"select count(*) from stg_{table}").fetchone()[0]
         quarantine_rows = con.execute(f"select count(*) from stg_{table}_quarantine").fetchone()[0]
         if bronze_rows != silver_rows + quarantine_rows:  # the dbt test checks it too; never publish a loss
-            raise EcomlakeError(f"{table} {day}: {bronze_rows} Bronze rows but {silver_rows} silver + {quarantine_rows} "
-                                "quarantine; nothing was published")
+            raise EcomlakeError(
+                f"{table} {day}: {bronze_rows} Bronze rows but {silver_rows} silver + {quarantine_rows} "
+                "quarantine; nothing was published"
+            )
         s_stage = storage.staging_path(silver_root, run_id, table, part)
         q_stage = storage.staging_path(silver_root, run_id, f"{QUARANTINE_STAGING}/{table}", part)
         _copy(con, f"stg_{table}", s_stage)
         _copy(con, f"stg_{table}_quarantine", q_stage)
-        publishes.append(storage.Publish(s_stage, storage.partition_path(silver_root, table, day), table, part,
-                                         expected_rows=silver_rows, extra={"layer": "silver", "bronze_rows": bronze_rows}))
-        publishes.append(storage.Publish(q_stage, storage.partition_path(quarantine_root, table, day), table, part,
-                                         expected_rows=quarantine_rows, extra={"layer": "quarantine", "bronze_rows": bronze_rows}))
-        results.append(TableRun(table, day, int(bronze_rows), int(silver_rows), int(quarantine_rows),
-                                _reasons(con, f"stg_{table}_quarantine"), round(time.perf_counter() - started, 3),
-                                bronze_present.get(table, True)))
+        publishes.append(
+            storage.Publish(
+                s_stage,
+                storage.partition_path(silver_root, table, day),
+                table,
+                part,
+                expected_rows=silver_rows,
+                extra={"layer": "silver", "bronze_rows": bronze_rows},
+            )
+        )
+        publishes.append(
+            storage.Publish(
+                q_stage,
+                storage.partition_path(quarantine_root, table, day),
+                table,
+                part,
+                expected_rows=quarantine_rows,
+                extra={"layer": "quarantine", "bronze_rows": bronze_rows},
+            )
+        )
+        results.append(
+            TableRun(
+                table,
+                day,
+                int(bronze_rows),
+                int(silver_rows),
+                int(quarantine_rows),
+                _reasons(con, f"stg_{table}_quarantine"),
+                round(time.perf_counter() - started, 3),
+                bronze_present.get(table, True),
+            )
+        )
     if settings.publish.silver_publish_mode == "staging":
         storage.seal(publishes, run_id)
         storage.mark_pending(silver_root, run_id, publishes, gate="silver_quality")
         if echo:
-            echo(f"staged {len(publishes)} partitions under {storage.staging_root(silver_root, run_id)} "
-                 f"(SILVER_PUBLISH_MODE=staging: promote after the gate)")
+            echo(
+                f"staged {len(publishes)} partitions under {storage.staging_root(silver_root, run_id)} "
+                f"(SILVER_PUBLISH_MODE=staging: promote after the gate)"
+            )
     else:
         storage.publish(silver_root, run_id, publishes)
     return results
 
 
 # -------------------------------------------------------------------------------------- run
+
 
 def run_tables(
     settings: Settings,
@@ -226,13 +272,18 @@ def run_tables(
         t0 = time.perf_counter()
         say(f"[2/4] dbt build ({group}) in {warehouse.name}")
         summary = dbt_runner.invoke(
-            settings, ["build", "--select", f"tag:{group}", "--indirect-selection", "cautious"],
-            dbt_vars=dbt_vars(settings, day, run_id, **extra), run_id=run_id, warehouse=warehouse,
+            settings,
+            ["build", "--select", f"tag:{group}", "--indirect-selection", "cautious"],
+            dbt_vars=dbt_vars(settings, day, run_id, **extra),
+            run_id=run_id,
+            warehouse=warehouse,
         )
         dbt_runner.close_dbt_connections()
         timings["dbt_build"] = round(time.perf_counter() - t0, 3)
-        say(f"      {summary.models} models, {summary.tests_passed} tests passed, {summary.tests_warned} warned, "
-            f"{summary.tests_failed} failed, {summary.unit_tests_passed} unit tests passed")
+        say(
+            f"      {summary.models} models, {summary.tests_passed} tests passed, {summary.tests_warned} warned, "
+            f"{summary.tests_failed} failed, {summary.unit_tests_passed} unit tests passed"
+        )
 
         t0 = time.perf_counter()
         say("[3/4] export + publish (silver and quarantine together)")
@@ -255,8 +306,15 @@ def run_tables(
 
             shutil.rmtree(dbt_runner.work_dir(settings) / "dbt" / run_id, ignore_errors=True)
 
-    run = SilverRun(run_id=run_id, ingest_dt=day, group=group, tables=results, dbt=summary.to_dict(),
-                    publish_mode=settings.publish.silver_publish_mode, seconds=timings)
+    run = SilverRun(
+        run_id=run_id,
+        ingest_dt=day,
+        group=group,
+        tables=results,
+        dbt=summary.to_dict(),
+        publish_mode=settings.publish.silver_publish_mode,
+        seconds=timings,
+    )
     say("[4/4] run ledger")
     run.ledger_path = write_ledger(settings, run)
     return run
@@ -264,22 +322,28 @@ def run_tables(
 
 def write_ledger(settings: Settings, run: SilverRun) -> str:
     path = storage.join(settings.paths.metrics_base_path, f"silver_run_{run.run_id}.json")
-    storage.write_json_atomic(path, {
-        "run_id": run.run_id,
-        "ingest_dt": run.ingest_dt,
-        "group": run.group,
-        "written_at": utc_now_iso(),
-        "publish_mode": run.publish_mode,
-        "tables": {t.table: {k: v for k, v in asdict(t).items() if k != "table"} for t in run.tables},
-        "dbt": run.dbt,
-        "seconds": run.seconds,
-    })
+    storage.write_json_atomic(
+        path,
+        {
+            "run_id": run.run_id,
+            "ingest_dt": run.ingest_dt,
+            "group": run.group,
+            "written_at": utc_now_iso(),
+            "publish_mode": run.publish_mode,
+            "tables": {t.table: {k: v for k, v in asdict(t).items() if k != "table"} for t in run.tables},
+            "dbt": run.dbt,
+            "seconds": run.seconds,
+        },
+    )
     return path
 
 
 # ------------------------------------------------------------------------------ revalidation
 
-def revalidate(settings: Settings, table: str, ingest_dt: str | dt.date, raw_rows: pa.Table, run_id: str) -> tuple[pa.Table, pa.Table]:
+
+def revalidate(
+    settings: Settings, table: str, ingest_dt: str | dt.date, raw_rows: pa.Table, run_id: str
+) -> tuple[pa.Table, pa.Table]:
     """Re-run THE SAME dbt models on repaired raw rows; return (now valid, still failing).
 
     Used by quarantine recovery. `raw_rows` holds Bronze columns (as in the quarantine files; extra
@@ -316,7 +380,13 @@ def revalidate(settings: Settings, table: str, ingest_dt: str | dt.date, raw_row
     part = work / "bronze" / table / f"ingest_dt={day}"
     part.mkdir(parents=True, exist_ok=True)
     pq.write_table(bronze_tbl, part / "part-0000.parquet")
-    models = [f"int_{table}__bronze", f"int_{table}__cleaned", f"int_{table}__scored", f"stg_{table}", f"stg_{table}_quarantine"]
+    models = [
+        f"int_{table}__bronze",
+        f"int_{table}__cleaned",
+        f"int_{table}__scored",
+        f"stg_{table}",
+        f"stg_{table}_quarantine",
+    ]
     extra: dict = {"bronze_root": str(work / "bronze"), "published_through_run_date": True, "parent_source": "silver"}
     if t.kind == "fact":
         extra["dims_snapshot_dt"] = dims_snapshot_for(settings, day)
@@ -327,14 +397,22 @@ def revalidate(settings: Settings, table: str, ingest_dt: str | dt.date, raw_row
                 models.append("int_dims__customers" if fk.table == "customers" else "int_dims__product_catalog")
     warehouse = work / "warehouse.duckdb"
     try:
-        dbt_runner.invoke(settings, ["run", "--select", *sorted(set(models))],
-                          dbt_vars=dbt_vars(settings, day, run_id, **extra), run_id=f"revalidate_{run_id}", warehouse=warehouse)
+        dbt_runner.invoke(
+            settings,
+            ["run", "--select", *sorted(set(models))],
+            dbt_vars=dbt_vars(settings, day, run_id, **extra),
+            run_id=f"revalidate_{run_id}",
+            warehouse=warehouse,
+        )
         dbt_runner.close_dbt_connections()
         con = connect(settings, str(warehouse), read_only=True)
         try:
-            valid = con.sql(f"select * from stg_{table}").to_arrow_table()  # duckdb 2.0: no fetch_arrow_table on execute()
+            valid = con.sql(
+                f"select * from stg_{table}"
+            ).to_arrow_table()  # duckdb 2.0: no fetch_arrow_table on execute()
             failing = con.sql(
-                f"select * exclude (_quarantine_timestamp, _run_id) from stg_{table}_quarantine").to_arrow_table()
+                f"select * exclude (_quarantine_timestamp, _run_id) from stg_{table}_quarantine"
+            ).to_arrow_table()
         finally:
             con.close()
     finally:

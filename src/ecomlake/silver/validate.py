@@ -21,12 +21,30 @@ from ecomlake.config import Settings
 from ecomlake.contract import FACT_TABLES, parse_tables
 from ecomlake.errors import InputError
 from ecomlake.quality.gate import (
-    Check, CheckName, GateResult, Status, finish, fmt_int, fmt_pct, md_table,
+    Check,
+    CheckName,
+    GateResult,
+    Status,
+    finish,
+    fmt_int,
+    fmt_pct,
+    md_table,
 )
 from ecomlake.runs import date_window, new_run_id, parse_date
 from ecomlake.storage import (
-    SUCCESS_NAME, STAGING_DIR, exists, isdir, join, list_data_files, list_partitions, listdir,
-    parquet_num_rows, partition_path, read_json, read_manifest, sha256_file,
+    SUCCESS_NAME,
+    STAGING_DIR,
+    exists,
+    isdir,
+    join,
+    list_data_files,
+    list_partitions,
+    listdir,
+    parquet_num_rows,
+    partition_path,
+    read_json,
+    read_manifest,
+    sha256_file,
 )
 
 GATE = "silver_quality"
@@ -36,13 +54,14 @@ PRUNED_LEDGER = "_pruned.json"  # written by `ecomlake quarantine prune` in <qua
 
 # ------------------------------------------------------------------------------ partition scans
 
+
 @dataclass
 class PartitionScan:
     """What is really in one partition directory."""
 
     path: str
     exists: bool = False
-    files: dict[str, int] = field(default_factory=dict)   # file name -> rows (readable files only)
+    files: dict[str, int] = field(default_factory=dict)  # file name -> rows (readable files only)
     corrupt: dict[str, str] = field(default_factory=dict)  # file name -> one-line error
     manifest_issues: list[tuple[str, str]] = field(default_factory=list)  # (check name, finding)
     manifest: dict | None = None
@@ -81,7 +100,9 @@ def _manifest_issues(path: str, scan: PartitionScan) -> list[tuple[str, str]]:
         return [(CheckName.MANIFEST_VALID, exc.message)]
     scan.manifest = manifest
     if manifest is None:
-        return [(CheckName.MANIFEST_PRESENT, f"{path}: no _manifest.json (partition not written by the pipeline's publish)")]
+        return [
+            (CheckName.MANIFEST_PRESENT, f"{path}: no _manifest.json (partition not written by the pipeline's publish)")
+        ]
     issues: list[tuple[str, str]] = []
     if not exists(join(path, SUCCESS_NAME)):
         issues.append((CheckName.SUCCESS_MARKER, f"{path}: no {SUCCESS_NAME} marker (incomplete publish)"))
@@ -92,26 +113,45 @@ def _manifest_issues(path: str, scan: PartitionScan) -> list[tuple[str, str]]:
     on_disk = set(scan.files) | set(scan.corrupt)
     for name in sorted(on_disk - set(listed)):
         rows = scan.files.get(name)
-        issues.append((CheckName.FILE_LISTED,
-                       f"{join(path, name)}: file not in the manifest ({fmt_int(rows)} rows), added outside the pipeline"))
+        issues.append(
+            (
+                CheckName.FILE_LISTED,
+                f"{join(path, name)}: file not in the manifest ({fmt_int(rows)} rows), added outside the pipeline",
+            )
+        )
     for name in sorted(set(listed) - on_disk):
-        issues.append((CheckName.MANIFEST_FILE_PRESENT,
-                       f"{join(path, name)}: listed in the manifest ({fmt_int(listed[name].get('rows'))} rows) but missing"))
+        issues.append(
+            (
+                CheckName.MANIFEST_FILE_PRESENT,
+                f"{join(path, name)}: listed in the manifest ({fmt_int(listed[name].get('rows'))} rows) but missing",
+            )
+        )
     for name in sorted(set(listed) & set(scan.files)):
         entry = listed[name]
         if entry.get("rows") is not None and int(entry["rows"]) != scan.files[name]:
-            issues.append((CheckName.MANIFEST_ROWS, f"{join(path, name)}: has {scan.files[name]} rows, the manifest says {entry['rows']}"))
+            issues.append(
+                (
+                    CheckName.MANIFEST_ROWS,
+                    f"{join(path, name)}: has {scan.files[name]} rows, the manifest says {entry['rows']}",
+                )
+            )
         elif entry.get("sha256") and sha256_file(join(path, name)) != entry["sha256"]:
-            issues.append((CheckName.CHECKSUM, f"{join(path, name)}: content differs from the manifest (sha256 mismatch)"))
+            issues.append(
+                (CheckName.CHECKSUM, f"{join(path, name)}: content differs from the manifest (sha256 mismatch)")
+            )
     total = manifest.get("total_rows")
     if total is not None and not issues and int(total) != scan.rows:
-        issues.append((CheckName.MANIFEST_ROWS, f"{path}: total_rows {total} in the manifest but {scan.rows} rows on disk"))
+        issues.append(
+            (CheckName.MANIFEST_ROWS, f"{path}: total_rows {total} in the manifest but {scan.rows} rows on disk")
+        )
     return issues
 
 
 def bronze_from_manifests(silver: PartitionScan, quarantine: PartitionScan) -> PartitionScan:
     """Without Bronze, the bronze_rows Base Silver recorded in the manifests when it published D."""
-    recorded = [m.get("bronze_rows") for m in (silver.manifest, quarantine.manifest) if m and m.get("bronze_rows") is not None]
+    recorded = [
+        m.get("bronze_rows") for m in (silver.manifest, quarantine.manifest) if m and m.get("bronze_rows") is not None
+    ]
     scan = PartitionScan(path="bronze_rows recorded in the Silver manifests", exists=silver.exists or quarantine.exists)
     if recorded and len(set(recorded)) == 1:
         scan.files["<recorded>"] = int(recorded[0])
@@ -181,6 +221,7 @@ def read_pruned(quarantine_root: str, table: str) -> dict:
 
 # ------------------------------------------------------------------------------------ history
 
+
 def seen_codes(metrics_dir: str, exclude_run_id: str) -> dict[str, set[str]]:
     """Codes per table in earlier silver_quality_*.json metrics (tables without history are absent)."""
     seen: dict[str, set[str]] = {}
@@ -199,6 +240,7 @@ def seen_codes(metrics_dir: str, exclude_run_id: str) -> dict[str, set[str]]:
 
 # ------------------------------------------------------------------------------------- the gate
 
+
 def _sla_status(rate: float | None, sla: float) -> Status:
     if rate is None or rate >= sla:
         return Status.PASS
@@ -207,16 +249,21 @@ def _sla_status(rate: float | None, sla: float) -> Status:
     return Status.FAIL
 
 
-def _dates_for(table: str, bronze: str, silver: str, quarantine: str, window: list[dt.date] | None,
-               staged: dict[str, str]) -> list[str]:
+def _dates_for(
+    table: str, bronze: str, silver: str, quarantine: str, window: list[dt.date] | None, staged: dict[str, str]
+) -> list[str]:
     if window is not None:
         return [d.isoformat() for d in window]
-    found = set(list_partitions(bronze, table)) | set(list_partitions(silver, table)) | set(list_partitions(quarantine, table))
+    found = (
+        set(list_partitions(bronze, table))
+        | set(list_partitions(silver, table))
+        | set(list_partitions(quarantine, table))
+    )
     for final in staged:
         for root in (silver, quarantine):
             prefix = join(root, table, "ingest_dt=")
-            if final.startswith(prefix) and "/" not in final[len(prefix):]:
-                found.add(final[len(prefix):])
+            if final.startswith(prefix) and "/" not in final[len(prefix) :]:
+                found.add(final[len(prefix) :])
     return sorted(found)
 
 
@@ -231,7 +278,9 @@ def staged_partitions(silver: str, run_id: str | None) -> dict[str, str]:
         data = read_json(pending)
     except ValueError:
         return {}
-    return {p["final"].rstrip("/"): p["staged"] for p in data.get("partitions", []) if p.get("final") and p.get("staged")}
+    return {
+        p["final"].rstrip("/"): p["staged"] for p in data.get("partitions", []) if p.get("final") and p.get("staged")
+    }
 
 
 def validate_silver(
@@ -255,31 +304,48 @@ def validate_silver(
     if lookback < 0:
         raise InputError(f"--lookback-days must be >= 0, got {lookback}")
     if lookback_days and not partition_date:
-        raise InputError("--lookback-days needs --partition-date (without a date every ingest_dt in Bronze is validated)")
+        raise InputError(
+            "--lookback-days needs --partition-date (without a date every ingest_dt in Bronze is validated)"
+        )
     window = date_window(parse_date(partition_date, "--partition-date"), lookback) if partition_date else None
     if not isdir(silver):
-        raise InputError(f"silver path not found: {silver} (pass --silver-path or set SILVER_BASE_PATH; run `ecomlake local silver` first)")
+        raise InputError(
+            f"silver path not found: {silver} (pass --silver-path or set SILVER_BASE_PATH; run `ecomlake local silver` first)"
+        )
     bronze_ok = isdir(bronze)
     staged = staged_partitions(silver, run_id)  # staging mode: validate what is about to be promoted
     run_id = run_id or new_run_id()
     env = settings.environment
 
     result = GateResult(
-        gate=GATE, title="Silver Layer Quality Report", run_id=run_id, environment=env,
+        gate=GATE,
+        title="Silver Layer Quality Report",
+        run_id=run_id,
+        environment=env,
         parameters={
-            "bronze_path": bronze, "silver_path": silver, "quarantine_path": quarantine,
-            "partition_date": str(partition_date) if partition_date else None, "lookback_days": lookback,
-            "tables": table_names, "enforce": enforce, "max_quarantine_pct": settings.silver.max_quarantine_pct,
+            "bronze_path": bronze,
+            "silver_path": silver,
+            "quarantine_path": quarantine,
+            "partition_date": str(partition_date) if partition_date else None,
+            "lookback_days": lookback,
+            "tables": table_names,
+            "enforce": enforce,
+            "max_quarantine_pct": settings.silver.max_quarantine_pct,
             "staged_partitions": len(staged),
         },
     )
     history = seen_codes(paths.metrics_base_path, run_id)
     if not bronze_ok:
         # The runbook's command names only --silver-path: still check, against what was recorded at publish.
-        result.add(Check("bronze_available", Status.WARN,
-                         f"bronze path not found: {bronze}; conservation is checked against the bronze_rows recorded in "
-                         "the partition manifests at publish time",
-                         action="pass --bronze-path (or set BRONZE_BASE_PATH) to count Bronze itself"))
+        result.add(
+            Check(
+                "bronze_available",
+                Status.WARN,
+                f"bronze path not found: {bronze}; conservation is checked against the bronze_rows recorded in "
+                "the partition manifests at publish time",
+                action="pass --bronze-path (or set BRONZE_BASE_PATH) to count Bronze itself",
+            )
+        )
     conservation_rows: list[dict] = []
     gaps: list[dict] = []
     new_codes_all: dict[str, list[str]] = {}
@@ -288,9 +354,14 @@ def validate_silver(
     for layer in dict.fromkeys([silver, quarantine]):
         for rid in listdir(join(layer, STAGING_DIR)):
             if exists(join(layer, STAGING_DIR, rid, "_journal.json")):
-                result.add(Check("interrupted_publish", Status.WARN,
-                                 f"run {rid} was interrupted while publishing under {layer}; partitions may be mid-swap",
-                                 action="re-run the silver job (or `ecomlake quarantine recover`), which finishes the publish"))
+                result.add(
+                    Check(
+                        "interrupted_publish",
+                        Status.WARN,
+                        f"run {rid} was interrupted while publishing under {layer}; partitions may be mid-swap",
+                        action="re-run the silver job (or `ecomlake quarantine recover`), which finishes the publish",
+                    )
+                )
 
     for table in table_names:
         sla = settings.silver.sla(table)
@@ -311,29 +382,66 @@ def validate_silver(
             part_name = f"ingest_dt={d}"
             if not (b.exists or s.exists or q.exists):
                 gaps.append({"table": table, "ingest_dt": d, "kind": "no bronze"})
-                result.add(Check(CheckName.PARTITION_PRESENT, Status.WARN, f"{table}: no Bronze partition for {d} in the window",
-                                 table=table, partition=part_name,
-                                 action="check Bronze ingestion for this date (runbook section 1)"))
+                result.add(
+                    Check(
+                        CheckName.PARTITION_PRESENT,
+                        Status.WARN,
+                        f"{table}: no Bronze partition for {d} in the window",
+                        table=table,
+                        partition=part_name,
+                        action="check Bronze ingestion for this date (runbook section 1)",
+                    )
+                )
                 continue
             if b.exists and not s.exists:
                 gaps.append({"table": table, "ingest_dt": d, "kind": "not processed"})
-                result.add(Check("partition_processed", Status.FAIL,
-                                 f"{table}/{part_name}: Bronze has {fmt_int(b.rows)} rows but there is no Silver partition (not processed)",
-                                 table=table, partition=part_name, observed=b.rows,
-                                 action=f"run `ecomlake local silver --date {d}` (or the Silver DAG) for this date"))
+                result.add(
+                    Check(
+                        "partition_processed",
+                        Status.FAIL,
+                        f"{table}/{part_name}: Bronze has {fmt_int(b.rows)} rows but there is no Silver partition (not processed)",
+                        table=table,
+                        partition=part_name,
+                        observed=b.rows,
+                        action=f"run `ecomlake local silver --date {d}` (or the Silver DAG) for this date",
+                    )
+                )
             for label, sc in (("bronze", b), ("silver", s), ("quarantine", q)):
                 for problem in sc.corrupt.values():
-                    result.add(Check(CheckName.PARQUET_READABLE, Status.FAIL, f"{label}: {problem}", table=table, partition=part_name,
-                                     action=f"delete the file and re-run the job that wrote {label} for {d}"))
+                    result.add(
+                        Check(
+                            CheckName.PARQUET_READABLE,
+                            Status.FAIL,
+                            f"{label}: {problem}",
+                            table=table,
+                            partition=part_name,
+                            action=f"delete the file and re-run the job that wrote {label} for {d}",
+                        )
+                    )
             for label, sc in (("silver", s), ("quarantine", q)):
                 for name, issue in sc.manifest_issues:
-                    result.add(Check(name, Status.FAIL, f"{label}: {issue}", table=table, partition=part_name,
-                                     action="files must only enter a partition through the pipeline's publish: remove hand-made "
-                                            "files (use `ecomlake quarantine recover` to move repaired rows) or re-run silver for "
-                                            f"{d}"))
+                    result.add(
+                        Check(
+                            name,
+                            Status.FAIL,
+                            f"{label}: {issue}",
+                            table=table,
+                            partition=part_name,
+                            action="files must only enter a partition through the pipeline's publish: remove hand-made "
+                            "files (use `ecomlake quarantine recover` to move repaired rows) or re-run silver for "
+                            f"{d}",
+                        )
+                    )
                 if sc.exists and not sc.corrupt and not sc.manifest_issues:
-                    result.add(Check(CheckName.FILE_LISTED, Status.PASS, f"{label}: {len(sc.files)} files match the manifest",
-                                     table=table, partition=part_name))
+                    result.add(
+                        Check(
+                            CheckName.FILE_LISTED,
+                            Status.PASS,
+                            f"{label}: {len(sc.files)} files match the manifest",
+                            table=table,
+                            partition=part_name,
+                        )
+                    )
 
             q_rows, q_note = q.rows, None
             if not q.exists and d in pruned:
@@ -344,14 +452,32 @@ def validate_silver(
                 rc, problems = reason_counts(q.path, [join(q.path, n) for n in q.files])
                 raw_reasons.update(rc)
                 for problem in problems:
-                    result.add(Check("quarantine_schema", Status.FAIL, f"quarantine: {problem}", table=table,
-                                     partition=part_name, action="quarantine files must carry _quarantine_reason; re-run silver"))
+                    result.add(
+                        Check(
+                            "quarantine_schema",
+                            Status.FAIL,
+                            f"quarantine: {problem}",
+                            table=table,
+                            partition=part_name,
+                            action="quarantine files must carry _quarantine_reason; re-run silver",
+                        )
+                    )
 
             readable = b.readable and s.readable and q.readable
             diff = b.rows - (s.rows + q_rows)
             ok = readable and diff == 0
-            conservation_rows.append({"table": table, "ingest_dt": d, "bronze": b.rows, "silver": s.rows,
-                                      "quarantine": q_rows, "difference": diff, "ok": ok, "note": q_note})
+            conservation_rows.append(
+                {
+                    "table": table,
+                    "ingest_dt": d,
+                    "bronze": b.rows,
+                    "silver": s.rows,
+                    "quarantine": q_rows,
+                    "difference": diff,
+                    "ok": ok,
+                    "note": q_note,
+                }
+            )
             if b.unknown:
                 msg = f"{table}/{part_name}: cannot prove conservation: Bronze not found and no bronze_rows recorded in the manifests"
             elif not readable:
@@ -359,78 +485,140 @@ def validate_silver(
             elif ok:
                 msg = f"{table}/{part_name}: bronze {b.rows} = silver {s.rows} + quarantine {q_rows}"
             else:
-                msg = (f"{table}/{part_name}: bronze {b.rows} != silver {s.rows} + quarantine {q_rows} "
-                       f"({'lost' if diff > 0 else 'extra'} {abs(diff)} rows)")
-            result.add(Check("row_conservation", Status.PASS if ok else Status.FAIL, msg, table=table, partition=part_name,
-                             observed={"bronze": b.rows, "silver": s.rows, "quarantine": q_rows, "difference": diff},
-                             action=None if ok else f"compare the partitions with their manifests; re-run `ecomlake local silver --date {d}`"))
+                msg = (
+                    f"{table}/{part_name}: bronze {b.rows} != silver {s.rows} + quarantine {q_rows} "
+                    f"({'lost' if diff > 0 else 'extra'} {abs(diff)} rows)"
+                )
+            result.add(
+                Check(
+                    "row_conservation",
+                    Status.PASS if ok else Status.FAIL,
+                    msg,
+                    table=table,
+                    partition=part_name,
+                    observed={"bronze": b.rows, "silver": s.rows, "quarantine": q_rows, "difference": diff},
+                    action=None
+                    if ok
+                    else f"compare the partitions with their manifests; re-run `ecomlake local silver --date {d}`",
+                )
+            )
             totals.update(bronze=b.rows, silver=s.rows, quarantine=q_rows)
             counted_dates.append(d)
-            parts.append({"ingest_dt": d, "bronze_rows": b.rows, "silver_rows": s.rows, "quarantine_rows": q_rows,
-                          "conservation_ok": ok, **({"note": q_note} if q_note else {})})
+            parts.append(
+                {
+                    "ingest_dt": d,
+                    "bronze_rows": b.rows,
+                    "silver_rows": s.rows,
+                    "quarantine_rows": q_rows,
+                    "conservation_ok": ok,
+                    **({"note": q_note} if q_note else {}),
+                }
+            )
 
         s_rows, q_rows_t, b_rows = totals["silver"], totals["quarantine"], totals["bronze"]
         processed = s_rows + q_rows_t
         pass_rate = s_rows / processed if processed else None
         q_pct = 100.0 * q_rows_t / processed if processed else 0.0
         sla_status = _sla_status(pass_rate, sla)
-        result.add(Check(
-            "pass_rate_sla", sla_status,
-            f"{table}: pass rate {fmt_pct(pass_rate * 100 if pass_rate is not None else None)} vs SLA {sla:.0%}"
-            + ("" if processed else " (no rows processed)"),
-            table=table, observed=pass_rate, threshold=sla,
-            action=None if sla_status == Status.PASS else
-            f"see top reasons below; `ecomlake quarantine inspect --table {table} --ingest-dt <D>`; fix upstream or recover",
-        ))
+        result.add(
+            Check(
+                "pass_rate_sla",
+                sla_status,
+                f"{table}: pass rate {fmt_pct(pass_rate * 100 if pass_rate is not None else None)} vs SLA {sla:.0%}"
+                + ("" if processed else " (no rows processed)"),
+                table=table,
+                observed=pass_rate,
+                threshold=sla,
+                action=None
+                if sla_status == Status.PASS
+                else f"see top reasons below; `ecomlake quarantine inspect --table {table} --ingest-dt <D>`; fix upstream or recover",
+            )
+        )
         min_rows = settings.silver.min_rows(table)
-        result.check(CheckName.MIN_ROWS, s_rows >= min_rows,
-                     f"{table}: {fmt_int(s_rows)} silver rows in the window (minimum {min_rows})",
-                     table=table, observed=s_rows, threshold=min_rows,
-                     action=f"check that Bronze has {table} data and that Silver ran for the window")
+        result.check(
+            CheckName.MIN_ROWS,
+            s_rows >= min_rows,
+            f"{table}: {fmt_int(s_rows)} silver rows in the window (minimum {min_rows})",
+            table=table,
+            observed=s_rows,
+            threshold=min_rows,
+            action=f"check that Bronze has {table} data and that Silver ran for the window",
+        )
         codes, families, unknown = split_counts(table, raw_reasons)
         if unknown:
-            result.add(Check("reason_codes_known", Status.FAIL,
-                             f"{table}: codes not in the rule registry: {', '.join(f'{c} ({n})' for c, n in unknown.most_common())}",
-                             table=table, observed=sorted(unknown),
-                             action="the models emit a code missing from ecomlake.rules; regenerate the dbt seed and fix the model"))
+            result.add(
+                Check(
+                    "reason_codes_known",
+                    Status.FAIL,
+                    f"{table}: codes not in the rule registry: {', '.join(f'{c} ({n})' for c, n in unknown.most_common())}",
+                    table=table,
+                    observed=sorted(unknown),
+                    action="the models emit a code missing from ecomlake.rules; regenerate the dbt seed and fix the model",
+                )
+            )
         else:
-            result.add(Check("reason_codes_known", Status.PASS, f"{table}: all {len(codes)} codes are in the registry", table=table))
+            result.add(
+                Check(
+                    "reason_codes_known",
+                    Status.PASS,
+                    f"{table}: all {len(codes)} codes are in the registry",
+                    table=table,
+                )
+            )
         new = sorted(c for c in codes if table in history and c not in history[table] and c not in unknown)
         if new:
             new_codes_all[table] = new
-            result.add(Check("new_reason_codes", Status.WARN, f"{table}: reason codes never seen before: {', '.join(new)}",
-                             table=table, observed=new,
-                             action="a new data-quality issue or schema change: review Bronze (runbook section 5, escalation)"))
-        result.table_metrics.append({
-            "table_name": table,
-            "ingest_dts": counted_dates,
-            "bronze_rows": b_rows,
-            "silver_rows": s_rows,
-            "quarantine_rows": q_rows_t,
-            "total_processed": processed,
-            "quarantine_pct": round(q_pct, 4),
-            "pass_rate": round(pass_rate, 6) if pass_rate is not None else None,
-            "sla": sla,
-            "sla_status": sla_status.value,
-            "min_table_rows": min_rows,
-            "status": None,  # filled below, once every check of the table is in
-            "reasons": dict(codes.most_common()),
-            "families": {f: families[f] for f in rules.FAMILIES if families[f]},
-            "unknown_codes": sorted(unknown),
-            "new_codes": new,
-            "conservation": {"ok": all(p["conservation_ok"] for p in parts), "bronze": b_rows, "silver": s_rows,
-                             "quarantine": q_rows_t, "difference": b_rows - s_rows - q_rows_t},
-            "partitions": parts,
-        })
+            result.add(
+                Check(
+                    "new_reason_codes",
+                    Status.WARN,
+                    f"{table}: reason codes never seen before: {', '.join(new)}",
+                    table=table,
+                    observed=new,
+                    action="a new data-quality issue or schema change: review Bronze (runbook section 5, escalation)",
+                )
+            )
+        result.table_metrics.append(
+            {
+                "table_name": table,
+                "ingest_dts": counted_dates,
+                "bronze_rows": b_rows,
+                "silver_rows": s_rows,
+                "quarantine_rows": q_rows_t,
+                "total_processed": processed,
+                "quarantine_pct": round(q_pct, 4),
+                "pass_rate": round(pass_rate, 6) if pass_rate is not None else None,
+                "sla": sla,
+                "sla_status": sla_status.value,
+                "min_table_rows": min_rows,
+                "status": None,  # filled below, once every check of the table is in
+                "reasons": dict(codes.most_common()),
+                "families": {f: families[f] for f in rules.FAMILIES if families[f]},
+                "unknown_codes": sorted(unknown),
+                "new_codes": new,
+                "conservation": {
+                    "ok": all(p["conservation_ok"] for p in parts),
+                    "bronze": b_rows,
+                    "silver": s_rows,
+                    "quarantine": q_rows_t,
+                    "difference": b_rows - s_rows - q_rows_t,
+                },
+                "partitions": parts,
+            }
+        )
 
     total_s = sum(t["silver_rows"] for t in result.table_metrics)
     total_q = sum(t["quarantine_rows"] for t in result.table_metrics)
     overall_pct = 100.0 * total_q / (total_s + total_q) if total_s + total_q else 0.0
     limit = settings.silver.max_quarantine_pct
-    result.check("max_quarantine_pct", overall_pct <= limit,
-                 f"overall quarantine rate {overall_pct:.2f}% ({fmt_int(total_q)} of {fmt_int(total_s + total_q)} rows) vs limit {limit:.2f}%",
-                 observed=round(overall_pct, 4), threshold=limit,
-                 action="runbook section 5, High Quarantine Rate: `ecomlake quarantine summary`, fix upstream, reprocess")
+    result.check(
+        "max_quarantine_pct",
+        overall_pct <= limit,
+        f"overall quarantine rate {overall_pct:.2f}% ({fmt_int(total_q)} of {fmt_int(total_s + total_q)} rows) vs limit {limit:.2f}%",
+        observed=round(overall_pct, 4),
+        threshold=limit,
+        action="runbook section 5, High Quarantine Rate: `ecomlake quarantine summary`, fix upstream, reprocess",
+    )
     for tm in result.table_metrics:
         tm["status"] = result.table_status(tm["table_name"]).value
     passing = sum(tm["status"] == "PASS" for tm in result.table_metrics)
@@ -438,8 +626,11 @@ def validate_silver(
     result.extra = {
         "quarantine_pct": round(overall_pct, 4),
         "max_quarantine_pct": limit,
-        "totals": {"bronze_rows": sum(t["bronze_rows"] for t in result.table_metrics), "silver_rows": total_s,
-                   "quarantine_rows": total_q},
+        "totals": {
+            "bronze_rows": sum(t["bronze_rows"] for t in result.table_metrics),
+            "silver_rows": total_s,
+            "quarantine_rows": total_q,
+        },
         "tables_passing": passing,
         "tables_total": len(result.table_metrics),
         "fact_tables_passing": sum(tm["status"] == "PASS" for tm in facts),
@@ -451,8 +642,9 @@ def validate_silver(
     report = output_report or join(paths.reports_base_path, f"SILVER_QUALITY_{partition_date or run_id}.md")
     result.parameters["output_report"] = report
     sections = _sections(result, conservation_rows, gaps, new_codes_all, history)
-    rc, metrics_path, report_path = finish(result, metrics_dir=paths.metrics_base_path, report_path=report,
-                                           sections=sections, enforce=enforce)
+    rc, metrics_path, report_path = finish(
+        result, metrics_dir=paths.metrics_base_path, report_path=report, sections=sections, enforce=enforce
+    )
     result.parameters["metrics_path"] = metrics_path
     if echo:
         _print(result, metrics_path, report_path, rc)
@@ -460,6 +652,7 @@ def validate_silver(
 
 
 # ------------------------------------------------------------------------------------- output
+
 
 def _print(result: GateResult, metrics_path: str, report_path: str | None, rc: int) -> None:
     for tm in result.table_metrics:
@@ -471,9 +664,11 @@ def _print(result: GateResult, metrics_path: str, report_path: str | None, rc: i
         )
     status = result.overall_status
     extra = result.extra
-    click.echo(f"Silver gate: {status.value} ({extra['tables_passing']}/{extra['tables_total']} tables passing, "
-               f"fact tables {extra['fact_tables_passing']}/{extra['fact_tables_total']}, overall quarantine "
-               f"{extra['quarantine_pct']:.2f}% (limit {extra['max_quarantine_pct']:.2f}%), exit {rc})")
+    click.echo(
+        f"Silver gate: {status.value} ({extra['tables_passing']}/{extra['tables_total']} tables passing, "
+        f"fact tables {extra['fact_tables_passing']}/{extra['fact_tables_total']}, overall quarantine "
+        f"{extra['quarantine_pct']:.2f}% (limit {extra['max_quarantine_pct']:.2f}%), exit {rc})"
+    )
     for c in result.problems[:10]:
         click.echo(f"  {c.status.value}: {c.message}")
     if len(result.problems) > 10:
@@ -483,38 +678,75 @@ def _print(result: GateResult, metrics_path: str, report_path: str | None, rc: i
         click.echo(f"report:  {report_path}")
 
 
-def _sections(result: GateResult, conservation: list[dict], gaps: list[dict], new_codes: dict, history: dict) -> list[tuple[str, str]]:
+def _sections(
+    result: GateResult, conservation: list[dict], gaps: list[dict], new_codes: dict, history: dict
+) -> list[tuple[str, str]]:
     tms = result.table_metrics
     summary = md_table(
         ["Table", "Bronze", "Silver", "Quarantine", "Quarantine %", "Pass rate", "SLA", "Status"],
-        [(t["table_name"], fmt_int(t["bronze_rows"]), fmt_int(t["silver_rows"]), fmt_int(t["quarantine_rows"]),
-          fmt_pct(t["quarantine_pct"]), fmt_pct(t["pass_rate"] * 100 if t["pass_rate"] is not None else None),
-          f"{t['sla']:.0%}", f"{Status(t['status']).emoji} {t['status']}") for t in tms],
+        [
+            (
+                t["table_name"],
+                fmt_int(t["bronze_rows"]),
+                fmt_int(t["silver_rows"]),
+                fmt_int(t["quarantine_rows"]),
+                fmt_pct(t["quarantine_pct"]),
+                fmt_pct(t["pass_rate"] * 100 if t["pass_rate"] is not None else None),
+                f"{t['sla']:.0%}",
+                f"{Status(t['status']).emoji} {t['status']}",
+            )
+            for t in tms
+        ],
     )
     e = result.extra
     total = e["totals"]
-    summary += (f"\n\n**Tables passing: {e['tables_passing']}/{e['tables_total']}** "
-                f"(fact tables: {e['fact_tables_passing']}/{e['fact_tables_total']})  \n"
-                f"Overall quarantine: {fmt_int(total['quarantine_rows'])} of "
-                f"{fmt_int(total['silver_rows'] + total['quarantine_rows'])} processed rows "
-                f"({e['quarantine_pct']:.2f}%, limit {e['max_quarantine_pct']:.2f}%)")
+    summary += (
+        f"\n\n**Tables passing: {e['tables_passing']}/{e['tables_total']}** "
+        f"(fact tables: {e['fact_tables_passing']}/{e['fact_tables_total']})  \n"
+        f"Overall quarantine: {fmt_int(total['quarantine_rows'])} of "
+        f"{fmt_int(total['silver_rows'] + total['quarantine_rows'])} processed rows "
+        f"({e['quarantine_pct']:.2f}%, limit {e['max_quarantine_pct']:.2f}%)"
+    )
     reasons_rows = []
     for t in tms:
         q = t["quarantine_rows"] or 1
         for code, n in list(t["reasons"].items())[:5]:
             fam = rules.family_of(t["table_name"], code) or "UNKNOWN CODE"
             reasons_rows.append((t["table_name"], f"`{code}`", fam, fmt_int(n), fmt_pct(100.0 * n / q, 1)))
-    reasons = (md_table(["Table", "Reason code", "Family", "Rows", "% of table quarantine"], reasons_rows)
-               + "\n\nA row with several reasons counts under each of them." if reasons_rows else "No quarantined rows.")
+    reasons = (
+        md_table(["Table", "Reason code", "Family", "Rows", "% of table quarantine"], reasons_rows)
+        + "\n\nA row with several reasons counts under each of them."
+        if reasons_rows
+        else "No quarantined rows."
+    )
     fam_names = list(rules.FAMILIES)
-    families = md_table(["Table", *fam_names], [(t["table_name"], *(fmt_int(t["families"].get(f, 0)) for f in fam_names)) for t in tms])
-    cons = md_table(
-        ["Table", "ingest_dt", "Bronze", "Silver", "Quarantine", "Difference", "OK"],
-        [(c["table"], c["ingest_dt"], fmt_int(c["bronze"]), fmt_int(c["silver"]),
-          fmt_int(c["quarantine"]) + (" (pruned)" if c.get("note") else ""), c["difference"], "✅" if c["ok"] else "❌")
-         for c in conservation],
-    ) if conservation else "No partitions in the window."
-    gaps_md = md_table(["Table", "ingest_dt", "Finding"], [(g["table"], g["ingest_dt"], g["kind"]) for g in gaps]) if gaps else "None."
+    families = md_table(
+        ["Table", *fam_names], [(t["table_name"], *(fmt_int(t["families"].get(f, 0)) for f in fam_names)) for t in tms]
+    )
+    cons = (
+        md_table(
+            ["Table", "ingest_dt", "Bronze", "Silver", "Quarantine", "Difference", "OK"],
+            [
+                (
+                    c["table"],
+                    c["ingest_dt"],
+                    fmt_int(c["bronze"]),
+                    fmt_int(c["silver"]),
+                    fmt_int(c["quarantine"]) + (" (pruned)" if c.get("note") else ""),
+                    c["difference"],
+                    "✅" if c["ok"] else "❌",
+                )
+                for c in conservation
+            ],
+        )
+        if conservation
+        else "No partitions in the window."
+    )
+    gaps_md = (
+        md_table(["Table", "ingest_dt", "Finding"], [(g["table"], g["ingest_dt"], g["kind"]) for g in gaps])
+        if gaps
+        else "None."
+    )
     if new_codes:
         new_md = "\n".join(f"- **{t}**: {', '.join(f'`{c}`' for c in codes)}" for t, codes in new_codes.items())
     elif history:

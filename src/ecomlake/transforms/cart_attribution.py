@@ -54,8 +54,9 @@ def affected_dates(ctx: Context) -> set[dt.date]:
     arrived = ctx.dates(ctx.arrivals("orders").order_dt) | ctx.dates(ctx.arrivals("shopping_carts").created_dt)
     arrived |= _item_cart_dates(ctx)
     out = spread(arrived, t, t)
-    window_open_from = (dt.datetime.combine(ctx.ingest_dt, dt.time())
-                        - dt.timedelta(hours=ctx.cfg.attribution_tolerance_hours)).date()
+    window_open_from = (
+        dt.datetime.combine(ctx.ingest_dt, dt.time()) - dt.timedelta(hours=ctx.cfg.attribution_tolerance_hours)
+    ).date()
     out |= set(date_range(window_open_from, ctx.ingest_dt))
     ctx.cache["attribution_dates"] = out
     return out
@@ -74,16 +75,21 @@ def matches(ctx: Context) -> ir.Table:
     # Explicit range join instead of asof_join: Ibis 12's asof_join(tolerance=) compiles to wrong SQL.
     j = orders.join(
         carts,
-        [orders.customer_id == carts.customer_id,
-         carts.created_at <= orders.order_date,
-         orders.order_date <= carts.created_at + _tolerance(ctx)],
+        [
+            orders.customer_id == carts.customer_id,
+            carts.created_at <= orders.order_date,
+            orders.order_date <= carts.created_at + _tolerance(ctx),
+        ],
     )
     latest_cart = ibis.window(group_by=j.order_id, order_by=[ibis.desc(j.created_at), ibis.desc(j.cart_id)])
     attached = j.mutate(_rn=ibis.row_number().over(latest_cart)).filter(lambda x: x._rn == 0)
     first_order = ibis.window(group_by=attached.cart_id, order_by=[attached.order_date, attached.order_id])
     m = attached.mutate(_rn2=ibis.row_number().over(first_order)).filter(lambda x: x._rn2 == 0)
     m = m.select(
-        "cart_id", "order_id", "order_date", "order_channel",
+        "cart_id",
+        "order_id",
+        "order_date",
+        "order_channel",
         cart_created_at=m.created_at,
         hours=(m.order_date.epoch_seconds() - m.created_at.epoch_seconds()).cast("float64") / 3600.0,
     )

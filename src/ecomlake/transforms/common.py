@@ -36,14 +36,22 @@ log = logging.getLogger("ecomlake.enriched")
 ONE_DAY = dt.timedelta(days=1)
 
 _SILVER_ARROW = {
-    "VARCHAR": pa.string(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_(),
-    "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us"),
+    "VARCHAR": pa.string(),
+    "BIGINT": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us"),
 }
 
 # Business date column of each Base Silver fact table (the rows' own date, not the arrival date).
 BUSINESS_DATE = {
-    "orders": "order_dt", "order_items": "order_dt", "shopping_carts": "created_dt",
-    "cart_items": "added_dt", "returns": "return_dt", "return_items": "return_dt",
+    "orders": "order_dt",
+    "order_items": "order_dt",
+    "shopping_carts": "created_dt",
+    "cart_items": "added_dt",
+    "returns": "return_dt",
+    "return_items": "return_dt",
 }
 
 # Dims columns the transforms use; extra snapshot columns are never read, so they cannot matter.
@@ -53,7 +61,7 @@ PRODUCT_COLUMNS = ("product_id", "product_name", "category", "unit_price", "cost
 
 def _silver_arrow_type(sql_type: str) -> pa.DataType:
     if sql_type.startswith("DECIMAL"):
-        p, s = sql_type[sql_type.index("(") + 1:-1].split(",")
+        p, s = sql_type[sql_type.index("(") + 1 : -1].split(",")
         return pa.decimal128(int(p), int(s))
     return _SILVER_ARROW[sql_type]
 
@@ -103,7 +111,7 @@ class Context:
 
     settings: Settings
     ingest_dt: dt.date
-    backend: object                    # ibis DuckDB backend on an ecomlake.duck.connect() connection
+    backend: object  # ibis DuckDB backend on an ecomlake.duck.connect() connection
     warnings: list[str] = field(default_factory=list)
     snapshot_dates: dict[str, dt.date] = field(default_factory=dict)
     _partitions: dict[str, list[dt.date]] = field(default_factory=dict)
@@ -240,7 +248,9 @@ class Context:
                 d = dt.date.fromisoformat(value)
             except ValueError:
                 continue
-            if d <= self.ingest_dt and storage.list_data_files(storage.partition_path(self.dims_root, name, value, "snapshot_dt")):
+            if d <= self.ingest_dt and storage.list_data_files(
+                storage.partition_path(self.dims_root, name, value, "snapshot_dt")
+            ):
                 found.append(d)
         if not found:
             raise InputError(
@@ -272,7 +282,9 @@ class Context:
         t = self._read(dim_table, files)
         missing = [c for c in columns if c not in t.columns]
         if missing:
-            raise InputError(f"{DIM_SNAPSHOTS[dim_table]} snapshot {files[0]} lacks column(s) {', '.join(missing)}; rebuild the dims")
+            raise InputError(
+                f"{DIM_SNAPSHOTS[dim_table]} snapshot {files[0]} lacks column(s) {', '.join(missing)}; rebuild the dims"
+            )
         return t.select(**{c: t[c].cast(ibis.dtype(schema.field(c).type)) for c in columns})
 
     def customers(self) -> ir.Table:

@@ -24,13 +24,13 @@ def lifetime(ctx: Context) -> ir.Table:
     st = ibis.memtable(customer_state(ctx).table)
     cust = ctx.customers()
     cust = cust.filter(is_registered(cust.customer_id))
-    t = cust.left_join(st, "customer_id").select(
-        cust, *[st[c] for c in st.columns if c != "customer_id"]
-    )
+    t = cust.left_join(st, "customer_id").select(cust, *[st[c] for c in st.columns if c != "customer_id"])
     zero = ibis.literal(0).cast("decimal(38, 2)")
     return t.mutate(
-        order_count=t.order_count.coalesce(0), total_spent=t.total_spent.coalesce(zero),
-        return_count=t.return_count.coalesce(0), total_refunded=t.total_refunded.coalesce(zero),
+        order_count=t.order_count.coalesce(0),
+        total_spent=t.total_spent.coalesce(zero),
+        return_count=t.return_count.coalesce(0),
+        total_refunded=t.total_refunded.coalesce(zero),
     )
 
 
@@ -40,7 +40,9 @@ def build(ctx: Context) -> tuple[ir.Table, None]:
     d = lit_date(ctx.ingest_dt)
     t = t.mutate(
         net_clv=t.total_spent - t.total_refunded,
-        avg_order_value=ibis.ifelse(t.order_count > 0, t.total_spent.cast("float64") / t.order_count.cast("float64"), ibis.null("float64")),
+        avg_order_value=ibis.ifelse(
+            t.order_count > 0, t.total_spent.cast("float64") / t.order_count.cast("float64"), ibis.null("float64")
+        ),
         first_order_date=t.first_order_dt,
         last_order_date=t.last_order_dt,
         days_since_last_order=d.delta(t.last_order_dt, unit="day"),

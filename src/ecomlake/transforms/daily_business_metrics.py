@@ -26,8 +26,8 @@ import pyarrow as pa
 from ecomlake.transforms.common import Context, conform, date_range, days, in_dates, spread
 from ecomlake.transforms.schemas import DAILY_BUSINESS_METRICS
 
-LONG = 30   # revenue_30d_* and the anomaly baseline (part of the column definitions)
-SHORT = 7   # *_7d_avg
+LONG = 30  # revenue_30d_* and the anomaly baseline (part of the column definitions)
+SHORT = 7  # *_7d_avg
 
 
 def affected_dates(ctx: Context) -> set[dt.date]:
@@ -65,7 +65,8 @@ def build(ctx: Context) -> tuple[ir.Table, set[dt.date]]:
     carts = c.group_by(d=c.created_at.date()).aggregate(carts_created=c.count())
     r = ctx.silver_between("returns", first, hi)
     rets = r.group_by(d=r.return_dt).aggregate(
-        returns_count=r.count(), refund_total=r.refunded_amount.coalesce(0).sum().cast("decimal(38, 2)"),
+        returns_count=r.count(),
+        refund_total=r.refunded_amount.coalesce(0).sum().cast("decimal(38, 2)"),
     )
     spine = ibis.memtable(pa.table({"d": pa.array(date_range(first, hi), pa.date32())}))
     zero = ibis.literal(0).cast("decimal(38, 2)")
@@ -73,9 +74,12 @@ def build(ctx: Context) -> tuple[ir.Table, set[dt.date]]:
     t = t.left_join(carts, "d").select(t, carts.carts_created)
     t = t.left_join(rets, "d").select(t, rets.returns_count, rets.refund_total)
     t = t.mutate(
-        orders_count=t.orders_count.coalesce(0), gross_revenue=t.gross_revenue.coalesce(zero),
-        net_revenue=t.net_revenue.coalesce(zero), carts_created=t.carts_created.coalesce(0),
-        returns_count=t.returns_count.coalesce(0), refund_total=t.refund_total.coalesce(zero),
+        orders_count=t.orders_count.coalesce(0),
+        gross_revenue=t.gross_revenue.coalesce(zero),
+        net_revenue=t.net_revenue.coalesce(zero),
+        carts_created=t.carts_created.coalesce(0),
+        returns_count=t.returns_count.coalesce(0),
+        refund_total=t.refund_total.coalesce(zero),
     )
     t = t.mutate(active=((t.orders_count > 0) | (t.carts_created > 0) | (t.returns_count > 0)).cast("int64"))
     t = ctx.materialize(t)
@@ -84,8 +88,8 @@ def build(ctx: Context) -> tuple[ir.Table, set[dt.date]]:
     k = t.filter(in_dates(t.d, dates))
     h = t.select(h_d="d", h_orders="orders_count", h_rev="net_revenue", h_active="active")
     j = k.join(h, [h.h_d <= k.d, h.h_d >= k.d - ibis.interval(days=LONG)])
-    in7 = (j.h_d > j.d - ibis.interval(days=SHORT))
-    in30 = (j.h_d > j.d - ibis.interval(days=LONG))
+    in7 = j.h_d > j.d - ibis.interval(days=SHORT)
+    in30 = j.h_d > j.d - ibis.interval(days=LONG)
     prev = j.h_d < j.d
     zero_rev = ibis.literal(0).cast("decimal(38, 2)")
     agg = j.group_by("d").aggregate(
@@ -106,8 +110,12 @@ def build(ctx: Context) -> tuple[ir.Table, set[dt.date]]:
     out = t.mutate(
         metric_dt=t.d,
         avg_order_value=ibis.ifelse(t.orders_count > 0, rev / t.orders_count.cast("float64"), ibis.null("float64")),
-        cart_conversion_rate=ibis.ifelse(t.carts_created > 0, t.orders_count.cast("float64") / t.carts_created.cast("float64"), ibis.null("float64")),
-        return_rate=ibis.ifelse(t.orders_count > 0, t.returns_count.cast("float64") / t.orders_count.cast("float64"), ibis.null("float64")),
+        cart_conversion_rate=ibis.ifelse(
+            t.carts_created > 0, t.orders_count.cast("float64") / t.carts_created.cast("float64"), ibis.null("float64")
+        ),
+        return_rate=ibis.ifelse(
+            t.orders_count > 0, t.returns_count.cast("float64") / t.orders_count.cast("float64"), ibis.null("float64")
+        ),
         orders_7d_avg=t.o7.cast("float64") / SHORT,
         revenue_7d_avg=t.r7.cast("float64") / SHORT,
         revenue_30d_avg=t.r30.cast("float64") / LONG,

@@ -26,7 +26,8 @@ def build(ctx: Context) -> tuple[ir.Table, None]:
     lo = ctx.ingest_dt - days(PRODUCT_WINDOW_DAYS - 1)
     w = st.filter((st.dt >= lit_date(lo)) & (st.dt <= lit_date(ctx.ingest_dt)))
     agg = w.group_by("product_id").aggregate(
-        units_sold_30d=w.units_sold.sum().cast("int64"), units_returned_30d=w.units_returned.sum().cast("int64"),
+        units_sold_30d=w.units_sold.sum().cast("int64"),
+        units_returned_30d=w.units_returned.sum().cast("int64"),
     )
     p = ctx.products()
     t = p.left_join(agg, "product_id").select(p, agg.units_sold_30d, agg.units_returned_30d)
@@ -37,14 +38,22 @@ def build(ctx: Context) -> tuple[ir.Table, None]:
     t = t.mutate(
         avg_daily_units_30d=avg,
         days_of_cover=ibis.ifelse(sold, stock.cast("float64") / avg, ibis.null("float64")),
-        return_ratio_30d=ibis.ifelse(sold, t.units_returned_30d.cast("float64") / t.units_sold_30d.cast("float64"), ibis.null("float64")),
+        return_ratio_30d=ibis.ifelse(
+            sold, t.units_returned_30d.cast("float64") / t.units_sold_30d.cast("float64"), ibis.null("float64")
+        ),
         locked_capital=(t.cost_price.coalesce(0) * stock).cast("decimal(38, 2)"),
     )
     cover, ratio = t.days_of_cover, t.return_ratio_30d
-    t = t.mutate(risk_tier=ibis.cases(
-        (((stock <= 0) & sold) | (cover < cfg.inventory_high_cover_days).coalesce(False), "HIGH"),
-        ((cover < cfg.inventory_moderate_cover_days).coalesce(False) | (ratio > cfg.inventory_return_ratio_moderate).coalesce(False), "MODERATE"),
-        ((cover > cfg.inventory_overstock_cover_days).coalesce(False) | (~sold & (stock > 0)), "OVERSTOCK"),
-        else_="HEALTHY",
-    ))
+    t = t.mutate(
+        risk_tier=ibis.cases(
+            (((stock <= 0) & sold) | (cover < cfg.inventory_high_cover_days).coalesce(False), "HIGH"),
+            (
+                (cover < cfg.inventory_moderate_cover_days).coalesce(False)
+                | (ratio > cfg.inventory_return_ratio_moderate).coalesce(False),
+                "MODERATE",
+            ),
+            ((cover > cfg.inventory_overstock_cover_days).coalesce(False) | (~sold & (stock > 0)), "OVERSTOCK"),
+            else_="HEALTHY",
+        )
+    )
     return conform(t, INVENTORY_RISK, ctx.ingest_dt), None

@@ -72,26 +72,36 @@ def build(ctx: Context) -> tuple[ir.Table, set[dt.date]]:
         .distinct()
     )
     keys = keys.filter(in_dates(keys.dt, dates))
-    t = keys.left_join(sales, ["product_id", "dt"]).select(keys, *[sales[c] for c in sales.columns if c not in ("product_id", "dt")])
-    t = t.left_join(rets, ["product_id", "dt"]).select(t, *[rets[c] for c in rets.columns if c not in ("product_id", "dt")])
+    t = keys.left_join(sales, ["product_id", "dt"]).select(
+        keys, *[sales[c] for c in sales.columns if c not in ("product_id", "dt")]
+    )
+    t = t.left_join(rets, ["product_id", "dt"]).select(
+        t, *[rets[c] for c in rets.columns if c not in ("product_id", "dt")]
+    )
     t = t.left_join(carts, ["product_id", "dt"]).select(t, carts.units_in_carts)
     zero = ibis.literal(0).cast("decimal(38, 2)")
     t = t.mutate(
-        units_sold=t.units_sold.coalesce(0), order_line_count=t.order_line_count.coalesce(0),
-        units_returned=t.units_returned.coalesce(0), units_in_carts=t.units_in_carts.coalesce(0),
-        gross_revenue=t.gross_revenue.coalesce(zero), discount_amount=t.discount_amount.coalesce(zero),
-        cogs=t.cogs.coalesce(zero), refunded_amount=t.refunded_amount.coalesce(zero),
+        units_sold=t.units_sold.coalesce(0),
+        order_line_count=t.order_line_count.coalesce(0),
+        units_returned=t.units_returned.coalesce(0),
+        units_in_carts=t.units_in_carts.coalesce(0),
+        gross_revenue=t.gross_revenue.coalesce(zero),
+        discount_amount=t.discount_amount.coalesce(zero),
+        cogs=t.cogs.coalesce(zero),
+        refunded_amount=t.refunded_amount.coalesce(zero),
         returned_cogs=t.returned_cogs.coalesce(zero),
     )
 
     # 30-day window ending each product day: a range join on the daily totals (calendar days, so
     # days without activity simply contribute nothing).
-    daily = (
-        sales.select("product_id", "dt", sold="units_sold", returned=ibis.literal(0).cast("int64"))
-        .union(rets.select("product_id", "dt", sold=ibis.literal(0).cast("int64"), returned="units_returned"))
+    daily = sales.select("product_id", "dt", sold="units_sold", returned=ibis.literal(0).cast("int64")).union(
+        rets.select("product_id", "dt", sold=ibis.literal(0).cast("int64"), returned="units_returned")
     )
     k = keys.select(k_pid="product_id", k_dt="dt")
-    w = k.join(daily, [k.k_pid == daily.product_id, daily.dt <= k.k_dt, daily.dt > k.k_dt - ibis.interval(days=RATE_WINDOW_DAYS)])
+    w = k.join(
+        daily,
+        [k.k_pid == daily.product_id, daily.dt <= k.k_dt, daily.dt > k.k_dt - ibis.interval(days=RATE_WINDOW_DAYS)],
+    )
     rolling = w.group_by(product_id=w.k_pid, dt=w.k_dt).aggregate(
         units_sold_30d=w.sold.sum(), units_returned_30d=w.returned.sum()
     )
@@ -105,16 +115,28 @@ def build(ctx: Context) -> tuple[ir.Table, set[dt.date]]:
     )
     t = t.mutate(
         net_margin=t.net_revenue - (t.cogs - t.returned_cogs),
-        margin_pct=ibis.ifelse(net_sales != 0, t.gross_margin.cast("float64") / net_sales.cast("float64"), ibis.null("float64")),
-        return_rate=ibis.ifelse(t.units_sold_30d > 0, t.units_returned_30d.cast("float64") / t.units_sold_30d.cast("float64"), ibis.null("float64")),
-        cart_to_order_rate=ibis.ifelse(t.units_in_carts > 0, t.units_sold.cast("float64") / t.units_in_carts.cast("float64"), ibis.null("float64")),
+        margin_pct=ibis.ifelse(
+            net_sales != 0, t.gross_margin.cast("float64") / net_sales.cast("float64"), ibis.null("float64")
+        ),
+        return_rate=ibis.ifelse(
+            t.units_sold_30d > 0,
+            t.units_returned_30d.cast("float64") / t.units_sold_30d.cast("float64"),
+            ibis.null("float64"),
+        ),
+        cart_to_order_rate=ibis.ifelse(
+            t.units_in_carts > 0, t.units_sold.cast("float64") / t.units_in_carts.cast("float64"), ibis.null("float64")
+        ),
     )
     cat = catalog.select(
-        "product_id", "product_name", "category",
-        catalog_unit_price=catalog.unit_price, catalog_cost_price=catalog.cost_price,
+        "product_id",
+        "product_name",
+        "category",
+        catalog_unit_price=catalog.unit_price,
+        catalog_cost_price=catalog.cost_price,
         inventory_quantity=catalog.inventory_quantity,
     )
-    t = t.left_join(cat, "product_id").select(t, cat.product_name, cat.category, cat.catalog_unit_price,
-                                              cat.catalog_cost_price, cat.inventory_quantity)
+    t = t.left_join(cat, "product_id").select(
+        t, cat.product_name, cat.category, cat.catalog_unit_price, cat.catalog_cost_price, cat.inventory_quantity
+    )
     t = t.mutate(product_dt=t.dt)
     return conform(t, PRODUCT_PERFORMANCE, ctx.ingest_dt), dates

@@ -35,10 +35,14 @@ def region_of(address: ir.StringValue) -> ir.StringValue:
 
 def tax_table(ctx: Context) -> ir.Table:
     rates = ctx.cfg.tax_rates
-    return ibis.memtable(pa.table({
-        "tax_region": pa.array(sorted(rates), pa.string()),
-        "region_tax_rate": pa.array([float(rates[r]) for r in sorted(rates)], pa.float64()),
-    }))
+    return ibis.memtable(
+        pa.table(
+            {
+                "tax_region": pa.array(sorted(rates), pa.string()),
+                "region_tax_rate": pa.array([float(rates[r]) for r in sorted(rates)], pa.float64()),
+            }
+        )
+    )
 
 
 def affected_dates(ctx: Context) -> set[dt.date]:
@@ -54,7 +58,9 @@ def build(ctx: Context) -> tuple[ir.Table, set[dt.date]]:
     ship, bill = region_of(o.shipping_address), region_of(o.billing_address)
     o = o.mutate(
         region=ship.coalesce(bill).coalesce(UNKNOWN_REGION),
-        region_source=ibis.cases((ship.notnull(), "shipping_address"), (bill.notnull(), "billing_address"), else_="none"),
+        region_source=ibis.cases(
+            (ship.notnull(), "shipping_address"), (bill.notnull(), "billing_address"), else_="none"
+        ),
     )
     tax = tax_table(ctx)
     o = o.left_join(tax, o.region == tax.tax_region).select(o, tax.region_tax_rate)

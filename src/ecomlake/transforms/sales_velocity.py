@@ -47,9 +47,11 @@ def build(ctx: Context) -> tuple[ir.Table, set[dt.date]]:
         prev_velocity_7d=agg.prev.cast("float64") / n,
     )
     up, down = ctx.cfg.trend_up_multiplier, ctx.cfg.trend_down_multiplier
-    agg = agg.mutate(trend_signal=ibis.cases(
-        (agg.velocity_7d > agg.prev_velocity_7d * up, "UP"),
-        (agg.velocity_7d < agg.prev_velocity_7d * down, "DOWN"),
-        else_="STABLE",
-    ))
+    agg = agg.mutate(
+        trend_signal=ibis.cases(
+            (agg.velocity_7d > agg.prev_velocity_7d * up, "UP"),
+            (agg.velocity_7d < agg.prev_velocity_7d * down, "DOWN"),
+            else_="STABLE",
+        )
+    )
     return conform(agg, SALES_VELOCITY, ctx.ingest_dt), dates

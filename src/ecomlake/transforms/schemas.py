@@ -50,11 +50,11 @@ def ibis_type(sql_type: str) -> str:
 @dataclass(frozen=True)
 class TableSpec:
     name: str
-    partition_key: str              # partition directory column (DATE)
-    grain: tuple[str, ...]          # unique, non-null key of a row within the table
-    key_fields: tuple[str, ...]     # columns whose null rates the gate reports
+    partition_key: str  # partition directory column (DATE)
+    grain: tuple[str, ...]  # unique, non-null key of a row within the table
+    key_fields: tuple[str, ...]  # columns whose null rates the gate reports
     columns: tuple[tuple[str, str], ...]
-    snapshot: bool = False          # one partition per run (ingest_dt=D) describing every entity
+    snapshot: bool = False  # one partition per run (ingest_dt=D) describing every entity
     description: str = ""
 
     @property
@@ -75,12 +75,27 @@ class TableSpec:
 
 
 _ORDER_COLUMNS = (
-    ("order_id", "VARCHAR"), ("total_items", "BIGINT"), ("order_date", "TIMESTAMP"), ("customer_id", "VARCHAR"),
-    ("email", "VARCHAR"), ("order_channel", "VARCHAR"), ("is_expedited", "BOOLEAN"), ("customer_tier", "VARCHAR"),
-    ("gross_total", MONEY), ("net_total", MONEY), ("total_discount_amount", MONEY), ("payment_method", "VARCHAR"),
-    ("shipping_speed", "VARCHAR"), ("shipping_cost", MONEY), ("agent_id", "VARCHAR"), ("actual_shipping_cost", MONEY),
-    ("payment_processing_fee", MONEY), ("shipping_address", "VARCHAR"), ("billing_address", "VARCHAR"),
-    ("clv_bucket", "VARCHAR"), ("is_reactivated", "BOOLEAN"),
+    ("order_id", "VARCHAR"),
+    ("total_items", "BIGINT"),
+    ("order_date", "TIMESTAMP"),
+    ("customer_id", "VARCHAR"),
+    ("email", "VARCHAR"),
+    ("order_channel", "VARCHAR"),
+    ("is_expedited", "BOOLEAN"),
+    ("customer_tier", "VARCHAR"),
+    ("gross_total", MONEY),
+    ("net_total", MONEY),
+    ("total_discount_amount", MONEY),
+    ("payment_method", "VARCHAR"),
+    ("shipping_speed", "VARCHAR"),
+    ("shipping_cost", MONEY),
+    ("agent_id", "VARCHAR"),
+    ("actual_shipping_cost", MONEY),
+    ("payment_processing_fee", MONEY),
+    ("shipping_address", "VARCHAR"),
+    ("billing_address", "VARCHAR"),
+    ("clv_bucket", "VARCHAR"),
+    ("is_reactivated", "BOOLEAN"),
 )
 
 SPECS: dict[str, TableSpec] = {}
@@ -98,9 +113,14 @@ ATTRIBUTED_PURCHASES = _spec(
     grain=("order_id",),
     key_fields=("order_id", "customer_id", "cart_id"),
     description="One row per order, with the cart that converted into it (if any).",
-    columns=_ORDER_COLUMNS + (
-        ("order_dt", "DATE"), ("cart_id", "VARCHAR"), ("cart_created_at", "TIMESTAMP"),
-        ("hours_from_cart", "DOUBLE"), ("is_recovered", "BOOLEAN"), ("ingest_dt", "DATE"),
+    columns=_ORDER_COLUMNS
+    + (
+        ("order_dt", "DATE"),
+        ("cart_id", "VARCHAR"),
+        ("cart_created_at", "TIMESTAMP"),
+        ("hours_from_cart", "DOUBLE"),
+        ("is_recovered", "BOOLEAN"),
+        ("ingest_dt", "DATE"),
     ),
 )
 
@@ -111,11 +131,23 @@ CART_ATTRIBUTION = _spec(
     key_fields=("cart_id", "customer_id"),
     description="One row per cart: value, contents, and whether (and by which order) it converted.",
     columns=(
-        ("cart_id", "VARCHAR"), ("customer_id", "VARCHAR"), ("created_at", "TIMESTAMP"), ("updated_at", "TIMESTAMP"),
-        ("cart_total", MONEY), ("cart_value", MONEY_SUM), ("item_count", "BIGINT"), ("units", "BIGINT"),
-        ("category_count", "BIGINT"), ("cart_status", "VARCHAR"), ("time_to_purchase_hours", "DOUBLE"),
-        ("order_id", "VARCHAR"), ("order_date", "TIMESTAMP"), ("order_channel", "VARCHAR"),
-        ("abandoned_value", MONEY_SUM), ("cart_dt", "DATE"), ("ingest_dt", "DATE"),
+        ("cart_id", "VARCHAR"),
+        ("customer_id", "VARCHAR"),
+        ("created_at", "TIMESTAMP"),
+        ("updated_at", "TIMESTAMP"),
+        ("cart_total", MONEY),
+        ("cart_value", MONEY_SUM),
+        ("item_count", "BIGINT"),
+        ("units", "BIGINT"),
+        ("category_count", "BIGINT"),
+        ("cart_status", "VARCHAR"),
+        ("time_to_purchase_hours", "DOUBLE"),
+        ("order_id", "VARCHAR"),
+        ("order_date", "TIMESTAMP"),
+        ("order_channel", "VARCHAR"),
+        ("abandoned_value", MONEY_SUM),
+        ("cart_dt", "DATE"),
+        ("ingest_dt", "DATE"),
     ),
 )
 
@@ -126,14 +158,31 @@ PRODUCT_PERFORMANCE = _spec(
     key_fields=("product_id", "product_dt"),
     description="One row per product and day of activity (sold, returned or added to a cart).",
     columns=(
-        ("product_id", "BIGINT"), ("product_dt", "DATE"), ("product_name", "VARCHAR"), ("category", "VARCHAR"),
-        ("units_sold", "BIGINT"), ("order_line_count", "BIGINT"), ("units_returned", "BIGINT"),
-        ("units_in_carts", "BIGINT"), ("gross_revenue", MONEY_SUM), ("discount_amount", MONEY_SUM),
-        ("cogs", MONEY_SUM), ("refunded_amount", MONEY_SUM), ("returned_cogs", MONEY_SUM),
-        ("net_revenue", MONEY_SUM), ("gross_margin", MONEY_SUM), ("net_margin", MONEY_SUM),
-        ("margin_pct", "DOUBLE"), ("units_sold_30d", "BIGINT"), ("units_returned_30d", "BIGINT"),
-        ("return_rate", "DOUBLE"), ("cart_to_order_rate", "DOUBLE"), ("catalog_unit_price", MONEY),
-        ("catalog_cost_price", MONEY), ("inventory_quantity", "BIGINT"), ("ingest_dt", "DATE"),
+        ("product_id", "BIGINT"),
+        ("product_dt", "DATE"),
+        ("product_name", "VARCHAR"),
+        ("category", "VARCHAR"),
+        ("units_sold", "BIGINT"),
+        ("order_line_count", "BIGINT"),
+        ("units_returned", "BIGINT"),
+        ("units_in_carts", "BIGINT"),
+        ("gross_revenue", MONEY_SUM),
+        ("discount_amount", MONEY_SUM),
+        ("cogs", MONEY_SUM),
+        ("refunded_amount", MONEY_SUM),
+        ("returned_cogs", MONEY_SUM),
+        ("net_revenue", MONEY_SUM),
+        ("gross_margin", MONEY_SUM),
+        ("net_margin", MONEY_SUM),
+        ("margin_pct", "DOUBLE"),
+        ("units_sold_30d", "BIGINT"),
+        ("units_returned_30d", "BIGINT"),
+        ("return_rate", "DOUBLE"),
+        ("cart_to_order_rate", "DOUBLE"),
+        ("catalog_unit_price", MONEY),
+        ("catalog_cost_price", MONEY),
+        ("inventory_quantity", "BIGINT"),
+        ("ingest_dt", "DATE"),
     ),
 )
 
@@ -144,8 +193,13 @@ SALES_VELOCITY = _spec(
     key_fields=("product_id", "order_dt"),
     description="One row per product and order day with sales: daily units, 7-day velocity and trend.",
     columns=(
-        ("product_id", "BIGINT"), ("order_dt", "DATE"), ("daily_quantity", "BIGINT"), ("velocity_7d", "DOUBLE"),
-        ("prev_velocity_7d", "DOUBLE"), ("trend_signal", "VARCHAR"), ("ingest_dt", "DATE"),
+        ("product_id", "BIGINT"),
+        ("order_dt", "DATE"),
+        ("daily_quantity", "BIGINT"),
+        ("velocity_7d", "DOUBLE"),
+        ("prev_velocity_7d", "DOUBLE"),
+        ("trend_signal", "VARCHAR"),
+        ("ingest_dt", "DATE"),
     ),
 )
 
@@ -157,10 +211,18 @@ CUSTOMER_RETENTION = _spec(
     snapshot=True,
     description="Snapshot per registered customer: purchase recency and retention flags as of D.",
     columns=(
-        ("customer_id", "VARCHAR"), ("signup_date", "DATE"), ("loyalty_tier", "VARCHAR"),
-        ("customer_status", "VARCHAR"), ("first_purchase_date", "DATE"), ("last_purchase_date", "DATE"),
-        ("total_orders", "BIGINT"), ("days_since_first_buy", "BIGINT"), ("days_since_last_buy", "BIGINT"),
-        ("is_in_danger_zone", "BOOLEAN"), ("needs_bronze_nudge", "BOOLEAN"), ("ingest_dt", "DATE"),
+        ("customer_id", "VARCHAR"),
+        ("signup_date", "DATE"),
+        ("loyalty_tier", "VARCHAR"),
+        ("customer_status", "VARCHAR"),
+        ("first_purchase_date", "DATE"),
+        ("last_purchase_date", "DATE"),
+        ("total_orders", "BIGINT"),
+        ("days_since_first_buy", "BIGINT"),
+        ("days_since_last_buy", "BIGINT"),
+        ("is_in_danger_zone", "BOOLEAN"),
+        ("needs_bronze_nudge", "BOOLEAN"),
+        ("ingest_dt", "DATE"),
     ),
 )
 
@@ -172,10 +234,19 @@ CUSTOMER_LIFETIME_VALUE = _spec(
     snapshot=True,
     description="Snapshot per registered customer: lifetime orders, refunds, net CLV and segment as of D.",
     columns=(
-        ("customer_id", "VARCHAR"), ("total_spent", MONEY_SUM), ("total_refunded", MONEY_SUM), ("net_clv", MONEY_SUM),
-        ("order_count", "BIGINT"), ("return_count", "BIGINT"), ("avg_order_value", "DOUBLE"),
-        ("first_order_date", "DATE"), ("last_order_date", "DATE"), ("days_since_last_order", "BIGINT"),
-        ("customer_segment", "VARCHAR"), ("predicted_clv_bucket", "VARCHAR"), ("actual_clv_bucket", "VARCHAR"),
+        ("customer_id", "VARCHAR"),
+        ("total_spent", MONEY_SUM),
+        ("total_refunded", MONEY_SUM),
+        ("net_clv", MONEY_SUM),
+        ("order_count", "BIGINT"),
+        ("return_count", "BIGINT"),
+        ("avg_order_value", "DOUBLE"),
+        ("first_order_date", "DATE"),
+        ("last_order_date", "DATE"),
+        ("days_since_last_order", "BIGINT"),
+        ("customer_segment", "VARCHAR"),
+        ("predicted_clv_bucket", "VARCHAR"),
+        ("actual_clv_bucket", "VARCHAR"),
         ("ingest_dt", "DATE"),
     ),
 )
@@ -187,10 +258,20 @@ REGIONAL_FINANCIALS = _spec(
     key_fields=("order_id", "customer_id", "region"),
     description="One row per order: region, tax rate from the reference table, tax and revenue ex tax.",
     columns=(
-        ("order_id", "VARCHAR"), ("customer_id", "VARCHAR"), ("order_date", "TIMESTAMP"), ("order_dt", "DATE"),
-        ("order_channel", "VARCHAR"), ("region", "VARCHAR"), ("region_source", "VARCHAR"),
-        ("gross_total", MONEY), ("net_total", MONEY), ("total_discount_amount", MONEY), ("tax_rate", "DOUBLE"),
-        ("tax_amount", MONEY), ("revenue_ex_tax", MONEY), ("ingest_dt", "DATE"),
+        ("order_id", "VARCHAR"),
+        ("customer_id", "VARCHAR"),
+        ("order_date", "TIMESTAMP"),
+        ("order_dt", "DATE"),
+        ("order_channel", "VARCHAR"),
+        ("region", "VARCHAR"),
+        ("region_source", "VARCHAR"),
+        ("gross_total", MONEY),
+        ("net_total", MONEY),
+        ("total_discount_amount", MONEY),
+        ("tax_rate", "DOUBLE"),
+        ("tax_amount", MONEY),
+        ("revenue_ex_tax", MONEY),
+        ("ingest_dt", "DATE"),
     ),
 )
 
@@ -201,10 +282,19 @@ SHIPPING_ECONOMICS = _spec(
     key_fields=("order_id", "order_dt"),
     description="One row per order: shipping charged versus paid, margin and expedite flags.",
     columns=(
-        ("order_id", "VARCHAR"), ("order_dt", "DATE"), ("customer_id", "VARCHAR"), ("order_channel", "VARCHAR"),
-        ("shipping_speed", "VARCHAR"), ("shipping_cost", MONEY), ("actual_shipping_cost", MONEY),
-        ("shipping_margin", MONEY), ("shipping_margin_pct", "DOUBLE"), ("is_expedited", "BOOLEAN"),
-        ("speed_is_expedited", "BOOLEAN"), ("expedited_mismatch", "BOOLEAN"), ("ingest_dt", "DATE"),
+        ("order_id", "VARCHAR"),
+        ("order_dt", "DATE"),
+        ("customer_id", "VARCHAR"),
+        ("order_channel", "VARCHAR"),
+        ("shipping_speed", "VARCHAR"),
+        ("shipping_cost", MONEY),
+        ("actual_shipping_cost", MONEY),
+        ("shipping_margin", MONEY),
+        ("shipping_margin_pct", "DOUBLE"),
+        ("is_expedited", "BOOLEAN"),
+        ("speed_is_expedited", "BOOLEAN"),
+        ("expedited_mismatch", "BOOLEAN"),
+        ("ingest_dt", "DATE"),
     ),
 )
 
@@ -216,10 +306,19 @@ INVENTORY_RISK = _spec(
     snapshot=True,
     description="Snapshot per catalog product: stock, 30-day demand, days of cover and risk tier as of D.",
     columns=(
-        ("product_id", "BIGINT"), ("product_name", "VARCHAR"), ("category", "VARCHAR"), ("unit_price", MONEY),
-        ("cost_price", MONEY), ("inventory_quantity", "BIGINT"), ("units_sold_30d", "BIGINT"),
-        ("units_returned_30d", "BIGINT"), ("avg_daily_units_30d", "DOUBLE"), ("days_of_cover", "DOUBLE"),
-        ("return_ratio_30d", "DOUBLE"), ("locked_capital", MONEY_SUM), ("risk_tier", "VARCHAR"),
+        ("product_id", "BIGINT"),
+        ("product_name", "VARCHAR"),
+        ("category", "VARCHAR"),
+        ("unit_price", MONEY),
+        ("cost_price", MONEY),
+        ("inventory_quantity", "BIGINT"),
+        ("units_sold_30d", "BIGINT"),
+        ("units_returned_30d", "BIGINT"),
+        ("avg_daily_units_30d", "DOUBLE"),
+        ("days_of_cover", "DOUBLE"),
+        ("return_ratio_30d", "DOUBLE"),
+        ("locked_capital", MONEY_SUM),
+        ("risk_tier", "VARCHAR"),
         ("ingest_dt", "DATE"),
     ),
 )
@@ -231,11 +330,22 @@ DAILY_BUSINESS_METRICS = _spec(
     key_fields=("metric_dt",),
     description="One row per calendar day: orders, revenue, carts, returns, rolling averages, anomaly flag.",
     columns=(
-        ("metric_dt", "DATE"), ("orders_count", "BIGINT"), ("gross_revenue", MONEY_SUM), ("net_revenue", MONEY_SUM),
-        ("avg_order_value", "DOUBLE"), ("carts_created", "BIGINT"), ("cart_conversion_rate", "DOUBLE"),
-        ("returns_count", "BIGINT"), ("return_rate", "DOUBLE"), ("refund_total", MONEY_SUM),
-        ("orders_7d_avg", "DOUBLE"), ("revenue_7d_avg", "DOUBLE"), ("revenue_30d_avg", "DOUBLE"),
-        ("revenue_30d_std", "DOUBLE"), ("revenue_anomaly_flag", "VARCHAR"), ("ingest_dt", "DATE"),
+        ("metric_dt", "DATE"),
+        ("orders_count", "BIGINT"),
+        ("gross_revenue", MONEY_SUM),
+        ("net_revenue", MONEY_SUM),
+        ("avg_order_value", "DOUBLE"),
+        ("carts_created", "BIGINT"),
+        ("cart_conversion_rate", "DOUBLE"),
+        ("returns_count", "BIGINT"),
+        ("return_rate", "DOUBLE"),
+        ("refund_total", MONEY_SUM),
+        ("orders_7d_avg", "DOUBLE"),
+        ("revenue_7d_avg", "DOUBLE"),
+        ("revenue_30d_avg", "DOUBLE"),
+        ("revenue_30d_std", "DOUBLE"),
+        ("revenue_anomaly_flag", "VARCHAR"),
+        ("ingest_dt", "DATE"),
     ),
 )
 
