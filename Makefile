@@ -1,16 +1,22 @@
 # Two commands set up everything on a fresh machine: `make demo` and `make test`.
+# Installs come from requirements.lock (exact versions, so a fresh machine next month gets the same
+# DuckDB, dbt and Ibis); `make lock` refreshes it from the ranges in pyproject.toml.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+LOCK_EXTRAS := --extra dev --extra bench
 
-.PHONY: demo test install bench clean
+.PHONY: demo test lint install lock bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e .
+	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; echo "error: $(LOCK) does not satisfy pyproject.toml; run 'make lock'"; exit 2; }
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -18,11 +24,18 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ecomlake local demo-fast
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/python -m ecomlake.silver.codegen --check
+
+test: lint
 	$(BIN)/python -m pytest -n 2 -q tests
 
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_EXTRAS) --universal --python-version 3.11 -o $(LOCK)
+
 bench: $(STAMP)
-	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/ecomlake bench --orders-per-day 10000 --days 2 --repeat 2 --history-days 7
 
 clean:

@@ -116,7 +116,7 @@ def main() -> None:
     shutil.rmtree(base / "floor", ignore_errors=True)
 
     silver, silver_wall, silver_rss = _child(_SILVER, [DAY], env)
-    floor, floor_wall, floor_rss = _child(_FLOOR, [DAY, str(base / "floor")], env)
+    floor, floor_wall, _floor_rss = _child(_FLOOR, [DAY, str(base / "floor")], env)
     bronze_rows = sum(v[0] for v in silver["tables"].values())
     assert bronze_rows == floor["rows"], (bronze_rows, floor["rows"])
     report = {

@@ -10,7 +10,7 @@ float64, a few numeric fields as strings) so that cast failures really happen in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pyarrow as pa
 

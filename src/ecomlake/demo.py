@@ -19,13 +19,13 @@ import shutil
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ecomlake import storage
 from ecomlake.config import Settings
-from ecomlake.contract import DIM_SNAPSHOTS, FACT_TABLES
+from ecomlake.contract import FACT_TABLES
 from ecomlake.errors import GateFailed, InputError
 from ecomlake.quality.gate import Status
 from ecomlake.runs import new_run_id, parse_date, utc_now_iso
@@ -287,7 +287,7 @@ def demo_fast(settings: Settings, demo_date: str = DEMO_DATE, echo: Echo = print
     s = DemoSummary(run_id=run_id, demo_date=day)
     stage_names = ["dims (pre-cooked)", "base silver", "silver gate", "enriched", "enriched gate", "gold"]
     with _Stages(stage_names, echo) as st:
-        hist = st.run(
+        st.run(
             stage_names[0],
             lambda: (
                 lambda c: (
@@ -484,14 +484,22 @@ def render_summary(s: DemoSummary) -> list[str]:
     return [
         "",
         f"Demo {s.demo_date} finished in {s.seconds:.1f} s (run {s.run_id})",
-        f"{mark(s.silver_fact_tables_passing == s.silver_fact_tables)} Silver: {s.silver_fact_tables_passing}/"
-        f"{s.silver_fact_tables} fact tables passing validation ({s.silver_status})",
-        f"{mark(s.enriched_tables_with_data == s.enriched_tables)} Enriched: {s.enriched_tables_with_data}/"
-        f"{s.enriched_tables} business tables with data ({s.enriched_status})",
-        f"{mark(s.dbt_tests_failed == 0)} dbt: {s.dbt_tests_passed} data quality tests pass (Base Silver "
-        f"{s.dbt_silver_tests_passed}, Gold {s.dbt_gold_tests_passed}; {s.dbt_tests_failed} failed)",
-        f"{mark(s.returns_silver_rows > 0)} Returns: {s.returns_silver_rows:,} returns and {s.return_items_silver_rows:,} "
-        f"return lines in Silver; {s.clv_total_refunded:,.2f} refunded in int_customer_lifetime_value",
+        (
+            f"{mark(s.silver_fact_tables_passing == s.silver_fact_tables)} Silver: {s.silver_fact_tables_passing}/"
+            f"{s.silver_fact_tables} fact tables passing validation ({s.silver_status})"
+        ),
+        (
+            f"{mark(s.enriched_tables_with_data == s.enriched_tables)} Enriched: {s.enriched_tables_with_data}/"
+            f"{s.enriched_tables} business tables with data ({s.enriched_status})"
+        ),
+        (
+            f"{mark(s.dbt_tests_failed == 0)} dbt: {s.dbt_tests_passed} data quality tests pass (Base Silver "
+            f"{s.dbt_silver_tests_passed}, Gold {s.dbt_gold_tests_passed}; {s.dbt_tests_failed} failed)"
+        ),
+        (
+            f"{mark(s.returns_silver_rows > 0)} Returns: {s.returns_silver_rows:,} returns and {s.return_items_silver_rows:,} "
+            f"return lines in Silver; {s.clv_total_refunded:,.2f} refunded in int_customer_lifetime_value"
+        ),
         f"{mark(s.gold_marts_built == 8)} Gold: {s.gold_marts_built} marts built in {s.gold_warehouse}",
         "Reports:",
         f"  Silver:   {s.reports.get('silver')}",

@@ -14,12 +14,12 @@ def new_run_id(prefix: str = "") -> str:
     env = os.environ.get("RUN_ID")
     if env:
         return env.replace(":", "").replace("+", "").replace(" ", "_")
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{prefix}{stamp}_{secrets.token_hex(2)}"
 
 
 def utc_now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def parse_date(value: str | dt.date, what: str = "date") -> dt.date:

@@ -35,38 +35,42 @@ def money(x) -> decimal.Decimal | None:
 
 
 _DEFAULTS = {
-    "orders": dict(
-        total_items=1,
-        email="x@example.com",
-        order_channel="web",
-        is_expedited=False,
-        customer_tier="bronze",
-        total_discount_amount=0,
-        payment_method="paypal",
-        shipping_speed="standard",
-        shipping_cost=5,
-        agent_id=None,
-        actual_shipping_cost=4,
-        payment_processing_fee=1,
-        shipping_address="1 Main St, Springfield, CA 90210",
-        billing_address="1 Main St, Springfield, CA 90210",
-        clv_bucket="low",
-        is_reactivated=False,
-    ),
-    "order_items": dict(product_name="Widget", category="toys", discount_amount=0, cost_price=None),
-    "shopping_carts": dict(updated_at=None, cart_total=None, status="open"),
-    "cart_items": dict(product_name="Widget", category="toys"),
-    "returns": dict(
-        email="x@example.com",
-        reason="Changed mind",
-        return_type="refund",
-        return_channel="web",
-        agent_id=None,
-        refund_method="paypal",
-    ),
-    "return_items": dict(
-        product_name="Widget", category="toys", unit_price=None, cost_price=None, refunded_amount=None
-    ),
+    "orders": {
+        "total_items": 1,
+        "email": "x@example.com",
+        "order_channel": "web",
+        "is_expedited": False,
+        "customer_tier": "bronze",
+        "total_discount_amount": 0,
+        "payment_method": "paypal",
+        "shipping_speed": "standard",
+        "shipping_cost": 5,
+        "agent_id": None,
+        "actual_shipping_cost": 4,
+        "payment_processing_fee": 1,
+        "shipping_address": "1 Main St, Springfield, CA 90210",
+        "billing_address": "1 Main St, Springfield, CA 90210",
+        "clv_bucket": "low",
+        "is_reactivated": False,
+    },
+    "order_items": {"product_name": "Widget", "category": "toys", "discount_amount": 0, "cost_price": None},
+    "shopping_carts": {"updated_at": None, "cart_total": None, "status": "open"},
+    "cart_items": {"product_name": "Widget", "category": "toys"},
+    "returns": {
+        "email": "x@example.com",
+        "reason": "Changed mind",
+        "return_type": "refund",
+        "return_channel": "web",
+        "agent_id": None,
+        "refund_method": "paypal",
+    },
+    "return_items": {
+        "product_name": "Widget",
+        "category": "toys",
+        "unit_price": None,
+        "cost_price": None,
+        "refunded_amount": None,
+    },
 }
 _BUSINESS = {
     "orders": ("order_dt", "order_date"),
@@ -149,32 +153,41 @@ class Lake:
         self, snapshot_dt: str, customers: list[dict], products: list[dict], extra_column: bool = True
     ) -> None:
         cust = [
-            dict(
-                customer_id="UNKNOWN",
-                signup_date=D("2000-01-01"),
-                loyalty_tier=None,
-                customer_status=None,
-                clv_bucket=None,
-            )
+            {
+                "customer_id": "UNKNOWN",
+                "signup_date": D("2000-01-01"),
+                "loyalty_tier": None,
+                "customer_status": None,
+                "clv_bucket": None,
+            }
         ]
         for c in customers:
-            row = dict(signup_date=D("2022-01-01"), loyalty_tier="silver", customer_status="active", clv_bucket="low")
+            row = {
+                "signup_date": D("2022-01-01"),
+                "loyalty_tier": "silver",
+                "customer_status": "active",
+                "clv_bucket": "low",
+            }
             row.update(c)
             cust.append(row)
         prod = [
-            dict(
-                product_id=-1,
-                product_name="UNKNOWN",
-                category=None,
-                unit_price=money(0),
-                cost_price=money(0),
-                inventory_quantity=0,
-            )
+            {
+                "product_id": -1,
+                "product_name": "UNKNOWN",
+                "category": None,
+                "unit_price": money(0),
+                "cost_price": money(0),
+                "inventory_quantity": 0,
+            }
         ]
         for p in products:
-            row = dict(
-                product_name=f"P{p['product_id']}", category="toys", unit_price=10, cost_price=4, inventory_quantity=100
-            )
+            row = {
+                "product_name": f"P{p['product_id']}",
+                "category": "toys",
+                "unit_price": 10,
+                "cost_price": 4,
+                "inventory_quantity": 100,
+            }
             row.update(p)
             row["unit_price"], row["cost_price"] = money(row["unit_price"]), money(row["cost_price"])
             prod.append(row)
@@ -290,8 +303,8 @@ DAYS = ["2023-01-01", "2023-01-02", "2023-01-03", "2023-01-04"]
 
 def fill_small_lake(lake: Lake) -> None:
     """Four days: three customers ordering daily, returns, carts converting, a late order and a guest."""
-    customers = [dict(customer_id=f"C{i}") for i in range(1, 6)]
-    products = [dict(product_id=p, inventory_quantity=10 * p) for p in range(1, 5)]
+    customers = [{"customer_id": f"C{i}"} for i in range(1, 6)]
+    products = [{"product_id": p, "inventory_quantity": 10 * p} for p in range(1, 5)]
     for d in DAYS:
         lake.write_dims(d, customers, products)
     for n, d in enumerate(DAYS, 1):

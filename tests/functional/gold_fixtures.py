@@ -17,9 +17,9 @@ import datetime as dt
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -52,21 +52,21 @@ def _orders() -> list[dict]:
         ("O6", "CUST-E", D2, 11.0, "web", "60.00", "55.00", "US-TX", 0.0625, "3.75", "56.25"),
     ]
     return [
-        dict(
-            order_id=o,
-            customer_id=c,
-            order_date=ts(d, h),
-            order_channel=ch,
-            gross_total=m(g),
-            net_total=m(n),
-            total_discount_amount=m(g) - m(n),
-            region=r,
-            tax_rate=tr,
-            tax_amount=m(t),
-            revenue_ex_tax=m(x),
-            order_dt=d,
-            ingest_dt=D2,
-        )
+        {
+            "order_id": o,
+            "customer_id": c,
+            "order_date": ts(d, h),
+            "order_channel": ch,
+            "gross_total": m(g),
+            "net_total": m(n),
+            "total_discount_amount": m(g) - m(n),
+            "region": r,
+            "tax_rate": tr,
+            "tax_amount": m(t),
+            "revenue_ex_tax": m(x),
+            "order_dt": d,
+            "ingest_dt": D2,
+        }
         for o, c, d, h, ch, g, n, r, tr, t, x in raw
     ]
 
@@ -88,21 +88,21 @@ def base_rows() -> dict[str, list[dict]]:
         ("O6", "standard", False, "10.00", "9.00", "1.00", 0.1),
     ]
     rows["int_shipping_economics"] = [
-        dict(
-            order_id=o,
-            customer_id=by_id[o]["customer_id"],
-            order_channel=by_id[o]["order_channel"],
-            shipping_speed=s,
-            is_expedited=e,
-            speed_is_expedited=s != "standard",
-            expedited_mismatch=e != (s != "standard"),
-            shipping_cost=m(c),
-            actual_shipping_cost=m(a),
-            shipping_margin=m(mg),
-            shipping_margin_pct=p,
-            order_dt=by_id[o]["order_dt"],
-            ingest_dt=D2,
-        )
+        {
+            "order_id": o,
+            "customer_id": by_id[o]["customer_id"],
+            "order_channel": by_id[o]["order_channel"],
+            "shipping_speed": s,
+            "is_expedited": e,
+            "speed_is_expedited": s != "standard",
+            "expedited_mismatch": e != (s != "standard"),
+            "shipping_cost": m(c),
+            "actual_shipping_cost": m(a),
+            "shipping_margin": m(mg),
+            "shipping_margin_pct": p,
+            "order_dt": by_id[o]["order_dt"],
+            "ingest_dt": D2,
+        }
         for o, s, e, c, a, mg, p in ship
     ]
 
@@ -115,43 +115,43 @@ def base_rows() -> dict[str, list[dict]]:
         ("C5", "CUST-C", D2, 20.0, "15.00", 1, "open", None, None),
     ]
     rows["int_cart_attribution"] = [
-        dict(
-            cart_id=c,
-            customer_id=cu,
-            created_at=ts(d, h),
-            cart_value=m(v),
-            item_count=n,
-            units=n,
-            category_count=min(n, 1),
-            cart_status=s,
-            time_to_purchase_hours=t,
-            order_id=o,
-            order_date=by_id[o]["order_date"] if o else None,
-            order_channel=by_id[o]["order_channel"] if o else None,
-            abandoned_value=m(v) if s == "abandoned" else None,
-            cart_dt=d,
-            ingest_dt=D2,
-        )
+        {
+            "cart_id": c,
+            "customer_id": cu,
+            "created_at": ts(d, h),
+            "cart_value": m(v),
+            "item_count": n,
+            "units": n,
+            "category_count": min(n, 1),
+            "cart_status": s,
+            "time_to_purchase_hours": t,
+            "order_id": o,
+            "order_date": by_id[o]["order_date"] if o else None,
+            "order_channel": by_id[o]["order_channel"] if o else None,
+            "abandoned_value": m(v) if s == "abandoned" else None,
+            "cart_dt": d,
+            "ingest_dt": D2,
+        }
         for c, cu, d, h, v, n, s, t, o in carts
     ]
     cart_of = {c[8]: c for c in carts if c[8]}
     rows["int_attributed_purchases"] = [
-        dict(
-            order_id=o["order_id"],
-            customer_id=o["customer_id"],
-            order_date=o["order_date"],
-            order_channel=o["order_channel"],
-            gross_total=o["gross_total"],
-            net_total=o["net_total"],
-            cart_id=cart_of[o["order_id"]][0] if o["order_id"] in cart_of else None,
-            cart_created_at=ts(cart_of[o["order_id"]][2], cart_of[o["order_id"]][3])
+        {
+            "order_id": o["order_id"],
+            "customer_id": o["customer_id"],
+            "order_date": o["order_date"],
+            "order_channel": o["order_channel"],
+            "gross_total": o["gross_total"],
+            "net_total": o["net_total"],
+            "cart_id": cart_of[o["order_id"]][0] if o["order_id"] in cart_of else None,
+            "cart_created_at": ts(cart_of[o["order_id"]][2], cart_of[o["order_id"]][3])
             if o["order_id"] in cart_of
             else None,
-            hours_from_cart=cart_of[o["order_id"]][7] if o["order_id"] in cart_of else None,
-            is_recovered=o["order_id"] in cart_of,
-            order_dt=o["order_dt"],
-            ingest_dt=D2,
-        )
+            "hours_from_cart": cart_of[o["order_id"]][7] if o["order_id"] in cart_of else None,
+            "is_recovered": o["order_id"] in cart_of,
+            "order_dt": o["order_dt"],
+            "ingest_dt": D2,
+        }
         for o in orders
     ]
 
@@ -240,31 +240,31 @@ def base_rows() -> dict[str, list[dict]]:
         ),
     ]
     rows["int_product_performance"] = [
-        dict(
-            product_id=p,
-            product_name=n,
-            category=c,
-            units_sold=us,
-            units_returned=ur,
-            units_in_carts=uc,
-            gross_revenue=m(g),
-            discount_amount=m(di),
-            cogs=m(co),
-            refunded_amount=m(rf),
-            returned_cogs=m(rc),
-            net_revenue=m(nr),
-            gross_margin=m(gm),
-            net_margin=m(nm),
-            margin_pct=mp,
-            return_rate=rr,
-            cart_to_order_rate=c2o,
-            product_dt=d,
-            ingest_dt=D2,
-        )
+        {
+            "product_id": p,
+            "product_name": n,
+            "category": c,
+            "units_sold": us,
+            "units_returned": ur,
+            "units_in_carts": uc,
+            "gross_revenue": m(g),
+            "discount_amount": m(di),
+            "cogs": m(co),
+            "refunded_amount": m(rf),
+            "returned_cogs": m(rc),
+            "net_revenue": m(nr),
+            "gross_margin": m(gm),
+            "net_margin": m(nm),
+            "margin_pct": mp,
+            "return_rate": rr,
+            "cart_to_order_rate": c2o,
+            "product_dt": d,
+            "ingest_dt": D2,
+        }
         for p, n, c, d, us, ur, uc, g, di, co, rf, rc, nr, gm, nm, mp, rr, c2o in perf
     ]
     rows["int_sales_velocity"] = [
-        dict(product_id=p, daily_quantity=q, velocity_7d=v, trend_signal=t, order_dt=d, ingest_dt=D2)
+        {"product_id": p, "daily_quantity": q, "velocity_7d": v, "trend_signal": t, "order_dt": d, "ingest_dt": D2}
         for p, d, q, v, t in [
             (1, D1, 3, 3 / 7, "STABLE"),
             (2, D1, 1, 1 / 7, "UP"),
@@ -291,16 +291,16 @@ def base_rows() -> dict[str, list[dict]]:
         ],
     }
     rows["int_inventory_risk"] = [
-        dict(
-            product_id=p,
-            product_name=n,
-            category=c,
-            inventory_quantity=q,
-            days_of_cover=cov,
-            locked_capital=m(f"{q * 4}.00"),
-            risk_tier=t,
-            ingest_dt=d,
-        )
+        {
+            "product_id": p,
+            "product_name": n,
+            "category": c,
+            "inventory_quantity": q,
+            "days_of_cover": cov,
+            "locked_capital": m(f"{q * 4}.00"),
+            "risk_tier": t,
+            "ingest_dt": d,
+        }
         for d, items in inv.items()
         for p, n, c, q, cov, t in items
     ]
@@ -321,19 +321,19 @@ def base_rows() -> dict[str, list[dict]]:
         ],
     }
     rows["int_customer_lifetime_value"] = [
-        dict(
-            customer_id=c,
-            order_count=n,
-            total_spent=m(s),
-            total_refunded=m(r),
-            net_clv=m(v),
-            avg_order_value=(float(s) / n if n else None),
-            return_count=rc,
-            customer_segment=seg,
-            actual_clv_bucket=a,
-            predicted_clv_bucket=p,
-            ingest_dt=d,
-        )
+        {
+            "customer_id": c,
+            "order_count": n,
+            "total_spent": m(s),
+            "total_refunded": m(r),
+            "net_clv": m(v),
+            "avg_order_value": (float(s) / n if n else None),
+            "return_count": rc,
+            "customer_segment": seg,
+            "actual_clv_bucket": a,
+            "predicted_clv_bucket": p,
+            "ingest_dt": d,
+        }
         for d, items in clv.items()
         for c, n, s, r, v, rc, seg, a, p in items
     ]
@@ -349,49 +349,49 @@ def base_rows() -> dict[str, list[dict]]:
         ],
     }
     rows["int_customer_retention_signals"] = [
-        dict(customer_id=c, total_orders=n, is_in_danger_zone=z, needs_bronze_nudge=b, ingest_dt=d)
+        {"customer_id": c, "total_orders": n, "is_in_danger_zone": z, "needs_bronze_nudge": b, "ingest_dt": d}
         for d, items in ret.items()
         for c, n, z, b in items
     ]
 
     # Daily metrics agree with the orders above: D1 gross 100+50+20, D2 gross 10+200+60.
     rows["int_daily_business_metrics"] = [
-        dict(
-            metric_dt=D1,
-            orders_count=3,
-            gross_revenue=m("170.00"),
-            net_revenue=m("155.00"),
-            avg_order_value=155 / 3,
-            carts_created=4,
-            cart_conversion_rate=0.75,
-            returns_count=0,
-            return_rate=0.0,
-            refund_total=m("0.00"),
-            orders_7d_avg=3 / 7,
-            revenue_7d_avg=155 / 7,
-            revenue_30d_avg=155 / 30,
-            revenue_30d_std=None,
-            revenue_anomaly_flag="NORMAL",
-            ingest_dt=D2,
-        ),
-        dict(
-            metric_dt=D2,
-            orders_count=3,
-            gross_revenue=m("270.00"),
-            net_revenue=m("243.00"),
-            avg_order_value=81.0,
-            carts_created=1,
-            cart_conversion_rate=3.0,
-            returns_count=1,
-            return_rate=1 / 3,
-            refund_total=m("10.00"),
-            orders_7d_avg=6 / 7,
-            revenue_7d_avg=398 / 7,
-            revenue_30d_avg=398 / 30,
-            revenue_30d_std=None,
-            revenue_anomaly_flag="NORMAL",
-            ingest_dt=D2,
-        ),
+        {
+            "metric_dt": D1,
+            "orders_count": 3,
+            "gross_revenue": m("170.00"),
+            "net_revenue": m("155.00"),
+            "avg_order_value": 155 / 3,
+            "carts_created": 4,
+            "cart_conversion_rate": 0.75,
+            "returns_count": 0,
+            "return_rate": 0.0,
+            "refund_total": m("0.00"),
+            "orders_7d_avg": 3 / 7,
+            "revenue_7d_avg": 155 / 7,
+            "revenue_30d_avg": 155 / 30,
+            "revenue_30d_std": None,
+            "revenue_anomaly_flag": "NORMAL",
+            "ingest_dt": D2,
+        },
+        {
+            "metric_dt": D2,
+            "orders_count": 3,
+            "gross_revenue": m("270.00"),
+            "net_revenue": m("243.00"),
+            "avg_order_value": 81.0,
+            "carts_created": 1,
+            "cart_conversion_rate": 3.0,
+            "returns_count": 1,
+            "return_rate": 1 / 3,
+            "refund_total": m("10.00"),
+            "orders_7d_avg": 6 / 7,
+            "revenue_7d_avg": 398 / 7,
+            "revenue_30d_avg": 398 / 30,
+            "revenue_30d_std": None,
+            "revenue_anomaly_flag": "NORMAL",
+            "ingest_dt": D2,
+        },
     ]
     return copy.deepcopy(rows)
 
@@ -468,6 +468,6 @@ def read_mart(warehouse: Path, mart: str) -> list[dict]:
     try:
         cur = con.execute(f"select * from main.{mart} order by all")
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
+        return [dict(zip(names, row, strict=False)) for row in cur.fetchall()]
     finally:
         con.close()

@@ -223,8 +223,8 @@ def build_real_lake(base: Path, d: str, n: int = 20) -> None:
     for t in CONTRACT:
         rows = bronze_rows(t, n, d)
         if t == "orders":
-            rows = set_column(rows, "customer_id", [None, "null", None] + rows.column("customer_id").to_pylist()[3:])
-            rows = set_column(rows, "gross_total", [20.0, 20.0, -5.0] + rows.column("gross_total").to_pylist()[3:])
+            rows = set_column(rows, "customer_id", [None, "null", None, *rows.column("customer_id").to_pylist()[3:]])
+            rows = set_column(rows, "gross_total", [20.0, 20.0, -5.0, *rows.column("gross_total").to_pylist()[3:]])
             copy = set_column(rows.slice(5, 1), "customer_id", [None])
             copy = set_column(copy, "event_id", ["evt-orders-5-copy"])
             rows = pa.concat_tables([rows, copy])

@@ -121,7 +121,7 @@ def test_silver_keys_unique_across_days(lake):
                 "return_items": "return_item_id",
             }[table]
         ]
-        keys = list(zip(*(t.column(k).to_pylist() for k in pk)))
+        keys = list(zip(*(t.column(k).to_pylist() for k in pk), strict=False))
         assert len(keys) == len(set(keys)), table
 
 

@@ -11,13 +11,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
-from ecomlake import rules
-from ecomlake.config import load_settings
-from ecomlake.contract import CONTRACT, FACT_TABLES, silver_columns
-from ecomlake.dims.snapshot import run_dims
-from ecomlake.silver.run import run_tables
-
 from test_base_silver_support import (
     cart,
     cart_item,
@@ -30,6 +23,12 @@ from test_base_silver_support import (
     return_item,
     write_day,
 )
+
+from ecomlake import rules
+from ecomlake.config import load_settings
+from ecomlake.contract import CONTRACT, FACT_TABLES, silver_columns
+from ecomlake.dims.snapshot import run_dims
+from ecomlake.silver.run import run_tables
 
 REPO = Path(__file__).resolve().parents[2]
 D1, D2 = "2023-01-01", "2023-01-02"
@@ -205,7 +204,8 @@ def test_conservation_and_exact_columns(lake, table):
     assert s.num_rows + q.num_rows == bronze
     assert s.column_names == [c for c, _ in silver_columns(table)]
     t = CONTRACT[table]
-    assert q.column_names == t.bronze_column_names + [
+    assert q.column_names == [
+        *t.bronze_column_names,
         "ingest_dt",
         "_quarantine_reason",
         "_quarantine_timestamp",
@@ -282,7 +282,9 @@ def test_revalidate_uses_the_same_models(lake):
     assert valid.column_names == [c for c, _ in silver_columns("orders")]
     assert sorted(valid.column("event_id").to_pylist()) == ["orders:cast", "orders:fk2"]
     assert set(valid.column("_run_id").to_pylist()) == {"recover-1"}
-    reasons = dict(zip(failing.column("event_id").to_pylist(), failing.column("_quarantine_reason").to_pylist()))
+    reasons = dict(
+        zip(failing.column("event_id").to_pylist(), failing.column("_quarantine_reason").to_pylist(), strict=False)
+    )
     assert reasons == {"orders:fk": "invalid_customer_fk", "orders:nullid": "duplicate_order_id_published"}
     assert failing.column_names[: len(CONTRACT["orders"].bronze_column_names)] == CONTRACT["orders"].bronze_column_names
     assert failing.schema.field("order_id").type == pa.string()

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import lake_env, run_cli
+
 from ecomlake.benchmark import STAGE_NAMES
 from ecomlake.benchmark.harness import BenchOptions, resolve_scales
 from ecomlake.benchmark.lake import BronzeSpec, bronze_target, seal_bronze
@@ -256,7 +256,7 @@ def _targets(data: dict) -> list[str]:
 
 
 def test_targets_are_judged_from_the_measurements():
-    ok = {name: 10.0 for name in STAGE_NAMES}  # 70 s end to end, Base Silver 10 s
+    ok = dict.fromkeys(STAGE_NAMES, 10.0)  # 70 s end to end, Base Silver 10 s
     seq = {
         "completed": True,
         "wall_s": 90.0,
@@ -269,7 +269,7 @@ def test_targets_are_judged_from_the_measurements():
     slow = {**ok, "base_silver": 12.1}
     assert _targets(_data(slow, floor_s=4.0, history=(10.0, 15.0), bounded=[seq]))[:3] == ["missed", "met", "missed"]
     # End to end over 3 minutes, or over 4 GB, misses; at another scale it is not measured.
-    assert _targets(_data({n: 26.0 for n in STAGE_NAMES}, floor_s=100.0))[1] == "missed"
+    assert _targets(_data(dict.fromkeys(STAGE_NAMES, 26.0), floor_s=100.0))[1] == "missed"
     assert _targets(_data(ok, floor_s=4.0, rss=4200.0))[1] == "missed"
     assert _targets(_data(ok, floor_s=4.0, orders=100_000))[1] == "not measured"
     # A memory-bounded run that did not finish misses its target; no run at all is not measured.

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
+import bronze_fixtures as bf
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import bronze_fixtures as bf
 from ecomlake.bronze.profile import profile_bronze
 from ecomlake.errors import InputError
 

@@ -6,11 +6,11 @@ import json
 import shutil
 from pathlib import Path
 
+import bronze_fixtures as bf
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import bronze_fixtures as bf
 from ecomlake import storage
 from ecomlake.bronze.validate import compatible_type, validate_bronze
 from ecomlake.errors import InputError

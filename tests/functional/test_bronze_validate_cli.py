@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 import bronze_fixtures as bf
+import pytest
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +49,7 @@ def test_pass_exits_0_and_writes_outputs(lakes, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "Bronze gate PASS" in r.stdout
     assert "PASS orders: 2 partitions, 2 files, 6 rows" in r.stdout
-    assert len([l for l in r.stdout.splitlines() if l.split(" ", 1)[0] in ("PASS", "WARN", "FAIL")]) == 8
+    assert len([ln for ln in r.stdout.splitlines() if ln.split(" ", 1)[0] in ("PASS", "WARN", "FAIL")]) == 8
     metrics = json.loads((tmp_path / "metrics" / "bronze_quality_cli.json").read_text())
     assert metrics["overall_status"] == "PASS"
     assert (tmp_path / "reports" / "BRONZE_QUALITY_2023-01-02.md").exists()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import bronze_fixtures as bf
+
 from ecomlake.bronze.generator import GeneratorOptions, generate
 from ecomlake.bronze.validate import validate_bronze
 from ecomlake.quality.gate import CheckName

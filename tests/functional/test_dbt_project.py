@@ -17,7 +17,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from test_base_silver_support import clean_day, write_day
 
 REPO = Path(__file__).resolve().parents[2]
@@ -156,8 +155,10 @@ TAMPERING = [
     ("update stg_shopping_carts set customer_id = 'CUST-NOBODY'", "relationships_stg_shopping_carts_customer_id"),
     ("update stg_orders set batch_id = null", "not_null_stg_orders_batch_id"),
     (
-        "insert into stg_orders_quarantine (order_id, ingest_dt, _quarantine_reason, _quarantine_timestamp, _run_id) "
-        "values ('X', date '2023-01-01', 'made_up_code', now(), 'r')",
+        (
+            "insert into stg_orders_quarantine (order_id, ingest_dt, _quarantine_reason, _quarantine_timestamp, _run_id) "
+            "values ('X', date '2023-01-01', 'made_up_code', now(), 'r')"
+        ),
         "reasons_in_registry_stg_orders_quarantine",
     ),
 ]

@@ -15,13 +15,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_base_silver_support import customer, product, write_bronze
 
 from ecomlake.config import load_settings
 from ecomlake.dims.snapshot import check_history, pending_dates, run_dims
 from ecomlake.dims.validate import validate_dims
 from ecomlake.errors import InputError
-
-from test_base_silver_support import customer, product, write_bronze
 
 REPO = Path(__file__).resolve().parents[2]
 ECOMLAKE = str(Path(sys.executable).with_name("ecomlake"))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from enriched_fixtures import DAYS, Lake, fill_small_lake
 
 from ecomlake.cli.main import main
 from ecomlake.enriched.runner import promote_enriched, run_enriched
 from ecomlake.enriched.validate import validate_enriched
 from ecomlake.transforms.schemas import TABLE_NAMES
-from enriched_fixtures import DAYS, Lake, fill_small_lake
 
 
 def _cli(monkeypatch, lake, argv, **env):

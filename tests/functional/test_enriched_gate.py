@@ -10,13 +10,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from enriched_fixtures import CONFIG, DAYS, Lake, fill_small_lake
 
 from ecomlake.cli.main import main
 from ecomlake.enriched.runner import run_enriched
 from ecomlake.enriched.validate import validate_enriched
 from ecomlake.errors import ConfigError
 from ecomlake.transforms.schemas import SPECS
-from enriched_fixtures import CONFIG, DAYS, Lake, fill_small_lake
 
 RUN = "gate_run"
 D3 = "2023-01-03"
@@ -420,21 +420,21 @@ def _cli(monkeypatch, lake, argv):
 
 def test_cli_exit_codes(lake, monkeypatch, tmp_path, capsys):
     base = ["enriched", "validate", "--enriched-path", str(lake.enriched), "--ingest-dt", D3, "--run-id", RUN]
-    assert _cli(monkeypatch, lake, base + ["--env", "local", "--enforce"]) == 0
+    assert _cli(monkeypatch, lake, [*base, "--env", "local", "--enforce"]) == 0
     with mutated(
         lake, "int_sales_velocity", P["int_sales_velocity"], first(_any)(lambda r: r.update(trend_signal="?"))
     ):
-        assert _cli(monkeypatch, lake, base + ["--env", "local"]) == 0
-        assert _cli(monkeypatch, lake, base + ["--env", "local", "--enforce"]) == 1
-        assert _cli(monkeypatch, lake, base + ["--env", "prod"]) == 1
+        assert _cli(monkeypatch, lake, [*base, "--env", "local"]) == 0
+        assert _cli(monkeypatch, lake, [*base, "--env", "local", "--enforce"]) == 1
+        assert _cli(monkeypatch, lake, [*base, "--env", "prod"]) == 1
     assert _cli(monkeypatch, lake, ["enriched", "validate", "--enriched-path", str(tmp_path / "missing")]) == 2
     assert "enriched path not found" in capsys.readouterr().err
     bad = tmp_path / "bad.yml"
     cfg = yaml.safe_load(CONFIG.read_text())
     cfg["enriched_validation"]["semantic_checks"]["int_sales_velocity"] = [{"name": "drop_it", "expr": "drop table x"}]
     bad.write_text(yaml.safe_dump(cfg))
-    assert _cli(monkeypatch, lake, ["--config", str(bad)] + base) == 2
+    assert _cli(monkeypatch, lake, ["--config", str(bad), *base]) == 2
     assert "drop_it" in capsys.readouterr().err
     out = tmp_path / "custom.md"
-    assert _cli(monkeypatch, lake, base + ["--output-report", str(out)]) == 0
+    assert _cli(monkeypatch, lake, [*base, "--output-report", str(out)]) == 0
     assert out.read_text().startswith("# Enriched Silver Quality Report")

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from enriched_fixtures import REPO, Lake
 
 pytestmark = pytest.mark.slow

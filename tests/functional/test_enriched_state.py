@@ -6,10 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from enriched_fixtures import DAYS, Lake, order
+from enriched_fixtures import fill_small_lake as _fill
 
 from ecomlake.enriched.runner import run_enriched
 from ecomlake.transforms.schemas import TABLE_NAMES
-from enriched_fixtures import DAYS, Lake, fill_small_lake as _fill, order
 
 
 def _files(root: Path, tables=TABLE_NAMES, partition: str | None = None) -> dict[str, bytes]:

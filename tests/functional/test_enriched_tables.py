@@ -10,27 +10,27 @@ import statistics
 from decimal import Decimal
 
 import pytest
-
-from ecomlake.enriched.runner import run_enriched
 from enriched_fixtures import D, Lake, cart, cart_item, item, order, ret, ret_item
 
+from ecomlake.enriched.runner import run_enriched
+
 CUSTOMERS = [
-    dict(customer_id="C1", loyalty_tier="bronze"),
-    dict(customer_id="C2"),
-    dict(customer_id="C3", clv_bucket="high"),
-    dict(customer_id="C4"),
-    dict(customer_id="C5"),
-    dict(customer_id="C6"),
-    dict(customer_id="C7", loyalty_tier="bronze"),
-    dict(customer_id="C8"),
+    {"customer_id": "C1", "loyalty_tier": "bronze"},
+    {"customer_id": "C2"},
+    {"customer_id": "C3", "clv_bucket": "high"},
+    {"customer_id": "C4"},
+    {"customer_id": "C5"},
+    {"customer_id": "C6"},
+    {"customer_id": "C7", "loyalty_tier": "bronze"},
+    {"customer_id": "C8"},
 ]
 PRODUCTS = [
-    dict(product_id=1, inventory_quantity=100, cost_price=4),
-    dict(product_id=2, inventory_quantity=0),
-    dict(product_id=3, inventory_quantity=1000),
-    dict(product_id=4, inventory_quantity=5),
-    dict(product_id=5, inventory_quantity=10),
-    dict(product_id=6, inventory_quantity=1),
+    {"product_id": 1, "inventory_quantity": 100, "cost_price": 4},
+    {"product_id": 2, "inventory_quantity": 0},
+    {"product_id": 3, "inventory_quantity": 1000},
+    {"product_id": 4, "inventory_quantity": 5},
+    {"product_id": 5, "inventory_quantity": 10},
+    {"product_id": 6, "inventory_quantity": 1},
 ]
 CA = "1 Main St, Springfield, CA 90210"
 DE = "Hauptstr. 1, 10115 Berlin, Germany"
@@ -287,7 +287,7 @@ REV[31] = 210
 @pytest.fixture(scope="module")
 def lake_b(tmp_path_factory):
     lake = Lake(tmp_path_factory.mktemp("lake_b"))
-    lake.write_dims("2023-01-31", [dict(customer_id="C1")], [dict(product_id=p) for p in (7, 8, 9)])
+    lake.write_dims("2023-01-31", [{"customer_id": "C1"}], [{"product_id": p} for p in (7, 8, 9)])
     orders, items = [], []
     for i in range(1, 32):
         day = f"2023-01-{i:02d}"
@@ -319,9 +319,9 @@ def test_daily_rolling_week_with_two_empty_days(lake_b):
 def test_anomaly_flag_excludes_current_day(lake_b):
     m = by(lake_b.read("int_daily_business_metrics"), "metric_dt")[D("2023-01-31")]
     prev = [REV[i] for i in range(1, 31)]
-    assert 210 > statistics.mean(prev) + 2 * statistics.stdev(prev)  # HIGH against the previous 30 days
+    assert statistics.mean(prev) + 2 * statistics.stdev(prev) < 210  # HIGH against the previous 30 days
     with_today = [REV[i] for i in range(2, 31)] + [210]
-    assert 210 < statistics.mean(with_today) + 2 * statistics.stdev(with_today)  # would be NORMAL if included
+    assert statistics.mean(with_today) + 2 * statistics.stdev(with_today) > 210  # would be NORMAL if included
     assert m["revenue_anomaly_flag"] == "HIGH"
     assert m["revenue_30d_std"] == pytest.approx(statistics.stdev(with_today))
 

@@ -26,7 +26,7 @@ def _settings():
 
 
 def _opts(**kw):
-    base = dict(start_date="2023-03-01", days=2, orders_per_day=250, seed=5, defect_rate=0.05)
+    base = {"start_date": "2023-03-01", "days": 2, "orders_per_day": 250, "seed": 5, "defect_rate": 0.05}
     base.update(kw)
     return GeneratorOptions(**base)
 
@@ -56,7 +56,7 @@ def test_layout_every_table_every_day(lakes):
             assert names == sorted(["_SUCCESS", "_manifest.json", LEDGER_NAME, *parts])
             assert parts == [f"part-{i:04d}.parquet" for i in range(len(parts))]
     assert len(os.listdir(a / "cart_items" / "ingest_dt=2023-03-02")) > 4  # split into several part files
-    assert not [p for p in a.rglob("_tmp*")] and not [p for p in a.rglob("_old*")]
+    assert not list(a.rglob("_tmp*")) and not list(a.rglob("_old*"))
 
 
 def test_same_seed_same_bytes_different_seed_different_data(lakes):

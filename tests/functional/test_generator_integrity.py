@@ -45,7 +45,7 @@ def test_clean_lake_breaks_no_silver_rule(lake):
     from test_generator_ledger import oracle_codes
 
     codes = oracle_codes(lake)
-    assert {t: sum(c.values()) for t, c in codes.items()} == {t: 0 for t in TABLES}
+    assert {t: sum(c.values()) for t, c in codes.items()} == dict.fromkeys(TABLES, 0)
 
 
 def test_clean_lake_has_an_empty_ledger_in_every_partition(lake):
@@ -83,7 +83,7 @@ def test_foreign_keys_resolve_as_of_each_day(con):
             "(SELECT 1 FROM product_catalog p WHERE p.product_id = i.product_id AND p.ingest_dt <= i.ingest_dt)"
         )
     bad = {name: one(con, sql) for name, sql in checks.items()}
-    assert bad == {name: 0 for name in checks}
+    assert bad == dict.fromkeys(checks, 0)
     assert one(con, "SELECT count(*) FROM returns") > 20 and one(con, "SELECT count(*) FROM return_items") > 20
 
 
@@ -312,7 +312,7 @@ def test_lineage_columns(con, lake):
         ).fetchall()
         assert rows, name
         for row in rows:
-            key = dict(zip(t.primary_key, row[: len(t.primary_key)]))
+            key = dict(zip(t.primary_key, row[: len(t.primary_key)], strict=False))
             eid, ts, batch, source, day = row[len(t.primary_key) :]
             assert eid == event_id(name, key)
             assert ts.startswith(str(day) + "T") and ts.endswith("+00:00")

@@ -82,8 +82,10 @@ def oracle_codes(root: Path) -> dict[str, collections.Counter]:
             preds.append(
                 (
                     f"invalid_{col.removesuffix('_id')}_fk",
-                    f"t_{col} IS NOT NULL {guest} AND NOT EXISTS (SELECT 1 FROM valid_{fk.table} p "
-                    f"WHERE p.t_{fk.column} = r.t_{col} AND p.ingest_dt <= r.ingest_dt)",
+                    (
+                        f"t_{col} IS NOT NULL {guest} AND NOT EXISTS (SELECT 1 FROM valid_{fk.table} p "
+                        f"WHERE p.t_{fk.column} = r.t_{col} AND p.ingest_dt <= r.ingest_dt)"
+                    ),
                 )
             )
         union = " UNION ALL ".join(f"SELECT _rid, '{code}' AS code FROM r_{name} r WHERE {p}" for code, p in preds)
@@ -243,7 +245,7 @@ def test_simple_counts_in_the_files_match_the_ledger(dirty_lake):
         t = CONTRACT[name]
         src = f"read_parquet('{dirty_lake}/{name}/*/*.parquet', hive_partitioning=true)"
 
-        def count(where: str) -> int:
+        def count(where: str, src: str = src) -> int:
             return con.execute(f"SELECT count(*) FROM {src} WHERE {where}").fetchone()[0]
 
         # null primary keys (real nulls and null tokens)

@@ -12,10 +12,9 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
+import gold_fixtures as gf
 import pyarrow.parquet as pq
 import pytest
-
-import gold_fixtures as gf
 from gold_fixtures import D1, D2
 
 pytestmark = pytest.mark.slow
@@ -405,8 +404,7 @@ print(json.dumps(out))
             n["name"]
             for n in nodes
             if "/gold/" in n.get("original_file_path", "")
-            or n["resource_type"] == "source"
-            and n["name"].startswith("int_")
+            or (n["resource_type"] == "source" and n["name"].startswith("int_"))
         )
 
     assert gold_nodes(listed["default"]) == []

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 import silver_fixtures as sf
+
 from ecomlake.errors import InputError
 from ecomlake.quarantine.inspect import inspect_quarantine
 from ecomlake.quarantine.prune import prune_quarantine
@@ -179,7 +179,7 @@ def test_where_rejects_anything_but_a_predicate(qlake, qrows, where, needle):
 def aged(tmp_path) -> tuple[Path, dict]:
     """Quarantine partitions 40, 10, 7 and 2 days old (relative to today, UTC)."""
     s = sf.settings_for(tmp_path)
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     days = {age: (today - dt.timedelta(days=age)).isoformat() for age in (40, 10, 7, 2)}
     for i, (age, d) in enumerate(days.items()):
         sf.make_day(s, "orders", d, 5, ["negative_gross_total"] * (age // 5 + 1), start=i * 100)
@@ -208,7 +208,7 @@ def test_prune_deletes_only_what_is_older_than_the_limit(aged):
     assert "deleted 2 partitions (12 rows)" in r.stdout
     # Silver and Bronze are untouched, and the gate still proves conservation for the pruned dates.
     s = sf.settings_for(base)
-    rc, result = validate_silver(s, tables="orders", echo=False)
+    _rc, result = validate_silver(s, tables="orders", echo=False)
     cons = {c.partition: c for c in result.checks if c.name == "row_conservation"}
     assert all(c.status.value == "PASS" for c in cons.values()), [c.message for c in cons.values()]
     assert cons[f"ingest_dt={days[40]}"].observed == {"bronze": 14, "silver": 5, "quarantine": 9, "difference": 0}

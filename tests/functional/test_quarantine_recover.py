@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-
 import silver_fixtures as sf
+
 from ecomlake import storage
 from ecomlake.errors import InputError
 from ecomlake.quarantine.recover import apply_fills, recover_quarantine

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 import silver_fixtures as sf
+
 from ecomlake.quality.gate import Status
 from ecomlake.silver.validate import validate_silver
 
@@ -87,9 +87,9 @@ def test_runbook_command_and_jq_query(clean, tmp_path):
     )
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert any(l.startswith("orders") and "PASS" in l for l in lines)
-    assert sum(1 for l in lines if l.split(" ", 1)[0] in sf.CONTRACT) == 8  # one line per table
-    assert any(l.startswith("Silver gate: PASS") for l in lines)
+    assert any(ln.startswith("orders") and "PASS" in ln for ln in lines)
+    assert sum(1 for ln in lines if ln.split(" ", 1)[0] in sf.CONTRACT) == 8  # one line per table
+    assert any(ln.startswith("Silver gate: PASS") for ln in lines)
     assert (base / "reports" / "SILVER_QUALITY_2025_W03.md").exists()
     metrics = sorted((base / "metrics").glob("silver_quality_*.json"))
     assert len(metrics) == 1
@@ -223,7 +223,7 @@ def test_missing_partitions_are_gaps_and_unprocessed_bronze_fails(clean, tmp_pat
     s = sf.settings_for(base)
     # Bronze for the next day, never processed into Silver.
     sf.write_bronze(s.paths.bronze_base_path, "orders", "2023-01-02", sf.bronze_rows("orders", 5, "2023-01-02"))
-    rc, result = validate_silver(s, partition_date="2023-01-02", lookback_days=2, tables="orders", echo=False)
+    _rc, result = validate_silver(s, partition_date="2023-01-02", lookback_days=2, tables="orders", echo=False)
     gaps = checks(result, "partition_present", "WARN", "orders")
     assert [c.partition for c in gaps] == ["ingest_dt=2022-12-31"]
     unprocessed = checks(result, "partition_processed", "FAIL", "orders")

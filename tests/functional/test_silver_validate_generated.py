@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 import silver_fixtures as sf
+
 from ecomlake import rules
 
 pytestmark = pytest.mark.slow

@@ -83,7 +83,7 @@ def test_to_dict_is_the_metrics_shape():
 
 def test_finish_writes_metrics_and_report(tmp_path):
     r = _result()
-    code, metrics, report = gate.finish(
+    code, metrics, _report = gate.finish(
         r,
         metrics_dir=str(tmp_path / "m"),
         report_path=str(tmp_path / "r" / "R.md"),

@@ -77,9 +77,7 @@ def test_batch_id_and_ingestion_time_depend_only_on_seed_and_day():
 
 
 def test_string_formats_are_the_bronze_contract_formats():
-    us = np.array(
-        [dt.datetime(2023, 1, 2, 3, 4, 5, 6).replace(tzinfo=dt.timezone.utc).timestamp() * 1e6], dtype=np.int64
-    )
+    us = np.array([dt.datetime(2023, 1, 2, 3, 4, 5, 6).replace(tzinfo=dt.UTC).timestamp() * 1e6], dtype=np.int64)
     assert ts_str(us).to_pylist() == ["2023-01-02 03:04:05.000006"]
     assert date_str([19359]).to_pylist() == ["2023-01-02"]
     assert money_str([1234, 5, 0, -250, 100]).to_pylist() == ["12.34", "0.05", "0.00", "-2.50", "1.00"]

@@ -52,7 +52,7 @@ def test_unknown_rule_shape_is_refused():
 def test_stg_and_quarantine_models_select_the_contract_columns_in_order(table):
     stg = codegen.stg_model(CONTRACT[table])
     cols = re.findall(r"^        ([a-z_]+),?$", stg, flags=re.M)
-    assert cols + ["_run_id"] == [c for c, _ in silver_columns(table)]
+    assert [*cols, "_run_id"] == [c for c, _ in silver_columns(table)]
     q = codegen.quarantine_model(CONTRACT[table])
     raw = re.findall(r"^        ([a-z_]+)__raw as ([a-z_]+),$", q, flags=re.M)
     assert [a for a, b in raw] == [b for a, b in raw] == CONTRACT[table].bronze_column_names

@@ -12,8 +12,8 @@ from ecomlake.transforms.schemas import SHIPPING_ECONOMICS, SPECS
 def _table(order_ids, dates):
     spec = SHIPPING_ECONOMICS
     rows = [
-        {c: None for c in spec.column_names} | {"order_id": o, "order_dt": d, "ingest_dt": dt.date(2023, 1, 2)}
-        for o, d in zip(order_ids, dates)
+        dict.fromkeys(spec.column_names) | {"order_id": o, "order_dt": d, "ingest_dt": dt.date(2023, 1, 2)}
+        for o, d in zip(order_ids, dates, strict=False)
     ]
     return pa.Table.from_pylist(rows, schema=spec.arrow_schema())
 

@@ -5,4 +5,4 @@
 
 from ecomlake.benchmark.harness import STAGE_NAMES, STAGES, BenchOptions, BenchResult, StageFailed, run_benchmark
 
-__all__ = ["STAGE_NAMES", "STAGES", "BenchOptions", "BenchResult", "StageFailed", "run_benchmark"]
+__all__ = ["STAGES", "STAGE_NAMES", "BenchOptions", "BenchResult", "StageFailed", "run_benchmark"]

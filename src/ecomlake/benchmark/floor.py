@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 from ecomlake import storage
 from ecomlake.contract import DIM_TABLES, FACT_TABLES, TABLES
@@ -88,7 +89,7 @@ def main(spec_path: str) -> None:
     from ecomlake.config import load_settings
     from ecomlake.duck import connect, sql_literal
 
-    spec = json.loads(open(spec_path).read())
+    spec = json.loads(Path(spec_path).read_text())
     con = connect(load_settings())
     rows, per_table = 0, {}
     t0 = time.perf_counter()

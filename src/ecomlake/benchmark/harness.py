@@ -18,9 +18,9 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ecomlake.benchmark import report
 from ecomlake.benchmark.floor import FLOORS, floor_inputs

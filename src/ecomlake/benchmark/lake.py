@@ -48,7 +48,7 @@ class BronzeSpec:
 
         src = hashlib.sha256()
         pkg = Path(generator.__file__).parent
-        for f in sorted(pkg.glob("gen*.py")) + [pkg.parent / "contract.py"]:
+        for f in [*sorted(pkg.glob("gen*.py")), pkg.parent / "contract.py"]:
             src.update(f.name.encode() + f.read_bytes())
         ident = json.dumps(
             {

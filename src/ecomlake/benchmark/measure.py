@@ -8,6 +8,7 @@ would stall the child and distort its time).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import threading
@@ -37,10 +38,8 @@ def dir_bytes(path: str | None) -> int:
     total = 0
     for dirpath, _dirs, files in os.walk(path):
         for name in files:
-            try:
+            with contextlib.suppress(OSError):  # a spill file removed between listing and stat
                 total += os.stat(os.path.join(dirpath, name)).st_size
-            except OSError:  # a spill file removed between listing and stat
-                pass
     return total
 
 

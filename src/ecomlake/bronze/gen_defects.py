@@ -476,7 +476,7 @@ class Injector:
             self.next_pool[("inplace", table)] = (cursor + m) % len(inplace)
         if m:
             counts = np.bincount((np.arange(m) + cursor) % len(inplace), minlength=len(inplace))
-            for (kind, col), c in zip(inplace, counts):
+            for (kind, col), c in zip(inplace, counts, strict=False):
                 if not c:
                     continue
                 col_arr = data.column(col)
@@ -514,7 +514,7 @@ class Injector:
         self.next_pool[("cursor", table)] = (cursor + m) % len(slots)
         next_source = 0
         clones_src, clones_new = [], []
-        for slot, c in zip(slots, counts):
+        for slot, c in zip(slots, counts, strict=False):
             c = int(c)
             if not c:
                 continue

@@ -133,7 +133,7 @@ class Customers:
     def __len__(self) -> int:
         return len(self.num)
 
-    def extend(self, other: "Customers") -> None:
+    def extend(self, other: Customers) -> None:
         for name in self.__dataclass_fields__:
             a, b = getattr(self, name), getattr(other, name)
             setattr(self, name, pa.concat_arrays([a, b]) if isinstance(a, pa.Array) else np.concatenate([a, b]))
@@ -220,7 +220,7 @@ class Catalog:
 def _new_catalog(rng, n: int) -> Catalog:
     cat = choice(rng, n, V.CATEGORY_WEIGHTS).astype(np.int8)
     names = []
-    for c_idx, c_name in enumerate(V.CATEGORIES):
+    for _c_idx, c_name in enumerate(V.CATEGORIES):
         adjs, nouns = V.PRODUCT_WORDS[c_name]
         names.append(vocab([f"{a} {o}" for a in adjs for o in nouns]))
     base = np.zeros(n, dtype=np.int64)
@@ -290,7 +290,7 @@ def _concat(items: list, cls):
     for name in fields:
         vals = [getattr(b, name) for b in items]
         if name == index_field:
-            vals = [v + o for v, o in zip(vals, parts)]
+            vals = [v + o for v, o in zip(vals, parts, strict=False)]
         if isinstance(vals[0], pa.Array):
             out[name] = pa.concat_arrays(vals)
         else:
@@ -499,7 +499,6 @@ class World:
         converts = rng.random(n) < CONVERSION
         emptied = ~converts & (rng.random(n) < EMPTIED_SHARE)
         n_lines = 1 + np.minimum(rng.poisson(1.6, n), 11)
-        kept_lines = np.where(emptied, 0, n_lines)
 
         # Lines: products, quantities and add times (each line a few minutes after the previous one).
         total = int(n_lines.sum())

@@ -158,7 +158,7 @@ def batch_id_for(seed: int, day: dt.date) -> str:
 def ingestion_time(seed: int, day: dt.date) -> dt.datetime:
     """When the day's export landed: on the ingest date itself, late in the evening (UTC)."""
     seconds = int(_partition_token(seed, day)[12:20], 16) % 3600
-    return dt.datetime(day.year, day.month, day.day, 23, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=seconds)
+    return dt.datetime(day.year, day.month, day.day, 23, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds)
 
 
 # ------------------------------------------------------------------------------------ options
@@ -225,8 +225,8 @@ class _ProductLookup:
         return len(self.world.catalog)
 
     def __call__(self, product_ids: np.ndarray) -> dict:
-        from ecomlake.bronze.gen_world import _CATEGORIES
         from ecomlake.bronze.gen_arrow import take
+        from ecomlake.bronze.gen_world import _CATEGORIES
 
         cat = self.world.catalog
         idx = np.asarray(product_ids, dtype=np.int64) - 1
@@ -245,7 +245,7 @@ def generate(
     days, history, faults = _resolve(opts)
     out = out or settings.paths.bronze_base_path
     max_rows = settings.bronze.max_part_file_rows
-    result = GenerateResult(out=out, days=days, rows={t: 0 for t in TABLES})
+    result = GenerateResult(out=out, days=days, rows=dict.fromkeys(TABLES, 0))
     started = time.perf_counter()
     world = World(seed=opts.seed, start=days[0], history_start=history, orders_per_day=opts.orders_per_day)
     pool: dict = {}
@@ -539,7 +539,7 @@ def build_ledger(
     ts = ingestion_ts.take(pa.array(rows)).to_pylist() if len(rows) else []
     row_defects = []
     counts: dict[str, int] = {}
-    for (_row, kind, column, code), key, e, t in zip(batch.ledger_rows, keys, ev, ts):
+    for (_row, kind, column, code), key, e, t in zip(batch.ledger_rows, keys, ev, ts, strict=False):
         row_defects.append(
             {
                 "event_id": e,
@@ -578,19 +578,19 @@ def read_ledger(partition_dir: str) -> dict:
 
 
 __all__ = [
-    "GeneratorOptions",
-    "GenerateResult",
-    "FileFault",
     "FILE_FAULT_KINDS",
     "GENERATOR_VERSION",
     "LEDGER_NAME",
-    "generate",
-    "parse_file_faults",
+    "FileFault",
+    "GenerateResult",
+    "GeneratorOptions",
+    "batch_id_for",
     "event_id",
     "event_ids",
-    "batch_id_for",
+    "generate",
     "ingestion_time",
+    "ledger_json",
+    "parse_file_faults",
     "read_ledger",
     "write_partition",
-    "ledger_json",
 ]

@@ -152,7 +152,7 @@ def _drift(table: str, tp: TableProfile) -> None:
         present = {p for ps in by_type.values() for p in ps}
         missing_in = [p for p in parts if p not in present]
         if len(by_type) > 1:
-            tp.drift.append({"column": col, "change": "type", "types": {t: ps for t, ps in by_type.items()}})
+            tp.drift.append({"column": col, "change": "type", "types": dict(by_type.items())})
             tp.flags.append(f"schema drift: {col} changes type across partitions ({', '.join(by_type)})")
         if missing_in:
             tp.drift.append({"column": col, "change": "presence", "missing_in": missing_in})

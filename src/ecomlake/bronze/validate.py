@@ -775,8 +775,10 @@ def _sections(
             f"- Bronze path: `{root}`",
             f"- Partitions: {', '.join(window) if window else 'every ingest_dt partition present (a date any table has is expected for all)'}",
             f"- Tables: {', '.join(tables)}",
-            "- Checked per partition: `_SUCCESS`, manifest present and valid, manifest rows = footer rows (total and per "
-            "file), listed files exist, no unlisted files, sha256, PAR1 magic bytes, footer opens, schema vs contract.",
+            (
+                "- Checked per partition: `_SUCCESS`, manifest present and valid, manifest rows = footer rows (total and per "
+                "file), listed files exist, no unlisted files, sha256, PAR1 magic bytes, footer opens, schema vs contract."
+            ),
         ]
     )
     parts = [p for t in tables for p in runs[t].partitions]

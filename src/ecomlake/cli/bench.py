@@ -123,7 +123,7 @@ def group(ctx: click.Context, **kw) -> int:
 
     from_json = kw.pop("from_json")
     if from_json:
-        render_saved(from_json, kw["output"], kw["plot"], echo=lambda line: click.echo(line))
+        render_saved(from_json, kw["output"], kw["plot"], echo=click.echo)
         return 0
     config_path = (ctx.find_root().obj or {}).get("config_path")
     args = sys.argv[1:]
@@ -131,5 +131,5 @@ def group(ctx: click.Context, **kw) -> int:
     opts = BenchOptions(
         config_path=config_path, command_line=" ".join(["ecomlake bench", *map(shlex.quote, args)]), **kw
     )
-    run_benchmark(opts, echo=lambda line: click.echo(line))
+    run_benchmark(opts, echo=click.echo)
     return 0

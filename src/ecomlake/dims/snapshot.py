@@ -14,8 +14,8 @@ and writes ``<dims>/_latest.json`` last.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ecomlake import storage
 from ecomlake.config import Settings

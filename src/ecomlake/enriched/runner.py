@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import ibis
 import pyarrow as pa
@@ -162,7 +162,7 @@ def run_enriched(
             written = write_partitions(
                 table,
                 spec,
-                lambda part: storage.staging_path(root, run_id, name, part),
+                lambda part, name=name: storage.staging_path(root, run_id, name, part),
                 settings.enriched.max_rows_per_file,
                 presorted=expr is not None,
             )

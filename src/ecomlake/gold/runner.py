@@ -17,14 +17,15 @@ Business-date marts cover the partitions up to D; snapshot marts read the snapsh
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ecomlake import storage
 from ecomlake.config import Settings
@@ -284,8 +285,6 @@ def run_gold(
             tests_passed=result.tests_passed,
             tests_failed=result.tests_failed,
         )
-        try:
+        with contextlib.suppress(OSError):  # the run record is a convenience; never mask the real outcome
             result.record_path = _write_record(settings, record)
-        except OSError:
-            pass  # the run record is a convenience; never mask the real outcome
     return result

@@ -12,15 +12,16 @@ of the runbook's table:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from enum import Enum
-from typing import Any, Iterable
+from enum import StrEnum
+from typing import Any
 
 from ecomlake import __version__
 from ecomlake.storage import join, write_bytes_atomic, write_json_atomic
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     PASS = "PASS"
     WARN = "WARN"
     FAIL = "FAIL"
@@ -96,7 +97,7 @@ class GateResult:
     checks: list[Check] = field(default_factory=list)
     table_metrics: list[dict] = field(default_factory=list)
     extra: dict = field(default_factory=dict)  # gate-specific top-level JSON fields
-    started_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    started_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
     def add(self, check: Check) -> Check:
         self.checks.append(check)
@@ -120,7 +121,7 @@ class GateResult:
     def to_dict(self) -> dict:
         return {
             "metadata": {
-                "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "environment": self.environment,
                 "metric_type": self.gate,
                 "ecomlake_version": __version__,

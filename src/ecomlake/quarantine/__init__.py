@@ -27,7 +27,7 @@ NULL_TOKENS = ("", "none", "null", "n/a", "nan")
 
 
 def today_utc() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 def parse_days(value: str | int, what: str = "--older-than") -> int:

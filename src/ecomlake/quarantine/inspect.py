@@ -9,7 +9,8 @@ import pyarrow.compute as pc
 
 from ecomlake import rules
 from ecomlake.config import Settings
-from ecomlake.contract import CONTRACT, table as contract_table
+from ecomlake.contract import CONTRACT
+from ecomlake.contract import table as contract_table
 from ecomlake.errors import InputError
 from ecomlake.quarantine import REASON, key_string, read_partition
 from ecomlake.runs import parse_date

@@ -19,7 +19,7 @@ import datetime as dt
 import json
 import os
 import shutil
-from typing import Callable
+from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,7 +27,8 @@ import pyarrow.parquet as pq
 
 from ecomlake import rules, storage
 from ecomlake.config import Settings
-from ecomlake.contract import CONTRACT, table as contract_table
+from ecomlake.contract import CONTRACT
+from ecomlake.contract import table as contract_table
 from ecomlake.errors import EcomlakeError, InputError
 from ecomlake.quarantine import META_COLUMNS, NULL_TOKENS, REASON, RUN_ID, TIMESTAMP, read_files
 from ecomlake.quarantine.inspect import check_reason
@@ -108,7 +109,7 @@ def select_rows(settings: Settings, data: pa.Table, where: str | None, reason: s
 
         con = connect(settings)
         try:
-            columns = [c for c in data.column_names]
+            columns = list(data.column_names)
             query = check_where(con, where, columns)
             con.execute("SET enable_external_access = false")  # a predicate never touches files
             con.register("q", data.append_column(ROW, pa.array(range(data.num_rows), pa.int64())))
@@ -196,7 +197,7 @@ def _keys(tbl: pa.Table, pk: tuple[str, ...]) -> list[tuple]:
     if tbl.num_rows == 0:
         return []
     cols = [tbl.column(k).to_pylist() for k in pk]
-    return [_norm_key(vals) for vals in zip(*cols)]
+    return [_norm_key(vals) for vals in zip(*cols, strict=False)]
 
 
 def _load_revalidate() -> Revalidate:
@@ -347,7 +348,7 @@ def recover_quarantine(
         q_schema = data.schema
         parts_q = [rest]
         if n_fail:
-            now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
             f = failing
             if "ingest_dt" not in f.column_names:
                 f = f.append_column("ingest_dt", pa.array([dt.date.fromisoformat(d)] * n_fail, pa.date32()))

@@ -191,7 +191,11 @@ def compact_table(summary: dict) -> str:
         for t in summary["tables"]
     ]
     header = ("Table", "Dates", "Rows", "Quarantine %", "Top reason", "Trend")
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)] if rows else [len(h) for h in header]
+    widths = (
+        [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+        if rows
+        else [len(h) for h in header]
+    )
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*header)] + [fmt.format(*map(str, r)) for r in rows]
     lines.append(

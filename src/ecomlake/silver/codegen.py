@@ -29,7 +29,6 @@ from ecomlake import rules as R
 from ecomlake.contract import (
     CONTRACT,
     DIM_SNAPSHOTS,
-    FACT_TABLES,
     GUEST_PREFIX,
     LINEAGE_COLUMNS,
     TABLES,
@@ -59,7 +58,7 @@ def tag(t: Table) -> str:
 
 def _bronze_sql_types(t: Table) -> dict[str, str]:
     out = {c.name: _ARROW_SQL[c.bronze] for c in t.columns}
-    out.update({n: "VARCHAR" for n in LINEAGE_COLUMNS})
+    out.update(dict.fromkeys(LINEAGE_COLUMNS, "VARCHAR"))
     return out
 
 
@@ -80,12 +79,12 @@ def bronze_model(t: Table) -> str:
         empty = ", empty_columns={" + ", ".join(f"'{n}': '{types[n]}'" for n in cols) + "}"
     lines = [
         HEADER,
-        "{{ config(materialized='view', tags=['%s']) }}" % tag(t),
+        f"{{{{ config(materialized='view', tags=['{tag(t)}']) }}}}",
         "",
         f"-- The Bronze {t.name} rows of ingest_dt = run_date, as they arrived, with their position in the source.",
         ("-- An absent partition means no " + t.name + " that day (quiet days happen), so it reads as zero rows.")
         if optional
-        else f"-- An absent partition is an error: the runner stops before dbt; a hand run fails on 'No files found'.",
+        else "-- An absent partition is an error: the runner stops before dbt; a hand run fails on 'No files found'.",
         "",
         "with",
         "",
@@ -110,7 +109,7 @@ def bronze_model(t: Table) -> str:
 def cleaned_model(t: Table) -> str:
     lines = [
         HEADER,
-        "{{ config(materialized='view', tags=['%s']) }}" % tag(t),
+        f"{{{{ config(materialized='view', tags=['{tag(t)}']) }}}}",
         "",
         f"-- {t.name}: raw Bronze columns kept as `<column>__raw` (the quarantine writes them back unchanged),",
         "-- null tokens ('', 'none', 'null', 'n/a', 'nan' after trim, any case) turned into NULL, and every",
@@ -234,7 +233,7 @@ def scored_model(t: Table) -> str:
     text_cols = [f"{c.name}__text" for c in t.columns if _has_text(c)] + ["ingestion_ts__text"]
     lines = [
         HEADER,
-        "{{ config(materialized='table', tags=['%s']) }}" % tag(t),
+        f"{{{{ config(materialized='table', tags=['{tag(t)}']) }}}}",
         "",
         f"-- Scores every Bronze {t.name} row of the run date. Each failing rule appends its registry code",
         f"-- (rules.rules_for('{t.name}') order, joined with '|'); a row with no code is valid Silver.",
@@ -383,7 +382,7 @@ def stg_model(t: Table) -> str:
     cols = [n for n, _ in silver_columns(t.name) if n != "_run_id"]
     lines = [
         HEADER,
-        "{{ config(materialized='table', tags=['%s']) }}" % tag(t),
+        f"{{{{ config(materialized='table', tags=['{tag(t)}']) }}}}",
         "",
         f"-- Valid Base Silver {t.name} of the run date: typed, deduplicated, FK-checked (contract.silver_columns order).",
         "",
@@ -412,7 +411,7 @@ def stg_model(t: Table) -> str:
 def quarantine_model(t: Table) -> str:
     lines = [
         HEADER,
-        "{{ config(materialized='table', tags=['%s']) }}" % tag(t),
+        f"{{{{ config(materialized='table', tags=['{tag(t)}']) }}}}",
         "",
         f"-- Rejected Bronze {t.name} rows of the run date, exactly as they arrived, with every failing rule code.",
         "",
@@ -451,7 +450,7 @@ def parent_keys_model(parent: str) -> str:
             "",
             f"-- Validated {parent} keys a child row may reference: this run's stg_{parent} plus every {parent} key",
             "-- already published in Silver before the run date (never raw Bronze). One row per key.",
-            f"-- With var parent_source = 'silver' (quarantine recovery) only published Silver is read.",
+            "-- With var parent_source = 'silver' (quarantine recovery) only published Silver is read.",
             f"-- depends_on: {{{{ ref('stg_{parent}') }}}}",
             "",
             "with",
@@ -587,7 +586,7 @@ def stg_yaml(t: Table) -> str:
     )
     if len(pk) > 1:
         lines += _model_test("unique_combination_of_columns", combination_of_columns="[" + ", ".join(pk) + "]")
-    for code, predicate, desc in t.checks:
+    for _code, predicate, _check_desc in t.checks:
         lines += _model_test("expression_is_true", expression=_q(f"not coalesce({predicate}, false)"))
     lines.append("    columns:")
     silver = silver_columns(t.name)
@@ -629,7 +628,7 @@ def stg_yaml(t: Table) -> str:
                     to = f"ref('{DIM_MODELS[c.fk.table]}')"
                 else:
                     to = f"ref('int_{c.fk.table}__keys')"
-                lines += [f"        data_tests:"] if not tests else []
+                lines += ["        data_tests:"] if not tests else []
                 tests += [
                     "          - relationships:",
                     "              arguments:",

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pyarrow as pa
 
@@ -119,7 +119,7 @@ def dbt_vars(settings: Settings, day: str, run_id: str, **extra) -> dict:
         "dims_root": absolute(settings.paths.silver_dims_path),
         "run_date": day,
         "run_id": run_id,
-        "run_ts": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"),
+        "run_ts": dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"),
         "max_future_skew_hours": int(settings.silver.max_future_skew_hours),
     }
     out.update(extra)
@@ -173,7 +173,7 @@ def export_and_publish(
         _check_columns(
             con,
             f"stg_{table}_quarantine",
-            t.bronze_column_names + ["ingest_dt", "_quarantine_reason", "_quarantine_timestamp", "_run_id"],
+            [*t.bronze_column_names, "ingest_dt", "_quarantine_reason", "_quarantine_timestamp", "_run_id"],
         )
         bronze_rows = con.execute(f"select count(*) from int_{table}__bronze").fetchone()[0]
         silver_rows = con.execute(f"select count(*) from stg_{table}").fetchone()[0]
@@ -390,7 +390,7 @@ def revalidate(
     extra: dict = {"bronze_root": str(work / "bronze"), "published_through_run_date": True, "parent_source": "silver"}
     if t.kind == "fact":
         extra["dims_snapshot_dt"] = dims_snapshot_for(settings, day)
-        for col, fk in t.foreign_keys:
+        for _col, fk in t.foreign_keys:
             if fk.table in PARENT_KEYS:
                 models.append(f"int_{fk.table}__keys")
             else:

@@ -32,8 +32,8 @@ from ecomlake.quality.gate import (
 )
 from ecomlake.runs import date_window, new_run_id, parse_date
 from ecomlake.storage import (
-    SUCCESS_NAME,
     STAGING_DIR,
+    SUCCESS_NAME,
     exists,
     isdir,
     join,
@@ -763,4 +763,4 @@ def _sections(
     ]
 
 
-__all__ = ["validate_silver", "scan_partition", "reason_counts", "split_counts", "PartitionScan"]
+__all__ = ["PartitionScan", "reason_counts", "scan_partition", "split_counts", "validate_silver"]

@@ -9,7 +9,7 @@ helpers in `transforms.common` without a cycle.
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 from ecomlake.transforms.schemas import SPECS, TABLE_NAMES
 

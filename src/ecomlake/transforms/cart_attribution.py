@@ -24,7 +24,7 @@ from ecomlake.transforms.schemas import CART_ATTRIBUTION
 
 
 def _tolerance(ctx: Context) -> ir.IntervalScalar:
-    return ibis.interval(seconds=int(round(ctx.cfg.attribution_tolerance_hours * 3600)))
+    return ibis.interval(seconds=round(ctx.cfg.attribution_tolerance_hours * 3600))
 
 
 def _item_cart_dates(ctx: Context) -> set[dt.date]:

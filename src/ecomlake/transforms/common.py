@@ -13,13 +13,14 @@ inputs runs unchanged on another Ibis backend once the readers point at it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import ibis
 import ibis.expr.types as ir
@@ -127,10 +128,8 @@ class Context:
 
     def close(self) -> None:
         for t in self._cached:
-            try:
+            with contextlib.suppress(Exception):  # already gone: nothing to free
                 t.release()
-            except Exception:  # already gone: nothing to free
-                pass
         self._cached.clear()
         con = getattr(self.backend, "con", None)
         if con is not None:

@@ -39,7 +39,7 @@ def affected_dates(ctx: Context) -> set[dt.date]:
     arrived = {d for d in arrived if d is not None}
     if not arrived:
         return set()
-    return spread(arrived, 0, LONG, cap=max(max(arrived), ctx.ingest_dt))
+    return spread(arrived, 0, LONG, cap=max(*arrived, ctx.ingest_dt))
 
 
 def _std(n: int, s1: ir.Value, s2: ir.Value) -> ir.Value:

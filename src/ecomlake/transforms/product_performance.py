@@ -28,7 +28,7 @@ def affected_dates(ctx: Context) -> set[dt.date]:
     arrived = {d for d in arrived if d is not None}
     if not arrived:
         return set()
-    return spread(arrived, 0, RATE_WINDOW_DAYS - 1, cap=max(max(arrived), ctx.ingest_dt))
+    return spread(arrived, 0, RATE_WINDOW_DAYS - 1, cap=max(*arrived, ctx.ingest_dt))
 
 
 def _money(x: ir.Value) -> ir.Value:

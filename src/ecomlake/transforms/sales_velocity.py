@@ -23,7 +23,7 @@ def affected_dates(ctx: Context) -> set[dt.date]:
     arrived = {d for d in ctx.dates(ctx.arrivals("order_items").order_dt) if d is not None}
     if not arrived:
         return set()
-    return spread(arrived, 0, 2 * n - 1, cap=max(max(arrived), ctx.ingest_dt))
+    return spread(arrived, 0, 2 * n - 1, cap=max(*arrived, ctx.ingest_dt))
 
 
 def build(ctx: Context) -> tuple[ir.Table, set[dt.date]]:

@@ -113,8 +113,8 @@ ATTRIBUTED_PURCHASES = _spec(
     grain=("order_id",),
     key_fields=("order_id", "customer_id", "cart_id"),
     description="One row per order, with the cart that converted into it (if any).",
-    columns=_ORDER_COLUMNS
-    + (
+    columns=(
+        *_ORDER_COLUMNS,
         ("order_dt", "DATE"),
         ("cart_id", "VARCHAR"),
         ("cart_created_at", "TIMESTAMP"),
