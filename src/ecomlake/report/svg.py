@@ -110,7 +110,7 @@ def rate_chart(
     `rates` maps day -> (rate as a fraction or None, quarantine rows, processed rows).
     Bars above the limit are hatched red and carry a ▲ and their value; days without data show "no data".
     """
-    left, right, top, bottom = 44, 10, 24, 34
+    left, right, top, bottom = 48, 10, 24, 34
     pw, ph = width - left - right, height - top - bottom
     values = [r[0] for r in rates.values() if r[0] is not None]
     peak = max(values, default=0.0)
@@ -125,9 +125,11 @@ def rate_chart(
         f"Above the limit on {len(over)} day(s): {', '.join(over)}." if over else "No day above the limit."
     )
     out = [_open(width, height, title, desc)]
-    # axis and grid
-    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
-        v = ymax * frac
+    # axis and grid, at round steps: at most five intervals
+    step = next(st for st in (0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25, 1.0) if ymax / st <= 5 + 1e-9)
+    for k in range(round(ymax / step) + 1):
+        v = step * k
+        frac = v / ymax
         y = top + ph - ph * frac
         out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>')
         out.append(f'<text x="{left - 6}" y="{y + 3.5:.1f}" text-anchor="end" fill="{MUTED}">{_pct_tick(v)}</text>')
@@ -142,8 +144,9 @@ def rate_chart(
             )
         r = rates.get(d)
         if r is None or r[0] is None:
+            what = "no data" if r is None else "0 rows"  # no counts at all vs. a day with nothing processed
             out.append(
-                f'<text x="{cx:.1f}" y="{top + ph - 4}" text-anchor="middle" fill="{MUTED}" font-size="9">no data</text>'
+                f'<text x="{cx:.1f}" y="{top + ph - 4}" text-anchor="middle" fill="{MUTED}" font-size="9">{what}</text>'
                 if slot >= 34
                 else f'<text x="{cx:.1f}" y="{top + ph - 3}" text-anchor="middle" fill="{MUTED}">·</text>'
             )
