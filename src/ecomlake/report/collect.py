@@ -22,7 +22,7 @@ from typing import Any
 from ecomlake import rules, storage
 from ecomlake.contract import DIM_SNAPSHOTS, TABLES
 
-# Metrics files by prefix: (kind, reader). Longest prefixes first is not needed: they do not overlap.
+# The metrics files the gates and runs write, by name prefix (the kind is the prefix without its '_').
 PREFIXES = (
     "bronze_quality_",
     "dims_quality_",
@@ -185,7 +185,6 @@ class Lake:
     findings: dict[tuple[str, str], list[Finding]] = field(default_factory=dict)  # (layer, day), newest gate file
     _finding_stamp: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     reports: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))  # day -> label -> path
-    thresholds: dict[str, float] = field(default_factory=dict)  # max_quarantine_pct seen in gate files
 
     @property
     def dates(self) -> list[str]:
@@ -415,9 +414,6 @@ def _read_silver_quality(lake: Lake, name: str, doc: dict) -> bool:
     at = _written_at(doc)
     checks = _checks(doc)
     params = _d(_d(doc.get("validation_metadata")).get("parameters"))
-    limit = _num(doc.get("max_quarantine_pct"))
-    if limit is not None:
-        lake.thresholds[at + name] = limit
     tms = [tm for tm in _l(doc.get("table_metrics")) if isinstance(tm, dict) and isinstance(tm.get("table_name"), str)]
     # The days this file covers: every partition of every table.
     days: set[str] = set()
