@@ -169,6 +169,7 @@ def test_malformed_and_older_metrics_are_reported_not_fatal(week, tmp_path):
         ("junk", [], "error: no metrics with a date in "),
         ("week", ["--since", "fortnight"], "error: invalid --since 'fortnight': expected a duration such as 14d or 2w"),
         ("week", ["--since", "0d"], "error: invalid --since '0d'"),
+        ("week", ["--output", "metrics/silver_quality_day1.json/index.html"], "error: cannot write the dashboard to "),
     ],
 )
 def test_cannot_run_exits_2_with_one_line(week, tmp_path, setup, args, message):

@@ -109,9 +109,12 @@ def build_dashboard(
         link=_linker(out),
         generated_at=generated_at or dt.datetime.now(dt.UTC),
     )
-    if not storage.is_remote(out):
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    storage.write_bytes_atomic(out, html.encode("utf-8"))
+    try:
+        if not storage.is_remote(out):
+            os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        storage.write_bytes_atomic(out, html.encode("utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot write the dashboard to {out}: {exc.strerror or exc} (pass --output PATH)") from None
     failing = sorted({k[2] for k, c in lake.cells.items() if c.status == "FAIL" and k[2] in window.shown})
     return DashboardResult(out, window, lake, list(lake.bad_files), failing)
 
