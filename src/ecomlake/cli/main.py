@@ -43,6 +43,7 @@ def _register() -> None:
 
     for module in (bronze, dim, silver, enriched, quarantine, gold, local, sample, bench):
         cli.add_command(module.group)
+    cli.add_command(__import__("ecomlake.cli.report", fromlist=["command"]).command)  # `ecomlake report`
 
 
 _register()
