@@ -423,9 +423,8 @@ def publish(
             {
                 "staged": p.staged,
                 "final": p.final,
-                # The previous version is set aside inside the run's staging area, never next to
-                # the live partition, where a glob reader (`orders/*/*.parquet`) would read it too.
-                "old": p.staged.rstrip("/") + ".__old__",
+                # Only used without an exchange (two renames): the previous version waits here.
+                "old": p.final.rstrip("/") + f".__old__{run_id}",
                 "tag": _manifest_tag(p.staged),
             }
             for p in publishes
@@ -478,8 +477,9 @@ def _apply_journal(journal: dict) -> None:
     """Finish a committed publish. Each step is idempotent, so this is safe to run twice.
 
     A move is done when the live directory holds the version whose manifest the journal recorded
-    (`tag`). With an exchange, the staged path then holds the previous version, which is removed;
-    with two renames, the previous version waits in `old` (inside staging) until the end.
+    (`tag`). With an exchange, the staged path then holds the previous version, which is removed
+    there (it never appears next to the live partition); with two renames, the previous version
+    waits in `old` (`<partition>.__old__<run_id>`, which `list_partitions` skips) until the end.
     """
     for i, move_ in enumerate(journal["moves"]):
         staged, final = move_["staged"], move_["final"]

@@ -50,6 +50,7 @@ def validate_dims(
         raise InputError(
             f"dims path not found: {root} (pass --dims-path or set SILVER_DIMS_PATH; run `ecomlake local dims` first)"
         )
+    storage.settle(root)  # a publish killed after its commit is finished before we judge it
     run_id = run_id or new_run_id()
     result = GateResult(
         gate=GATE,

@@ -581,6 +581,7 @@ def validate_enriched(
             f"enriched path not found: {root} (run `ecomlake enriched run --ingest-dt D` first, or pass --enriched-path)"
         )
     compile_checks(settings)  # an unsafe or malformed check stops the gate before anything is read
+    storage.settle(root)  # a publish killed after its commit is finished before we judge it
     record = load_run_record(settings, run_id=run_id, ingest_dt=d)
     if run_id and record is None and d is None:
         raise InputError(

@@ -67,6 +67,7 @@ def quarantine_summary(
     tables = parse_tables(table)
     since_date = parse_since(since, today or today_utc())
     qroot = settings.paths.quarantine_path
+    storage.settle(settings.paths.silver_base_path)  # quarantine is published from the Silver staging area
     run_id = run_id or new_run_id()
     table_out = []
     all_dates: set[str] = set()

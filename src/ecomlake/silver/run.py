@@ -350,6 +350,7 @@ def _run_tables(
     check_bronze(settings, tables, day)
     extra = {}
     if group == "facts":
+        storage.settle(settings.paths.silver_dims_path)  # read the dims as last committed
         snap = dims_snapshot_for(settings, day)
         if snap != day:
             say(f"      note: no dims snapshot for {day}; using the latest before it ({snap})")
