@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ecomlake import locks, storage
 from ecomlake.config import Settings
@@ -171,8 +172,12 @@ def _reapply_recoveries(
     s_file = storage.join(s_stage, "part-0000.parquet")
     q_file = storage.join(q_stage, "part-0000.parquet")
     pk = list(CONTRACT[table].primary_key)
-    silver = ledger._read(s_file)
-    result = ledger.replay(settings, table, day, silver.schema, silver.select(pk), ledger._read(q_file))
+    if storage.is_remote(s_file):
+        silver = ledger._read(s_file)
+        schema, keys = silver.schema, silver.select(pk)
+    else:  # only the key columns: a day's Silver can be large
+        schema, keys = pq.read_schema(s_file), pq.read_table(s_file, columns=pk)
+    result = ledger.replay(settings, table, day, schema, keys, ledger._read(q_file))
     if result.quarantine is not None:
         ledger._write(result.quarantine, q_file)  # still in staging: nothing is visible yet
         for rid, rows in result.silver_extra:
