@@ -144,12 +144,11 @@ SILVER_DRIVER = """
 """
 
 
-def test_sigkill_silver_and_quarantine_publish(tmp_path):
-    # Real Bronze -> dims -> Base Silver (dbt), one recovery recorded in the ledger (so the rerun
-    # re-applies it), then one more run whose warehouse every publish below reuses.
+def test_sigkill_silver_and_quarantine_publish(tmp_path, real_lake):
+    # Real Bronze -> dims -> Base Silver (dbt; conftest.py), one recovery recorded in the ledger (so
+    # the rerun re-applies it), then one more run whose warehouse every publish below reuses.
     golden = tmp_path / "golden"
-    golden.mkdir()
-    sf.build_real_lake(golden, D)
+    shutil.copytree(real_lake, golden)
     rec = recover_quarantine(
         sf.settings_for(golden), table="orders", ingest_dt=D, fills=["customer_id=UNKNOWN"], reason="null_customer_id"
     )
