@@ -104,6 +104,9 @@ class PublishSettings(_Strict):
     silver_publish_mode: PublishMode = "direct"
     enriched_publish_mode: PublishMode = "direct"
     dims_publish_mode: PublishMode = "direct"
+    # A writer's lease (ecomlake.locks) is broken after this long even if its holder cannot be
+    # proven dead (another host); well above the longest run.
+    lease_timeout_minutes: float = Field(360, gt=0)
 
 
 class BronzeSettings(_Strict):

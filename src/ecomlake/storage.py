@@ -6,10 +6,16 @@ come but are not tested against GCS, and the config refuses URL paths, so no com
 Publishing a partition never writes into the live tree. A run writes each partition under
 ``<layer root>/_staging/<run_id>/<table>/<key>=<value>/``, verifies it (every file opens, row
 counts add up), writes its ``_manifest.json`` and ``_SUCCESS``, records a journal, and only then
-swaps it into place. The journal makes the swap a redo log: once it exists the publish is
-committed, and a crash anywhere after that is finished by the next run (`recover`). A crash
-before it leaves the old partition untouched and only orphaned staging behind, which the next run
-removes. Readers therefore see the old partition or the new one, never a mix.
+swaps it into place. The journal is the commit point and makes the swap a redo log: a crash
+anywhere after it is finished by the next writer (`recover`) or reader (`settle`), under the
+leases the crashed run held (ecomlake.locks); a crash before it leaves the old partition untouched
+and only orphaned staging behind, which the next writer removes.
+
+Locally each partition is swapped with one renameat2(RENAME_EXCHANGE), so a live partition is
+never missing, even for an instant; the previous version is removed from staging afterwards.
+Where the platform cannot exchange (other OS, object stores), two renames are used and the
+partition is absent between them. docs/RELIABILITY.md ("Crashes and kills") lists what a reader
+can see at every step.
 
 Nothing here deletes or moves a path that is not inside the layer root it belongs to: every
 delete takes that root (`remove_tree(path, root)`), and `check_inside` refuses a target that
@@ -20,12 +26,15 @@ single path components (`ecomlake.ids`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import posixpath
+import re
 import shutil
 import socket
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -335,10 +344,28 @@ def build_manifest(partition_dir: str, *, table: str, partition: str, run_id: st
 
 # ----------------------------------------------------------------------------------- publish
 
+FAULT_POINTS = ("before_staging", "while_writing", "before_swap", "after_journal", "mid_swap", "after_swap")
 
-def _fault(point: str) -> None:
-    """Test hook: ECOMLAKE_FAULT=<point> makes the process die at that point of a publish."""
-    if os.environ.get("ECOMLAKE_FAULT") == point:
+
+def fault(point: str) -> None:
+    """Test hook: ECOMLAKE_FAULT=<point> makes the process exit at that point of a publish.
+
+    ``ECOMLAKE_FAULT=kill:<point>`` sends the process SIGKILL instead: no exception handler, no
+    `finally`, no atexit runs, exactly like the OOM killer or a lost machine.
+    ``ECOMLAKE_FAULT=stop:<point>`` sends it SIGSTOP: it waits there, alive, until SIGCONT (tests
+    use it to hold a writer in the middle of its run while a second writer tries).
+    """
+    wanted = os.environ.get("ECOMLAKE_FAULT")
+    if not wanted:
+        return
+    if wanted in (f"kill:{point}", f"stop:{point}"):
+        import signal
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.kill(os.getpid(), signal.SIGKILL if wanted.startswith("kill:") else signal.SIGSTOP)
+        return
+    if wanted == point:
         raise SystemExit(f"injected fault at {point}")
 
 
@@ -358,13 +385,39 @@ def _owner_file(layer_root: str, run_id: str) -> str:
     return join(staging_root(layer_root, run_id), "_owner.json")
 
 
+def _owner_record() -> dict:
+    from ecomlake.locks import _proc_start
+
+    return {
+        "pid": os.getpid(),
+        "pid_start": _proc_start(os.getpid()),
+        "host": socket.gethostname(),
+        "created_at": utc_now_iso(),
+        "ts": time.time(),
+    }
+
+
 def claim_staging(layer_root: str, run_id: str) -> None:
-    """Mark a run's staging area as in use, so that `recover` leaves it alone while we live."""
+    """Mark a run's staging area as in use, so that `recover` leaves it alone while we live.
+
+    First finishes or clears what crashed runs left under `layer_root` (`recover`). The run's
+    directory appears with its owner file already inside it (built under a dot-name and renamed),
+    so a concurrent `recover` never sees it without an owner and mistakes it for a dead run's.
+    """
     recover(layer_root)
-    write_json_atomic(
-        _owner_file(layer_root, run_id),
-        {"pid": os.getpid(), "host": socket.gethostname(), "created_at": utc_now_iso(), "ts": time.time()},
-    )
+    owner = _owner_record()
+    final = staging_root(layer_root, run_id)
+    if is_remote(layer_root) or isdir(final):
+        write_json_atomic(_owner_file(layer_root, run_id), owner)
+    else:
+        tmp = join(layer_root, STAGING_DIR, f".{run_id}.claim-{os.getpid()}")
+        write_json_atomic(join(tmp, "_owner.json"), owner)
+        try:
+            os.rename(tmp, final)
+        except OSError:  # appeared meanwhile (the same run id claimed twice): write into it
+            remove_tree(tmp, layer_root)
+            write_json_atomic(_owner_file(layer_root, run_id), owner)
+    fault("before_staging")
 
 
 @dataclass
@@ -405,31 +458,63 @@ def seal(publishes: Iterable[Publish], run_id: str) -> list[dict]:
     return [_verify_and_seal(p, run_id) for p in publishes]
 
 
-def publish(layer_root: str, run_id: str, publishes: list[Publish], sealed: bool = False) -> list[dict]:
+def _manifest_tag(partition_dir: str) -> str | None:
+    """Identity of a partition version: the sha256 of its manifest bytes (None without one)."""
+    path = join(partition_dir, MANIFEST_NAME)
+    if not exists(path):
+        return None
+    return hashlib.sha256(read_bytes(path)).hexdigest()
+
+
+def _held_leases(layer_root: str) -> list[dict]:
+    from ecomlake import locks
+
+    prefix = join(layer_root, locks.LOCK_DIR) + "/"
+    return [
+        {"root": layer_root, "layer": lease.layer, "scope": lease.scope}
+        for path, lease in locks._HELD.items()
+        if path.startswith(prefix)
+    ]
+
+
+def publish(
+    layer_root: str,
+    run_id: str,
+    publishes: list[Publish],
+    sealed: bool = False,
+    files: list[tuple[str, str]] | None = None,
+) -> list[dict]:
     """Atomically replace each live partition by its staged version: all of them or none.
 
+    `files` are (staged file, live file) pairs committed in the same journal (Gold's warehouse).
     Returns the manifests. Partitions not named here are never touched.
     """
     run_dir = staging_root(layer_root, run_id)
+    moves = [
+        {
+            "staged": p.staged,
+            "final": p.final,
+            # Only used without an exchange (two renames): the previous version waits here.
+            "old": p.final.rstrip("/") + f".__old__{run_id}",
+            "root": p.root or layer_root,
+        }
+        for p in publishes
+    ] + [{"kind": "file", "staged": s, "final": f, "root": layer_root} for s, f in (files or [])]
+    _check_journal({"run_id": run_id, "moves": moves}, layer_root)  # before anything is sealed or moved
+    manifests = [read_json(join(p.staged, MANIFEST_NAME)) for p in publishes] if sealed else seal(publishes, run_id)
+    fault("before_swap")
+    for move_, p in zip(moves, publishes, strict=False):
+        move_["tag"] = _manifest_tag(p.staged)  # which version the live partition must end up holding
     journal = {
         "run_id": run_id,
         "created_at": utc_now_iso(),
-        "moves": [
-            {
-                "staged": p.staged,
-                "final": p.final,
-                "old": p.final.rstrip("/") + f".__old__{run_id}",
-                "root": p.root or layer_root,
-            }
-            for p in publishes
-        ],
+        # The leases that protect these partitions: whoever finishes a crashed publish takes them first.
+        "leases": _held_leases(layer_root),
+        "moves": moves,
     }
-    _check_journal(journal, layer_root)  # before anything is sealed or moved
-    manifests = [read_json(join(p.staged, MANIFEST_NAME)) for p in publishes] if sealed else seal(publishes, run_id)
-    _fault("before_swap")
     journal_path = join(run_dir, "_journal.json")
     write_json_atomic(journal_path, journal)  # the commit point
-    _fault("after_journal")
+    fault("after_journal")
     _apply_journal(journal, layer_root)
     remove_tree(journal_path, layer_root)
     return manifests
@@ -443,72 +528,171 @@ def _check_journal(journal: dict, layer_root: str) -> None:
         root = m.get("root") or layer_root
         check_inside(m["staged"], run_dir, "publish from")
         check_inside(m["final"], root, "publish into")
+        if m.get("kind") == "file":
+            continue
         if m["old"] != m["final"].rstrip("/") + f".__old__{journal['run_id']}":
             raise UnsafePathError(f"refusing to publish: journal move {m['old']!r} does not belong to {m['final']!r}")
 
 
+# Linux renameat2(RENAME_EXCHANGE): swap two directories in one atomic step, so a live partition
+# is never missing, not even for a moment. Elsewhere (other OS, object stores) two renames.
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Atomically swap directories `a` and `b`; False where the platform cannot."""
+    if is_remote(a) or not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import errno
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fn = getattr(libc, "renameat2", None)
+    if fn is None:
+        return False
+    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False  # this filesystem cannot exchange: fall back to two renames
+    raise OSError(err, os.strerror(err), f"{a} <-> {b}")
+
+
+def _replace_file(src: str, dst: str, src_root: str, dst_root: str) -> None:
+    check_inside(src, src_root, "move")
+    check_inside(dst, dst_root, "move")
+    if is_remote(src):
+        move(src, dst, src_root, dst_root)
+        return
+    os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+    os.replace(src, dst)
+
+
 def _apply_journal(journal: dict, layer_root: str) -> None:
-    """Finish a committed publish. Each step is idempotent, so this is safe to run twice."""
+    """Finish a committed publish. Each step is idempotent, so this is safe to run twice.
+
+    A move is done when the live directory holds the version whose manifest the journal recorded
+    (`tag`). With an exchange, the staged path then holds the previous version, which is removed
+    there (it never appears next to the live partition); with two renames, the previous version
+    waits in `old` (`<partition>.__old__<run_id>`, which `list_partitions` skips) until the end.
+    """
     _check_journal(journal, layer_root)
+    run_dir = staging_root(layer_root, str(journal["run_id"]))
     for i, move_ in enumerate(journal["moves"]):
-        staged, final, old = move_["staged"], move_["final"], move_["old"]
+        staged, final = move_["staged"], move_["final"]
         root = move_.get("root") or layer_root
-        if isdir(staged):
-            if isdir(final):
+        if move_.get("kind") == "file":
+            if exists(staged):
+                _replace_file(staged, final, run_dir, root)
+            continue
+        old, tag = move_["old"], move_.get("tag")
+        if not isdir(staged):
+            continue
+        if tag is not None and _manifest_tag(staged) != tag:
+            remove_tree(staged, run_dir)  # the previous version, left here by an exchange
+            continue
+        if isdir(final):
+            if tag is not None and _exchange(staged, final):
+                if i == 0:
+                    fault("mid_swap")
+                remove_tree(staged, run_dir)  # now the previous version
+            else:
                 move(final, old, root)
                 if i == 0:
-                    _fault("mid_swap")
+                    fault("mid_swap")
+                move(staged, final, layer_root, root)
+        else:
             move(staged, final, layer_root, root)
+    fault("after_swap")
     for move_ in journal["moves"]:
-        remove_tree(move_["old"], move_.get("root") or layer_root)
+        if move_.get("kind") != "file":
+            remove_tree(move_["old"], move_.get("root") or layer_root)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def _owner_alive(layer_root: str, run_id: str, max_age_hours: float) -> bool:
+    owner_path = _owner_file(layer_root, run_id)
+    if not exists(owner_path):
         return False
-    except PermissionError:
+    try:
+        owner = read_json(owner_path)
+    except (ValueError, OSError):
+        return False
+    from ecomlake.locks import stale_reason
+
+    return stale_reason({**owner, "timeout_s": max_age_hours * 3600}) is None
+
+
+def _finish(layer_root: str, run_id: str, journal_path: str) -> bool:
+    """Finish a dead run's committed publish under the leases it held; False when one is held."""
+    from ecomlake import locks
+
+    journal = read_json(journal_path)
+    taken = []
+    try:
+        for spec in journal.get("leases", []):
+            lease = locks.try_acquire(spec["root"], spec["layer"], spec["scope"], f"recover_{run_id}")
+            if lease is None:
+                return False  # a live writer holds it: that writer (or the next one) finishes it
+            taken.append(lease)
+        if exists(journal_path):  # not finished by someone else while we took the leases
+            _apply_journal(journal, layer_root)
+            remove_tree(journal_path, layer_root)
         return True
-    return True
+    finally:
+        for lease in reversed(taken):
+            lease.release()
 
 
-def recover(layer_root: str, max_age_hours: float = 24.0) -> list[str]:
+def recover(layer_root: str, max_age_hours: float = 24.0, cleanup: bool = True) -> list[str]:
     """Finish interrupted publishes and remove staging left by crashed runs under `layer_root`.
 
-    Staging that is waiting for promotion (`_pending.json`, staging publish mode) is kept.
+    Runs whose owner is alive are left alone. A dead run's committed publish (a journal) is
+    finished under the leases it held; its uncommitted staging is removed (`cleanup`). Staging
+    that is waiting for promotion (`_pending.json`, staging publish mode) is kept.
     Returns a line per action, for logs.
     """
     actions: list[str] = []
     root = join(layer_root, STAGING_DIR)
     for run_id in listdir(root):
-        if not ids.is_run_id(run_id):  # not made by a run of ours: never delete what we cannot account for
-            actions.append(f"left {join(root, run_id)!r} alone: not a run's staging area")
-            continue
         run_dir = join(root, run_id)
+        claim = re.fullmatch(r"\.(.+)\.claim-\d+", run_id)
+        if claim and ids.is_run_id(claim.group(1)):  # a claim being created; only a very old one is debris
+            if cleanup and not is_remote(run_dir):
+                with contextlib.suppress(OSError):
+                    if time.time() - os.path.getmtime(run_dir) > max_age_hours * 3600:
+                        remove_tree(run_dir, layer_root)
+            continue
+        if not ids.is_run_id(run_id):  # not made by a run of ours: never delete what we cannot account for
+            actions.append(f"left {run_dir!r} alone: not a run's staging area")
+            continue
+        if _owner_alive(layer_root, run_id, max_age_hours):
+            continue
         journal_path = join(run_dir, "_journal.json")
         if exists(journal_path):
-            _apply_journal(read_json(journal_path), layer_root)
-            remove_tree(journal_path, layer_root)
+            if not _finish(layer_root, run_id, journal_path):
+                actions.append(f"left the interrupted publish of run {run_id} to the live holder of its lease")
+                continue
             actions.append(f"finished interrupted publish of run {run_id}")
-        if exists(join(run_dir, "_pending.json")):
+        if not cleanup or exists(join(run_dir, "_pending.json")):
             continue
-        owner_path = _owner_file(layer_root, run_id)
-        alive = False
-        if exists(owner_path):
-            try:
-                owner = read_json(owner_path)
-                young = time.time() - float(owner.get("ts", 0)) < max_age_hours * 3600
-                same_host = owner.get("host") == socket.gethostname()
-                alive = young and (not same_host or _pid_alive(int(owner.get("pid", -1))))
-            except (ValueError, TypeError):
-                alive = False
-        if not alive:
-            remove_tree(run_dir, layer_root)
-            actions.append(f"removed staging left by run {run_id}")
-    if isdir(root) and not listdir(root):
+        remove_tree(run_dir, layer_root)
+        actions.append(f"removed staging left by run {run_id}")
+    if cleanup and isdir(root) and not listdir(root):
         remove_tree(root, layer_root)
     return actions
+
+
+def settle(layer_root: str) -> list[str]:
+    """What a reader runs first: finish committed publishes of dead runs, touch nothing else.
+
+    A publish killed between its commit (the journal) and the end of its swap leaves some
+    partitions new and some old; settling first means a reader never sees that mix.
+    """
+    if not isdir(join(layer_root, STAGING_DIR)):
+        return []
+    return recover(layer_root, cleanup=False)
 
 
 def release_staging(layer_root: str, run_id: str) -> None:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import lake_env
+from cli_helpers import lake_env
 
 D = "2023-01-01"
 LAKE_DIR = "it's a lake"  # a quote and a space: every path that reaches SQL must be quoted

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import lake_env, run_cli
+from cli_helpers import lake_env, run_cli
 
 from ecomlake.benchmark import STAGE_NAMES
 from ecomlake.benchmark.harness import BenchOptions, resolve_scales

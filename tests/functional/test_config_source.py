@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import lake_env
+from cli_helpers import lake_env
 from lake_fixtures import D, copy_lake, golden_lake
 
 from ecomlake.config import packaged_config_path

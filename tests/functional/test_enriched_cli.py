@@ -77,13 +77,32 @@ def test_staging_mode_validates_staged_partitions_then_promotes(tmp_path):
     assert not (lake.enriched / "_staging").exists()
 
 
-def test_missing_dims_snapshot_for_d_uses_the_latest_before_with_a_warning(tmp_path):
+def test_missing_dims_snapshot_for_d_stops_unless_older_dims_are_allowed(tmp_path, monkeypatch, capsys):
     lake = Lake(tmp_path)
     fill_small_lake(lake)
     import shutil
 
     for name in ("customer_snapshot", "product_catalog"):
         shutil.rmtree(lake.dims / name / f"snapshot_dt={DAYS[1]}")
-    result = run_enriched(lake.settings(), DAYS[1], run_id="late_dims")
-    assert result.snapshot_dates == {"customer_snapshot": DAYS[0], "product_catalog": DAYS[0]}
-    assert any("no snapshot for 2023-01-02" in w for w in result.warnings)
+    # ENRICHED.md: D reads exactly the snapshot of D. One line naming it and the command that builds it.
+    assert _cli(monkeypatch, lake, ["enriched", "run", "--ingest-dt", DAYS[1], "--run-id", "no_dims"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]  # not the bar
+    want = (
+        f"error: no customer_snapshot snapshot for {DAYS[1]} under {lake.dims} (latest before it: {DAYS[0]}); "
+        f"run `ecomlake local dims --date {DAYS[1]}` first, or pass --allow-older-dims to use {DAYS[0]}"
+    )
+    assert err == [want]
+    assert not (lake.metrics / "enriched_run_no_dims.json").exists()
+    assert not (lake.enriched / "int_customer_lifetime_value" / f"ingest_dt={DAYS[1]}").exists()
+
+    # The explicit fallback: a warning, and the run record and the gate report say which snapshot was used.
+    argv = ["enriched", "run", "--ingest-dt", DAYS[1], "--run-id", "late_dims", "--allow-older-dims"]
+    assert _cli(monkeypatch, lake, argv) == 0
+    assert "no snapshot for 2023-01-02; using the latest before it (2023-01-01)" in capsys.readouterr().err
+    record = json.loads((lake.metrics / "enriched_run_late_dims.json").read_text())
+    assert record["allow_older_dims"] is True
+    assert record["snapshot_dates"] == {"customer_snapshot": DAYS[0], "product_catalog": DAYS[0]}
+    gate = json.loads((lake.metrics / "enriched_quality_late_dims.json").read_text())
+    older = [c for c in gate["checks"] if c["name"] == "dims_snapshot_of_d"]
+    assert [c["status"] for c in older] == ["WARN"]
+    assert "(--allow-older-dims)" in (lake.reports / f"ENRICHED_QUALITY_{DAYS[1]}.md").read_text()

@@ -117,3 +117,44 @@ def test_changed_silver_history_forces_full_state(tmp_path):
     assert any("recomputing from full history" in w for w in result.warnings)
     c5 = {r["customer_id"]: r for r in lake.read("int_customer_lifetime_value", "ingest_dt=2023-01-03")}["C5"]
     assert (c5["order_count"], str(c5["total_spent"])) == (1, "40.00")
+
+
+def test_republished_partition_of_the_same_size_forces_full_state(tmp_path):
+    """The state's fingerprint uses the manifests' sha256 per file, not names and sizes."""
+    import os
+
+    import pyarrow.parquet as pq
+
+    from ecomlake import storage
+
+    lake = Lake(tmp_path)
+    _fill(lake)
+    part = lake.silver / "orders" / "ingest_dt=2023-01-01"
+    original = pq.read_table(part / "part-0000.parquet")
+
+    def republish(rows, run_id: str) -> None:
+        staged = storage.staging_path(str(lake.silver), run_id, "orders", "ingest_dt=2023-01-01")
+        os.makedirs(staged)
+        pq.write_table(rows, f"{staged}/part-0000.parquet")
+        storage.publish(
+            str(lake.silver), run_id, [storage.Publish(staged, str(part), "orders", "ingest_dt=2023-01-01")]
+        )
+        storage.release_staging(str(lake.silver), run_id)
+
+    republish(original, "v1")  # as Base Silver publishes it: with a manifest
+    for d in DAYS[:2]:
+        run_enriched(lake.settings(), d, run_id=f"r_{d}")
+    size_before = (part / "part-0000.parquet").stat().st_size
+    # The same file name and size, other content: orders O11 and O12 swap customers.
+    ids = original.column("customer_id").to_pylist()
+    i = original.schema.get_field_index("customer_id")
+    swapped = original.set_column(i, original.schema.field(i), [[ids[1], ids[0], *ids[2:]]])
+    republish(swapped, "v2")
+    assert (part / "part-0000.parquet").stat().st_size == size_before
+    assert swapped.column("customer_id").to_pylist() != ids
+    result = run_enriched(lake.settings(), "2023-01-03", run_id="r_3")
+    assert result.states["customer_orders"]["mode"] == "full"
+    assert any("Silver partitions changed since it was built" in w for w in result.warnings)
+    # C1's first order is now O12 (12.00), not O11 (11.00): the stale state would have kept 11.00.
+    c1 = {r["customer_id"]: r for r in lake.read("int_customer_lifetime_value", "ingest_dt=2023-01-03")}["C1"]
+    assert (c1["order_count"], str(c1["total_spent"])) == (3, "64.00")  # 12 + 21 + 31

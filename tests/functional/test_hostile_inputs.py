@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import lake_env
+from cli_helpers import lake_env
 from lake_fixtures import D, copy_lake, diff, golden_lake, snapshot
 
 from ecomlake import storage

@@ -47,11 +47,8 @@ RECOVER = [
 
 
 @pytest.fixture(scope="module")
-def golden(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("recover_golden")
-    sf.build_real_lake(base, D)
-    shutil.rmtree(base / "metrics")
-    return base
+def golden(real_lake) -> Path:
+    return real_lake  # conftest.py: built once per worker, shared with other modules
 
 
 @pytest.fixture
@@ -206,3 +203,35 @@ def test_fills_replace_nulls_and_null_tokens_only():
     assert out.column("customer_id").to_pylist() == ["UNKNOWN", "UNKNOWN", "UNKNOWN", "UNKNOWN", "CUST-1", "UNKNOWN"]
     assert out.column("total_items").to_pylist() == [0, 1, 2, 3, 4, 5]
     assert changed == 6
+
+
+@pytest.mark.parametrize("point", ["mid_swap"])  # every point of the same publish: test_crash_matrix.py
+def test_sigkill_mid_recover_leaves_old_or_new_and_the_next_run_finishes(lake, point):
+    from ecomlake import locks
+    from ecomlake.quarantine import ledger
+
+    before = state(lake)
+    crash = sf.run_cli(RECOVER, lake, {"ECOMLAKE_FAULT": f"kill:{point}"})
+    assert crash.returncode == -9, crash.stderr  # a real SIGKILL: nothing of the recover ran after it
+    committed = point != "while_writing"
+    if not committed:
+        assert state(lake) == before
+    storage.settle(str(lake / "silver"))  # what every reader runs first: finish a dead run's commit
+    settings = sf.settings_for(lake)
+    want = (19, 2) if committed else (17, 4)
+    assert conservation(lake, "orders") == {
+        "ok": True,
+        "bronze": 21,
+        "silver": want[0],
+        "quarantine": want[1],
+        "difference": 0,
+    }
+    # The ledger moved with them: it records the recovery exactly when Silver holds its rows.
+    assert [e["moved"] for e in ledger.entries(settings, "orders", D)] == ([2] if committed else [])
+    retry = sf.run_cli(RECOVER, lake)
+    assert retry.returncode == 0, retry.stdout + retry.stderr
+    assert f"moved {0 if committed else 2} to silver" in retry.stdout
+    assert (rows(lake, "orders", "silver").num_rows, rows(lake, "orders", "quarantine").num_rows) == (19, 2)
+    assert [e["moved"] for e in ledger.entries(settings, "orders", D)] == [2]
+    assert not (lake / "silver" / "_staging").exists()
+    assert not list((lake / "silver" / locks.LOCK_DIR).glob("*.lease"))

@@ -33,6 +33,7 @@ WRITER = textwrap.dedent("""
         os.makedirs(staged, exist_ok=True)
         for i in range(2):
             pq.write_table(pa.table({{"v": [rows] * rows}}), f"{{staged}}/part-{{i:04d}}.parquet")
+            storage.fault("while_writing")
         pubs.append(storage.Publish(staged, storage.partition_path(root, "orders", day), "orders", part,
                                     expected_rows=2 * rows))
     storage.publish(root, run_id, pubs)
@@ -91,6 +92,24 @@ def test_publish_replaces_partitions(lake):
     assert leftovers(lake) == []
 
 
+@pytest.mark.parametrize("point", storage.FAULT_POINTS)
+def test_sigkill_at_every_step_leaves_old_or_new_and_the_next_run_completes(lake, point):
+    r = write(lake, "new", 5, fault=f"kill:{point}")
+    assert r.returncode == -9, r.stderr  # a real SIGKILL: no handler, no finally ran
+    # Every live partition is complete (manifest, _SUCCESS, files and rows agree) and none is missing.
+    raw = [read_partition(lake, d) for d in DAYS]
+    assert all(v in (6, 10) for v in raw), raw
+    # What a reader sees after settling (finishing a committed publish of a dead run): one version.
+    storage.settle(str(lake))
+    seen = [read_partition(lake, d) for d in DAYS]
+    committed = point in ("after_journal", "mid_swap", "after_swap")
+    assert seen == ([10, 10] if committed else [6, 6])
+    again = write(lake, "again", 5)
+    assert again.returncode == 0, again.stderr
+    assert [read_partition(lake, d) for d in DAYS] == [10, 10]
+    assert leftovers(lake) == []
+
+
 def test_crash_before_swap_keeps_old_and_recover_removes_staging(lake):
     r = write(lake, "new", 5, fault="before_swap")
     assert r.returncode != 0 and "injected fault at before_swap" in r.stderr
@@ -115,12 +134,44 @@ def test_crash_after_journal_is_finished_by_recover(lake):
 def test_crash_mid_swap_is_finished_by_recover(lake):
     r = write(lake, "new", 5, fault="mid_swap")
     assert r.returncode != 0 and "mid_swap" in r.stderr
-    # The first partition is between versions (old moved aside, new not yet in place); readers that
-    # list partitions do not mistake the aside copy for a partition.
-    assert storage.list_partitions(str(lake), "orders") == ["2023-01-02"]
-    assert read_partition(lake, DAYS[1]) == 6
+    # The first partition was exchanged with its new version in one atomic step (renameat2): it is
+    # never missing, and the aside copy is never mistaken for a partition. The second is still old.
+    assert storage.list_partitions(str(lake), "orders") == list(DAYS)
+    assert [read_partition(lake, d) for d in DAYS] == [10, 6]
     storage.recover(str(lake))
     assert [read_partition(lake, d) for d in DAYS] == [10, 10]
+    assert leftovers(lake) == []
+
+
+def _publish_in_process(root: Path, run_id: str, rows: int) -> None:
+    pubs = []
+    for day in DAYS:
+        part = f"ingest_dt={day}"
+        staged = storage.staging_path(str(root), run_id, "orders", part)
+        os.makedirs(staged, exist_ok=True)
+        pq.write_table(pa.table({"v": [rows] * rows}), f"{staged}/part-0000.parquet")
+        pubs.append(storage.Publish(staged, storage.partition_path(str(root), "orders", day), "orders", part))
+    storage.publish(str(root), run_id, pubs)
+
+
+def test_without_exchange_a_crash_mid_swap_hides_a_partition_until_settled(lake, monkeypatch):
+    # Object stores and filesystems without renameat2 swap with two renames: between them the
+    # partition is missing. `settle` (what every reader runs first) finishes the committed publish.
+    monkeypatch.setattr(storage, "_exchange", lambda a, b: False)
+    monkeypatch.setenv("ECOMLAKE_FAULT", "mid_swap")
+    storage.claim_staging(str(lake), "nox")
+    with pytest.raises(SystemExit, match="mid_swap"):
+        _publish_in_process(lake, "nox", 4)
+    monkeypatch.delenv("ECOMLAKE_FAULT")
+    assert storage.list_partitions(str(lake), "orders") == ["2023-01-02"]
+    # The owner (this process) is alive, so neither a reader nor a writer touches its publish...
+    assert storage.settle(str(lake)) == []
+    # ...until it is gone.
+    owner = lake / storage.STAGING_DIR / "nox" / "_owner.json"
+    owner.write_text(owner.read_text().replace(f'"pid": {os.getpid()}', f'"pid": {_dead_pid()}'))
+    assert storage.settle(str(lake)) == ["finished interrupted publish of run nox"]
+    assert [read_partition(lake, d) for d in DAYS] == [4, 4]
+    storage.recover(str(lake))
     assert leftovers(lake) == []
 
 

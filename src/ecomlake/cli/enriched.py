@@ -25,7 +25,24 @@ def _table_line(run) -> str:
     return f"{run.table}: {run.rows:,} rows, {parts} partition{'s' if parts != 1 else ''}, {run.seconds:.2f}s"
 
 
-def run_and_validate(settings, ingest_dt: str, run_id: str | None, enforce: bool, output_report: str | None) -> int:
+def allow_older_dims_option(f):
+    return click.option(
+        "--allow-older-dims",
+        is_flag=True,
+        default=False,
+        help="When D has no dims snapshot, use the latest one before D (recorded in the run record and the "
+        "gate report). Without it such a run stops with exit 2.",
+    )(f)
+
+
+def run_and_validate(
+    settings,
+    ingest_dt: str,
+    run_id: str | None,
+    enforce: bool,
+    output_report: str | None,
+    allow_older_dims: bool = False,
+) -> int:
     """Build all ten tables for D (progress bar, one line per table), then run the gate."""
     from ecomlake.enriched.runner import run_enriched
     from ecomlake.enriched.validate import validate_enriched
@@ -40,9 +57,15 @@ def run_and_validate(settings, ingest_dt: str, run_id: str | None, enforce: bool
             lines.append(_table_line(run))
             bar.update(1)
 
-        result = run_enriched(settings, ingest_dt, run_id=run_id, progress=progress)
+        result = run_enriched(settings, ingest_dt, run_id=run_id, progress=progress, allow_older_dims=allow_older_dims)
     for line in lines:
         echo_step("enriched", line)
+    if result.recoveries_applied:
+        click.echo(
+            f"recomputed the business dates of {len(result.recoveries_applied)} quarantine recover"
+            f"{'y' if len(result.recoveries_applied) == 1 else 'ies'}: "
+            + ", ".join(f"{t} ingest_dt={d} (run {r})" for t, d, r in result.recoveries_applied)
+        )
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
     states = ", ".join(f"{k} {v['mode']}" for k, v in result.states.items())
@@ -92,12 +115,13 @@ def group() -> None:
 @enforce_option
 @report_option("<reports>/ENRICHED_QUALITY_<D>.md")
 @run_id_option
+@allow_older_dims_option
 @click.pass_context
 @passthrough
-def run_cmd(ctx, ingest_dt, enriched_path, environment, enforce, output_report, run_id) -> int:
+def run_cmd(ctx, ingest_dt, enriched_path, environment, enforce, output_report, run_id, allow_older_dims) -> int:
     """Build the ten Enriched tables for D, publish them atomically, then run the gate."""
     settings = settings_from(ctx, **{"paths.silver_enriched_path": enriched_path, "environment": environment})
-    return run_and_validate(settings, ingest_dt, run_id, enforce, output_report)
+    return run_and_validate(settings, ingest_dt, run_id, enforce, output_report, allow_older_dims)
 
 
 @group.command(name="validate")

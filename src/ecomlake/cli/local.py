@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ecomlake.cli.common import date_value, echo_step, passthrough, settings_from
+from ecomlake.cli.enriched import allow_older_dims_option
 
 
 @click.group(name="local", help="Run layers on the local default paths (the runbook's no-Docker helpers).")
@@ -162,9 +163,10 @@ def enriched_dates(settings) -> list[str]:
     default=False,
     help="Exit 1 when the Enriched gate fails.",
 )
+@allow_older_dims_option
 @click.pass_context
 @passthrough
-def enriched_cmd(ctx: click.Context, date: str | None, enforce: bool) -> int:
+def enriched_cmd(ctx: click.Context, date: str | None, enforce: bool, allow_older_dims: bool) -> int:
     """Enriched Silver for D on local paths: the ten tables, then the Enriched gate."""
     from ecomlake.cli.enriched import run_and_validate
     from ecomlake.runs import parse_date
@@ -174,7 +176,7 @@ def enriched_cmd(ctx: click.Context, date: str | None, enforce: bool) -> int:
     rc = 0
     for i, day in enumerate(dates, 1):
         click.echo(f"== enriched {day} ({i}/{len(dates)})")
-        rc = max(rc, run_and_validate(settings, day, None, enforce, None))
+        rc = max(rc, run_and_validate(settings, day, None, enforce, None, allow_older_dims))
     return rc
 
 

@@ -128,6 +128,19 @@ def recover_cmd(ctx, table, ingest_dt, fills, where, reason, dry_run, silver_pat
         f"silver rows {r.get('silver_rows_before')} -> {r.get('silver_rows_after')}, "
         f"quarantine rows {r.get('quarantine_rows_before')} -> {r.get('quarantine_rows_after')}"
     )
+    if r.get("recovery_ledger"):
+        click.echo(
+            f"recovery ledger: {r['recovery_ledger']} (a rerun of `ecomlake local silver --date {r['ingest_dt']}` re-applies it)"
+        )
+        if r.get("dims_refreshed") is not None:
+            days = r["dims_refreshed"]
+            click.echo(
+                f"dims snapshots rebuilt with the recovered rows: {', '.join(days)}"
+                if days
+                else "no dims snapshot to rebuild yet"
+            )
+        elif r["moved"]:
+            click.echo("the next `ecomlake enriched run` recomputes the business dates of the recovered rows")
     if r.get("ledger"):
         click.echo(f"recorded: {r['ledger']}")
 

@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ecomlake import storage
+from ecomlake import locks, storage
 from ecomlake.config import Settings
 from ecomlake.contract import (
     CONTRACT,
@@ -127,9 +127,20 @@ def build_snapshot_sql(settings: Settings, dim_table: str, day: str, run_id: str
 
 
 def publish_snapshots(settings: Settings, day: str, run_id: str, echo: Callable[[str], None] | None = None) -> DimsRun:
-    """Build both snapshots for D from Silver and publish them together; then write _latest.json."""
+    """Build both snapshots for D from Silver and publish them together; then write _latest.json.
+
+    Holds the dims lease (the whole layer: snapshot(D) is built from snapshot(D-1), so two dims
+    writers must never interleave).
+    """
     dims_root = settings.paths.silver_dims_path
     storage.makedirs(dims_root)
+    with locks.lease(dims_root, "dims", locks.ALL, run_id, locks.timeout_of(settings)):
+        return _publish_snapshots(settings, day, run_id, echo)
+
+
+def _publish_snapshots(settings: Settings, day: str, run_id: str, echo: Callable[[str], None] | None) -> DimsRun:
+    dims_root = settings.paths.silver_dims_path
+    storage.settle(settings.paths.silver_base_path)  # read the changes of D as last committed
     run = DimsRun(run_id=run_id, snapshot_dt=day)
     storage.claim_staging(dims_root, run_id)
     keep_staging = False  # staging publish mode leaves sealed partitions for `promote`
@@ -150,6 +161,7 @@ def publish_snapshots(settings: Settings, day: str, run_id: str, echo: Callable[
                     raise InputError(f"{name} snapshot {day}: {rows} rows for {keys} keys; nothing was published")
                 target = storage.join(staged, "part-0000.parquet")
                 con.execute(f"COPY snap TO {sql_literal(target)} (FORMAT parquet, COMPRESSION zstd)")
+                storage.fault("while_writing")
                 run.rows[name] = int(rows)
                 run.previous[name] = prev
                 changes = storage.list_data_files(storage.partition_path(settings.paths.silver_base_path, dim, day))
@@ -175,28 +187,34 @@ def publish_snapshots(settings: Settings, day: str, run_id: str, echo: Callable[
                     f"staged dims snapshots under {storage.staging_root(dims_root, run_id)} (DIMS_PUBLISH_MODE=staging)"
                 )
             return run
-        storage.publish(dims_root, run_id, publishes)
+        # The _latest.json pointer moves in the same journal as the snapshots it points at.
+        pointer = storage.join(storage.staging_root(dims_root, run_id), LATEST_NAME)
+        files = [(pointer, storage.join(dims_root, LATEST_NAME))] if write_latest(settings, run, pointer) else []
+        storage.publish(dims_root, run_id, publishes, files=files)
     finally:
         if not keep_staging:
             storage.release_staging(dims_root, run_id)
-    write_latest(settings, run)
     return run
 
 
-def write_latest(settings: Settings, run: DimsRun) -> None:
-    """Point _latest.json at the newest snapshot (a rerun of an older day never moves it back)."""
+def write_latest(settings: Settings, run: DimsRun, target: str | None = None) -> bool:
+    """Point _latest.json at the newest snapshot (a rerun of an older day never moves it back).
+
+    Writes the pointer to `target` (default: the live one); False when it must not move.
+    """
     path = storage.join(settings.paths.silver_dims_path, LATEST_NAME)
     if storage.exists(path):
         try:
             current = storage.read_json(path)
             if str(current.get("snapshot_dt", "")) > run.snapshot_dt:
-                return
+                return False
         except ValueError:
             pass  # unreadable pointer: replace it
     storage.write_json_atomic(
-        path,
+        target or path,
         {"snapshot_dt": run.snapshot_dt, "run_id": run.run_id, "published_at": utc_now_iso(), "tables": dict(run.rows)},
     )
+    return True
 
 
 def run_dims(
@@ -207,11 +225,15 @@ def run_dims(
 
     day = parse_date(run_date, "--run-date").isoformat()
     run_id = resolve_run_id(run_id)
-    check_history(settings, day)
-    silver = run_tables(settings, day, "dims", run_id=run_id, echo=echo)
-    if echo:
-        echo("[5/5] dims snapshots (previous snapshot + today's valid changes)")
-    run = publish_snapshots(settings, day, run_id, echo)
+    dims_root = settings.paths.silver_dims_path
+    storage.makedirs(dims_root)
+    with locks.lease(dims_root, "dims", locks.ALL, run_id, locks.timeout_of(settings)):
+        storage.settle(dims_root)
+        check_history(settings, day)
+        silver = run_tables(settings, day, "dims", run_id=run_id, echo=echo)
+        if echo:
+            echo("[5/5] dims snapshots (previous snapshot + today's valid changes)")
+        run = publish_snapshots(settings, day, run_id, echo)
     run.silver = silver
     return run
 

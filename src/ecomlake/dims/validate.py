@@ -53,6 +53,7 @@ def validate_dims(
         raise InputError(
             f"dims path not found: {root} (pass --dims-path or set SILVER_DIMS_PATH; run `ecomlake local dims` first)"
         )
+    storage.settle(root)  # a publish killed after its commit is finished before we judge it
     result = GateResult(
         gate=GATE,
         title="Dims Snapshot Quality Report",

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ecomlake import ids, storage
+from ecomlake import ids, locks, storage
 from ecomlake.config import Settings
 from ecomlake.duck import connect
 from ecomlake.enriched import state as state_mod
@@ -55,6 +55,8 @@ class EnrichedRunResult:
     snapshot_dates: dict = field(default_factory=dict)
     record_path: str | None = None
     seconds: float = 0.0
+    allow_older_dims: bool = False
+    recoveries_applied: list = field(default_factory=list)  # [table, ingest_dt, recovery run id]
 
     def table(self, name: str) -> TableRun:
         return next(t for t in self.tables if t.table == name)
@@ -103,6 +105,7 @@ def write_partitions(
         n_files = 0
         for i, start in enumerate(range(0, part.num_rows, max_rows)):
             _write_parquet(part.slice(start, max_rows), storage.join(target, f"part-{i:05d}.parquet"))
+            storage.fault("while_writing")
             n_files += 1
         out[label] = (target, part.num_rows, n_files)
     return out
@@ -127,10 +130,10 @@ def _execute(ctx: Context, expr, spec: TableSpec) -> pa.Table:
     return result.select(schema.names).cast(schema)
 
 
-def make_context(settings: Settings, ingest_dt: dt.date) -> Context:
+def make_context(settings: Settings, ingest_dt: dt.date, allow_older_dims: bool = False) -> Context:
     """A transform context on an Ibis DuckDB backend over an ecomlake.duck.connect() connection."""
     backend = ibis.duckdb.from_connection(connect(settings))
-    return Context(settings=settings, ingest_dt=ingest_dt, backend=backend)
+    return Context(settings=settings, ingest_dt=ingest_dt, backend=backend, allow_older_dims=allow_older_dims)
 
 
 def run_enriched(
@@ -139,29 +142,54 @@ def run_enriched(
     run_id: str | None = None,
     progress: Callable[[TableRun], None] | None = None,
     tables: list[str] | None = None,
+    allow_older_dims: bool = False,
 ) -> EnrichedRunResult:
-    """Build the Enriched tables for `ingest_dt`, publish them, write the run record."""
+    """Build the Enriched tables for `ingest_dt`, publish them, write the run record.
+
+    Holds the Enriched lease (the whole layer: a run rewrites business-date partitions of many
+    days and the incremental state, so two Enriched writers must never interleave). Without
+    `allow_older_dims`, a missing dims snapshot for D stops the run (exit 2).
+    """
     d = parse_date(ingest_dt, "--ingest-dt")
     run_id = resolve_run_id(run_id, "enriched_")
     if tables is not None:
         for name in tables:
             ids.table(name, TABLE_NAMES, "Enriched table")
     root = settings.paths.silver_enriched_path
+    storage.makedirs(root)
+    with locks.lease(root, "enriched", locks.ALL, run_id, locks.timeout_of(settings)):
+        return _run_enriched(settings, d, run_id, progress, tables, allow_older_dims)
+
+
+def _run_enriched(
+    settings: Settings,
+    d: dt.date,
+    run_id: str,
+    progress: Callable[[TableRun], None] | None,
+    tables: list[str] | None,
+    allow_older_dims: bool,
+) -> EnrichedRunResult:
+    root = settings.paths.silver_enriched_path
     mode = settings.publish.enriched_publish_mode
     wanted = [t for t in TABLE_NAMES if tables is None or t in tables]
     build_fns = builders()
     started = time.perf_counter()
-    ctx = make_context(settings, d)
+    # Read Silver and the dims as last committed (finish a publish a killed writer left mid-swap).
+    storage.settle(settings.paths.silver_base_path)
+    storage.settle(settings.paths.silver_dims_path)
+    ctx = make_context(settings, d, allow_older_dims)
     try:
         ctx.require_silver()
         ctx.customers()  # fail early (exit 2) when the dims are missing
         ctx.products()
+        state_mod.recoveries_state(ctx)  # before any transform asks which dates changed
     except Exception:
         ctx.close()
         raise
     storage.claim_staging(root, run_id)
     result = EnrichedRunResult(run_id=run_id, ingest_dt=d.isoformat(), publish_mode=mode)
     publishes: list[storage.Publish] = []
+    latest_files: list[tuple[str, str]] = []
     ok = False
     try:
         for name in wanted:
@@ -188,6 +216,11 @@ def run_enriched(
                         extra={"ingest_dt": d.isoformat(), "layer": "enriched"},
                     )
                 )
+            if spec.snapshot and mode != "staging" and _is_newest(root, name, spec, d):
+                # The `_latest.parquet` copy goes into the same journal as the partitions.
+                staged_latest = storage.join(storage.staging_root(root, run_id), name, LATEST_NAME)
+                _write_parquet(table, staged_latest)
+                latest_files.append((staged_latest, storage.join(root, name, LATEST_NAME)))
             run = TableRun(
                 name,
                 spec.partition_key,
@@ -215,18 +248,20 @@ def run_enriched(
                 )
             )
             result.states[st.name] = {"mode": st.mode, "base_state_dt": st.base_state_dt, "rows": st.table.num_rows}
+            if st.name == "recoveries":
+                result.recoveries_applied = st.fingerprint.get("pending", [])
         if mode == "staging":
             storage.seal(publishes, run_id)
             storage.mark_pending(root, run_id, publishes, gate="enriched_quality")
         else:
-            storage.publish(root, run_id, publishes)
-            refresh_latest(settings, d, wanted)
+            storage.publish(root, run_id, publishes, files=latest_files)
         ok = True
     finally:
         ctx.close()
         if mode != "staging" or not ok:
             storage.release_staging(root, run_id)
     result.warnings = list(ctx.warnings)
+    result.allow_older_dims = allow_older_dims
     result.snapshot_dates = {k: v.isoformat() for k, v in ctx.snapshot_dates.items()}
     result.seconds = round(time.perf_counter() - started, 3)
     result.record_path = run_record_path(settings, run_id)
@@ -253,6 +288,8 @@ def run_enriched(
             },
             "states": result.states,
             "snapshot_dates": result.snapshot_dates,
+            "allow_older_dims": allow_older_dims,
+            "recoveries_applied": result.recoveries_applied,
             "warnings": result.warnings,
             "seconds": result.seconds,
         },
@@ -261,6 +298,12 @@ def run_enriched(
 
 
 LATEST_NAME = "_latest.parquet"
+
+
+def _is_newest(root: str, name: str, spec: TableSpec, d: dt.date) -> bool:
+    """A backfill of an older day never replaces `_latest.parquet` with older data."""
+    dated = [p for p in storage.list_partitions(root, name, spec.partition_key) if p != NULL_PARTITION]
+    return not dated or max(dated) <= d.isoformat()
 
 
 def refresh_latest(settings: Settings, ingest_dt: dt.date, tables: list[str]) -> list[str]:
@@ -304,13 +347,15 @@ def _read_parquet(path: str) -> pa.Table:
 def promote_enriched(settings: Settings, run_id: str) -> list[dict]:
     """Staging publish mode: move a gated run's partitions into place (`ecomlake enriched promote`)."""
     ids.run_id(run_id)
-    manifests = storage.promote(settings.paths.silver_enriched_path, run_id)
-    path = run_record_path(settings, run_id)
-    if storage.exists(path):
-        record = storage.read_json(path)
-        refresh_latest(settings, dt.date.fromisoformat(record["ingest_dt"]), list(record.get("tables", {})))
-        record.update(status="published", staging_root=None, promoted_at=utc_now_iso())
-        storage.write_json_atomic(path, record)
+    root = settings.paths.silver_enriched_path
+    with locks.lease(root, "enriched", locks.ALL, f"promote_{run_id}", locks.timeout_of(settings)):
+        manifests = storage.promote(root, run_id)
+        path = run_record_path(settings, run_id)
+        if storage.exists(path):
+            record = storage.read_json(path)
+            refresh_latest(settings, dt.date.fromisoformat(record["ingest_dt"]), list(record.get("tables", {})))
+            record.update(status="published", staging_root=None, promoted_at=utc_now_iso())
+            storage.write_json_atomic(path, record)
     return manifests
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ecomlake import storage
 from ecomlake.transforms.common import Context, days, is_registered, lit_date
@@ -216,6 +217,58 @@ def product_state(ctx: Context, force_full: bool = False) -> StateResult:
         mode, base_dt = "full", None
     table = _sorted(ctx.backend.to_pyarrow(expr), ["product_id", "dt"], PRODUCT_SCHEMA)
     result = StateResult("product_daily", table, mode, base_dt, ctx.fingerprint(inputs, ctx.ingest_dt))
+    ctx.cache[key] = result
+    return result
+
+
+# ------------------------------------------------------------------------------- recoveries
+
+RECOVERIES_SCHEMA = pa.schema([("table", pa.string()), ("ingest_dt", pa.string()), ("recovery_run_id", pa.string())])
+
+
+def recoveries_state(ctx: Context) -> StateResult | None:
+    """Which recorded quarantine recoveries (ecomlake.quarantine.ledger) Enriched has applied.
+
+    applied(D) = applied(P) + every recovery of a partition <= D, where P is the latest state
+    before D. The recoveries in applied(D) but not in applied(P) are this run's: their recovered
+    rows go into `ctx.changed`, so the business dates they touch are recomputed by this run, and
+    the next run does not recompute them again. None when no recovery was ever recorded.
+    """
+    key = "state:recoveries"
+    if key in ctx.cache:
+        return ctx.cache[key]
+    from ecomlake.quarantine import ledger
+    from ecomlake.transforms.common import BUSINESS_DATE
+
+    recorded: set[tuple[str, str, str]] = set()
+    for table in BUSINESS_DATE:
+        for day in ledger.ledger_dates(ctx.settings, table):
+            if day <= ctx.ingest_dt.isoformat():
+                recorded |= {(table, day, e["run_id"]) for e in ledger.entries(ctx.settings, table, day)}
+    found = _latest_state(ctx, "recoveries")
+    if not recorded and found is None:
+        return None
+    applied: set[tuple[str, str, str]] = set()
+    if found is not None:
+        files = storage.list_data_files(found[1])
+        if files:
+            prev = pa.concat_tables([pq.read_table(f) for f in files])
+            applied = set(zip(*(prev.column(c).to_pylist() for c in RECOVERIES_SCHEMA.names), strict=True))
+    pending = sorted(recorded - applied)
+    by_part: dict[tuple[str, str], list[str]] = {}
+    for table, day, rid in pending:
+        by_part.setdefault((table, day), []).append(rid)
+    for (table, day), rids in by_part.items():
+        ctx.recovered_files.setdefault(table, []).extend(ledger.silver_files(ctx.settings, table, day, rids))
+    rows = sorted(applied | recorded)
+    table = pa.table({c: [r[i] for r in rows] for i, c in enumerate(RECOVERIES_SCHEMA.names)}, schema=RECOVERIES_SCHEMA)
+    result = StateResult(
+        "recoveries",
+        table,
+        "incremental" if found is not None else "full",
+        found[0].isoformat() if found is not None else None,
+        {"pending": [list(r) for r in pending]},
+    )
     ctx.cache[key] = result
     return result
 

@@ -421,7 +421,8 @@ class _Validator:
             return
         got = self.scalar(f"SELECT coalesce(sum(net_clv), 0) FROM {src}")
         snap_dt = (self.record or {}).get("snapshot_dates", {}).get(DIM_SNAPSHOTS["customers"])
-        ctx = Context(settings=self.settings, ingest_dt=self.d, backend=None)
+        # The snapshot the run used (from its record); without a record, the latest on or before D.
+        ctx = Context(settings=self.settings, ingest_dt=self.d, backend=None, allow_older_dims=True)
         if snap_dt is None:
             snap_dt = ctx.snapshot_date("customers").isoformat()
         snap_files = storage.list_data_files(
@@ -568,6 +569,25 @@ def _check_config_loaded(settings: Settings, result: GateResult) -> None:
     )
 
 
+def _older_dims_check(result: GateResult, record: dict | None, d: dt.date | None) -> None:
+    """A run started with --allow-older-dims read a snapshot other than D's: say so in the report."""
+    if not record or d is None:
+        return
+    older = {k: v for k, v in (record.get("snapshot_dates") or {}).items() if v != d.isoformat()}
+    if older:
+        used = ", ".join(f"{k} {v}" for k, v in sorted(older.items()))
+        result.add(
+            Check(
+                "dims_snapshot_of_d",
+                Status.WARN,
+                f"run {record.get('run_id')} used older dims snapshots ({used}) for {d} (--allow-older-dims)",
+                observed=older,
+                threshold=d.isoformat(),
+                action=f"build the dims for {d} (`ecomlake local dims --date {d}`) and rerun Enriched for {d}",
+            )
+        )
+
+
 def validate_enriched(
     settings: Settings,
     ingest_dt: str | dt.date | None = None,
@@ -587,6 +607,7 @@ def validate_enriched(
             f"enriched path not found: {root} (run `ecomlake enriched run --ingest-dt D` first, or pass --enriched-path)"
         )
     compile_checks(settings)  # an unsafe or malformed check stops the gate before anything is read
+    storage.settle(root)  # a publish killed after its commit is finished before we judge it
     record = load_run_record(settings, run_id=run_id, ingest_dt=d)
     if run_id and record is None and d is None:
         raise InputError(
@@ -612,6 +633,7 @@ def validate_enriched(
         },
     )
     _check_config_loaded(settings, result)
+    _older_dims_check(result, record, d)
     parts = _resolve_partitions(settings, record, d)
     v = _Validator(settings, record, d, result)
     try:

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ecomlake import storage
+from ecomlake import locks, storage
 from ecomlake.config import Settings
 from ecomlake.errors import EcomlakeError, GateFailed, InputError
 from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
@@ -144,6 +144,7 @@ def _export_marts(
                 f"copy (select * from main.{mart}) to {sql_literal(storage.join(target, EXPORT_FILE))} "
                 "(format parquet, compression zstd)"
             )
+            storage.fault("while_writing")
             out.append(MartResult(mart, int(rows), ""))
     finally:
         con.close()
@@ -157,6 +158,61 @@ def _write_record(settings: Settings, record: dict) -> str:
     return path
 
 
+def publish_build(settings: Settings, run_id: str, as_of: dt.date, warehouse: Path) -> list[MartResult]:
+    """Export every mart of a built and tested warehouse as parquet, then publish the eight exports
+    and the warehouse in one journal: a reader never finds new exports next to the old warehouse."""
+    gold_root = settings.paths.gold_path
+    final_warehouse = warehouse_path(settings)
+    remote = storage.is_remote(gold_root)
+    if remote:
+        local_exports = warehouse.parent / "exports"
+        marts = _export_marts(settings, warehouse, lambda m: str(local_exports / m), str(warehouse.parent))
+        for m in marts:
+            staged = storage.staging_path(gold_root, run_id, m.name, "")
+            fs, p = storage.fs_for(storage.join(staged, EXPORT_FILE))
+            fs.put_file(str(local_exports / m.name / EXPORT_FILE), p)
+        staged_warehouse = storage.join(storage.staging_root(gold_root, run_id), WAREHOUSE_NAME)
+        fs, p = storage.fs_for(staged_warehouse)
+        fs.put_file(str(warehouse), p)
+    else:
+        marts = _export_marts(settings, warehouse, lambda m: storage.staging_path(gold_root, run_id, m, ""), gold_root)
+        staged_warehouse = str(warehouse)  # built inside the run's staging area: a rename publishes it
+    publishes = [
+        storage.Publish(
+            staged=storage.staging_path(gold_root, run_id, m.name, ""),
+            final=storage.join(gold_root, m.name),
+            table=m.name,
+            partition="all",
+            expected_rows=m.rows,
+            extra={"layer": "gold", "as_of": as_of.isoformat()},
+        )
+        for m in marts
+    ]
+    storage.publish(gold_root, run_id, publishes, files=[(staged_warehouse, final_warehouse)])
+    for m in marts:
+        m.export_path = storage.join(gold_root, m.name, EXPORT_FILE)
+    return marts
+
+
+def publish_from_warehouse(settings: Settings, warehouse: Path, as_of: dt.date, run_id: str) -> list[MartResult]:
+    """The publish half of `run_gold` for a warehouse already built and tested (a copy of it is
+    published): the Gold lease, staging, exports, one journal for the exports and the warehouse."""
+    gold_root = settings.paths.gold_path
+    storage.makedirs(gold_root)
+    with locks.lease(gold_root, "gold", locks.ALL, run_id, locks.timeout_of(settings)):
+        storage.claim_staging(gold_root, run_id)
+        try:
+            build_dir = Path(settings.paths.work_path).resolve() / "gold_build" / run_id
+            if not storage.is_remote(gold_root):
+                build_dir = Path(storage.staging_root(gold_root, run_id)).resolve()
+            build_dir.mkdir(parents=True, exist_ok=True)
+            staged = build_dir / WAREHOUSE_NAME
+            shutil.copyfile(warehouse, staged)
+            return publish_build(settings, run_id, as_of, staged)
+        finally:
+            storage.release_staging(gold_root, run_id)
+
+
 def run_gold(
     settings: Settings,
     run_date: str | dt.date | None = None,
@@ -168,11 +224,22 @@ def run_gold(
     Raises InputError (exit 2) when Enriched is missing, GateFailed (exit 1) when a Gold test
     fails, EcomlakeError (exit 2) when a model cannot be built. Nothing is published on failure.
     """
+    requested = parse_date(run_date, "--date") if run_date is not None else None
+    run_id = resolve_run_id(run_id, "gold_")
+    gold_root = settings.paths.gold_path
+    storage.makedirs(gold_root)
+    # One Gold writer at a time: every run replaces the same warehouse and exports.
+    with locks.lease(gold_root, "gold", locks.ALL, run_id, locks.timeout_of(settings)):
+        storage.settle(settings.paths.silver_enriched_path)  # read Enriched as last committed
+        return _run_gold(settings, requested, run_id, echo)
+
+
+def _run_gold(
+    settings: Settings, requested: dt.date | None, run_id: str, echo: Callable[[str], None] | None
+) -> GoldRunResult:
     from ecomlake.silver.dbt_runner import close_dbt_connections, invoke
 
     t0 = time.perf_counter()
-    requested = parse_date(run_date, "--date") if run_date is not None else None
-    run_id = resolve_run_id(run_id, "gold_")
     as_of = resolve_as_of(settings, requested)
     gold_root = settings.paths.gold_path
     remote = storage.is_remote(gold_root)
@@ -241,39 +308,8 @@ def run_gold(
                 f"the warehouse and exports were left unchanged; {log}"
             )
 
-        # Export every mart as parquet, then publish all eight and the warehouse.
-        if remote:
-            local_exports = build_dir / "exports"
-            marts = _export_marts(settings, warehouse, lambda m: str(local_exports / m), str(build_dir))
-            for m in marts:
-                staged = storage.staging_path(gold_root, run_id, m.name, "")
-                fs, p = storage.fs_for(storage.join(staged, EXPORT_FILE))
-                fs.put_file(str(local_exports / m.name / EXPORT_FILE), p)
-        else:
-            marts = _export_marts(
-                settings, warehouse, lambda m: storage.staging_path(gold_root, run_id, m, ""), gold_root
-            )
-        publishes = [
-            storage.Publish(
-                staged=storage.staging_path(gold_root, run_id, m.name, ""),
-                final=storage.join(gold_root, m.name),
-                table=m.name,
-                partition="all",
-                expected_rows=m.rows,
-                extra={"layer": "gold", "as_of": as_of.isoformat()},
-            )
-            for m in marts
-        ]
-        storage.publish(gold_root, run_id, publishes)
-        if remote:
-            fs, p = storage.fs_for(final_warehouse)
-            fs.put_file(str(warehouse), p)  # a single-object upload replaces the old one atomically
-        else:
-            os.replace(warehouse, final_warehouse)
+        result.marts = publish_build(settings, run_id, as_of, warehouse)
         published = True
-        for m in marts:
-            m.export_path = storage.join(gold_root, m.name, EXPORT_FILE)
-        result.marts = marts
     finally:
         close_dbt_connections()
         if remote:

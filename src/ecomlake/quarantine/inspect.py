@@ -7,7 +7,7 @@ import re
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ecomlake import rules
+from ecomlake import rules, storage
 from ecomlake.config import Settings
 from ecomlake.contract import CONTRACT
 from ecomlake.contract import table as contract_table
@@ -49,6 +49,7 @@ def inspect_quarantine(
     check_reason(table, reason)
     if limit < 0:
         raise InputError(f"--limit must be >= 0, got {limit}")
+    storage.settle(settings.paths.silver_base_path)  # quarantine is published from the Silver staging area
     data = read_partition(settings.paths.quarantine_path, table, d)
     if data is None:
         raise InputError(

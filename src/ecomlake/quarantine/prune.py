@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ecomlake import storage
+from ecomlake import locks, storage
 from ecomlake.config import Settings
 from ecomlake.contract import parse_tables
 from ecomlake.errors import InputError
@@ -43,7 +43,26 @@ def prune_quarantine(
     else:
         days = parse_days(older_than)
     cutoff = (today or today_utc()) - dt.timedelta(days=days)
+    leases: dict[str, locks.Lease] = {}
+    try:
+        return _prune(settings, table_names, cutoff, days, dry_run, run_id, leases)
+    finally:
+        for lease in leases.values():
+            lease.release()
+
+
+def _prune(
+    settings: Settings,
+    table_names: list[str],
+    cutoff: dt.date,
+    days: int,
+    dry_run: bool,
+    run_id: str,
+    leases: dict,
+) -> dict:
+    env = settings.environment
     qroot = settings.paths.quarantine_path
+    silver_root = settings.paths.silver_base_path
     pruned, kept, skipped = [], 0, []
     for table in table_names:
         doomed = []
@@ -59,6 +78,10 @@ def prune_quarantine(
                 kept += 1
         if not doomed:
             continue
+        if not dry_run:
+            for d in doomed:  # a quarantine partition belongs to its Silver date: one writer per date
+                if d not in leases:
+                    leases[d] = locks.acquire(silver_root, "silver", d, run_id, locks.timeout_of(settings))
         entries = {}
         for d in doomed:
             part = partition_dir(qroot, table, d)

@@ -19,18 +19,19 @@ import datetime as dt
 import json
 import os
 import shutil
+from collections import Counter
 from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ecomlake import rules, storage
+from ecomlake import locks, rules, storage
 from ecomlake.config import Settings
 from ecomlake.contract import CONTRACT
 from ecomlake.contract import table as contract_table
 from ecomlake.errors import EcomlakeError, InputError
-from ecomlake.quarantine import META_COLUMNS, NULL_TOKENS, REASON, RUN_ID, TIMESTAMP, read_files
+from ecomlake.quarantine import META_COLUMNS, NULL_TOKENS, REASON, RUN_ID, TIMESTAMP, ledger, read_files
 from ecomlake.quarantine.inspect import check_reason
 from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
 
@@ -287,10 +288,14 @@ def recover_quarantine(
         "published": False,
     }
     claimed = in_publish = False
+    lease = None
     if not dry_run:
-        storage.claim_staging(silver_root, run_id)  # also finishes an interrupted earlier publish
-        claimed = True
+        # One writer per Silver date: a silver run or another recover of D fails at once, naming us.
+        lease = locks.acquire(silver_root, "silver", d, run_id, locks.timeout_of(settings))
     try:
+        if not dry_run:
+            storage.claim_staging(silver_root, run_id)  # also finishes an interrupted earlier publish
+            claimed = True
         q_files = storage.list_data_files(q_dir) if storage.isdir(q_dir) else []
         data = read_files(q_files) if q_files else None
         s_files = storage.list_data_files(s_dir) if storage.isdir(s_dir) else []
@@ -321,6 +326,7 @@ def recover_quarantine(
 
         repaired, cells = apply_fills(selected, fill_map)
         record["cells_filled"] = cells
+        source_hashes = ledger.row_hashes(selected, table)  # how a rerun of D finds these rows again
 
         # Keys already in Silver D: revalidate flags them as published duplicates; checked again below.
         silver_keys = set(_keys(read_files(s_files, list(t.primary_key)), t.primary_key)) if s_files else set()
@@ -367,6 +373,7 @@ def recover_quarantine(
                 for code in rules.split_reasons(r):
                     record["still_failing_reasons"][code] = record["still_failing_reasons"].get(code, 0) + 1
         new_q = pa.concat_tables(parts_q)
+        kept_sources = _match_kept(table, repaired, source_hashes, parts_q[1] if n_fail else None)
         record.update(
             moved=n_pass, kept=n_fail, silver_rows_after=s_before + n_pass, quarantine_rows_after=new_q.num_rows
         )
@@ -398,6 +405,7 @@ def recover_quarantine(
                 _stage_copy(f, storage.join(staged_s, f.rsplit("/", 1)[-1]))
             s_schema = _silver_schema(s_files)
             rec = _conform(passing, s_schema, "passing") if s_schema is not None else passing
+            storage.fault("while_writing")
             _write_parquet(rec, storage.join(staged_s, f"part-recovered-{run_id}.parquet"))
             publishes.append(
                 storage.Publish(
@@ -423,14 +431,85 @@ def recover_quarantine(
                 root=qroot,
             )
         )
+        # The ledger entry goes into the same journal: it exists exactly when the recovery happened.
+        kept_counter = Counter(kept_sources)
+        moved_sources = []
+        for h in source_hashes:
+            if kept_counter[h]:
+                kept_counter[h] -= 1
+            else:
+                moved_sources.append(h)
+        entry = {
+            "run_id": run_id,
+            "recovered_at": utc_now_iso(),
+            "moved": n_pass,
+            "kept": n_fail,
+            "fills": fill_map,
+            "where": where,
+            "reason": reason,
+        }
+        kept_tbl = parts_q[1].append_column(ledger.SOURCE, pa.array(kept_sources, pa.string())) if n_fail else None
+        silver_rows = rec if n_pass else _empty_silver(s_files, passing)
+        publishes.append(ledger.stage(settings, run_id, table, d, entry, silver_rows, moved_sources, kept_tbl))
         in_publish = True  # from here a crash must leave staging (and any journal) to storage.recover
-        storage.publish(silver_root, run_id, publishes)  # one call: Silver and quarantine swap together
+        storage.publish(silver_root, run_id, publishes)  # one call: Silver, quarantine and ledger together
         in_publish = False
         record["published"] = True
+        record["recovery_ledger"] = ledger.ledger_dir(settings, table, d)
+        if t.kind != "fact" and n_pass:
+            record["dims_refreshed"] = _refresh_dims(settings, d, run_id)
         return _finish(settings, record)
     finally:
         if claimed and not in_publish:
             storage.release_staging(silver_root, run_id)
+        if lease is not None:
+            lease.release()
+
+
+def _match_kept(table: str, repaired: pa.Table, sources: list[str], kept: pa.Table | None) -> list[str]:
+    """The source hash of each still-failing row (re-validation returns them without their origin).
+
+    A failing row keeps the repaired raw values, so it is matched to the repaired row with the same
+    Bronze columns; rows identical after repair are interchangeable, so a multiset match is exact.
+    """
+    if kept is None or kept.num_rows == 0:
+        return []
+    by_repaired: dict[str, list[str]] = {}
+    for h_rep, h_src in zip(ledger.row_hashes(repaired, table), sources, strict=True):
+        by_repaired.setdefault(h_rep, []).append(h_src)
+    out = []
+    for h in ledger.row_hashes(kept.select([c for c in repaired.column_names if c in kept.column_names]), table):
+        candidates = by_repaired.get(h)
+        if not candidates:
+            raise EcomlakeError(
+                f"{table}: a still-failing row does not match any selected row after re-validation; "
+                "nothing was published"
+            )
+        out.append(candidates.pop())
+    return out
+
+
+def _empty_silver(s_files: list[str], passing: pa.Table | None) -> pa.Table:
+    schema = _silver_schema(s_files)
+    if schema is not None:
+        return schema.empty_table()
+    return passing.schema.empty_table() if passing is not None else pa.table({})
+
+
+def _refresh_dims(settings: Settings, day: str, run_id: str) -> list[str]:
+    """Rebuild the dims snapshots from D through the newest one, so recovered customers/products
+    reach snapshot(D) and every later snapshot (each is the previous one plus that day's changes)."""
+    from ecomlake.contract import DIM_TABLES
+    from ecomlake.dims.snapshot import publish_snapshots, snapshot_dates
+
+    dates = sorted({x for dim in DIM_TABLES for x in snapshot_dates(settings, dim) if x >= day})
+    if not dates:
+        return []
+    direct = settings.model_copy(deep=True)
+    direct.publish.dims_publish_mode = "direct"  # each snapshot feeds the next: no gate in between
+    for x in dates:
+        publish_snapshots(direct, x, f"{run_id}_dims_{x.replace('-', '')}")
+    return dates
 
 
 def _carried(partition_dir: str) -> dict:
@@ -439,7 +518,17 @@ def _carried(partition_dir: str) -> dict:
         old = storage.read_manifest(partition_dir) or {}
     except InputError:
         return {}
-    standard = {"schema_version", "table", "partition", "run_id", "created_at", "files", "total_rows", "recovered"}
+    standard = {
+        "schema_version",
+        "table",
+        "partition",
+        "run_id",
+        "created_at",
+        "files",
+        "total_rows",
+        "recovered",
+        "recoveries",
+    }
     return {k: v for k, v in old.items() if k not in standard}
 
 

@@ -70,6 +70,7 @@ def quarantine_summary(
     if output is not None:
         ids.user_path(output, "--output")
     qroot = settings.paths.quarantine_path
+    storage.settle(settings.paths.silver_base_path)  # quarantine is published from the Silver staging area
     table_out = []
     all_dates: set[str] = set()
     totals_reason: Counter = Counter()

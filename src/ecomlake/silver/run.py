@@ -22,13 +22,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from ecomlake import storage
+from ecomlake import locks, storage
 from ecomlake.config import Settings
 from ecomlake.contract import CONTRACT, DIM_SNAPSHOTS, DIM_TABLES, FACT_TABLES, silver_columns
 from ecomlake.contract import table as contract_table
 from ecomlake.duck import connect, sql_literal
 from ecomlake.errors import EcomlakeError, InputError
+from ecomlake.quarantine import ledger
 from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
 from ecomlake.silver import dbt_runner
 from ecomlake.silver.codegen import OPTIONAL_BRONZE, PARENT_KEYS
@@ -47,6 +49,7 @@ class TableRun:
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     bronze_present: bool = True
+    recoveries: dict = field(default_factory=dict)  # recorded recoveries re-applied (ledger.Replay)
 
 
 @dataclass
@@ -153,6 +156,44 @@ def _reasons(con, relation: str) -> dict[str, int]:
     return {code: int(n) for code, n in rows}
 
 
+def _reason_counts(values: list[str | None]) -> dict[str, int]:
+    from collections import Counter
+
+    counts = Counter(code for v in values if v for code in v.split("|"))
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _reapply_recoveries(
+    settings: Settings, table: str, day: str, s_stage: str, q_stage: str, echo: Echo | None
+) -> ledger.Replay:
+    """Re-apply the recoveries recorded for table/D to the freshly staged partitions, so a rerun of
+    D keeps what `quarantine recover` did (see ecomlake.quarantine.ledger)."""
+    if not ledger.entries(settings, table, day):
+        return ledger.Replay()
+    s_file = storage.join(s_stage, "part-0000.parquet")
+    q_file = storage.join(q_stage, "part-0000.parquet")
+    pk = list(CONTRACT[table].primary_key)
+    if storage.is_remote(s_file):
+        silver = ledger._read(s_file)
+        schema, keys = silver.schema, silver.select(pk)
+    else:  # only the key columns: a day's Silver can be large
+        schema, keys = pq.read_schema(s_file), pq.read_table(s_file, columns=pk)
+    result = ledger.replay(settings, table, day, schema, keys, ledger._read(q_file))
+    if result.quarantine is not None:
+        ledger._write(result.quarantine, q_file)  # still in staging: nothing is visible yet
+        for rid, rows in result.silver_extra:
+            ledger._write(rows, storage.join(s_stage, f"part-recovered-{rid}.parquet"))
+    say = echo or (lambda _m: None)
+    if result.applied:
+        say(
+            f"      {table}: re-applied {len(result.applied)} recorded recover{'y' if len(result.applied) == 1 else 'ies'} "
+            f"({result.rows_moved} rows back in Silver) from {ledger.ledger_dir(settings, table, day)}"
+        )
+    for rid, why in result.skipped.items():
+        say(f"      warning: {table}: recovery {rid} not re-applied: {why}")
+    return result
+
+
 def export_and_publish(
     settings: Settings,
     con,
@@ -187,7 +228,14 @@ def export_and_publish(
         s_stage = storage.staging_path(silver_root, run_id, table, part)
         q_stage = storage.staging_path(silver_root, run_id, f"{QUARANTINE_STAGING}/{table}", part)
         _copy(con, f"stg_{table}", s_stage)
+        storage.fault("while_writing")
         _copy(con, f"stg_{table}_quarantine", q_stage)
+        replayed = _reapply_recoveries(settings, table, day, s_stage, q_stage, echo)
+        reasons = _reasons(con, f"stg_{table}_quarantine")
+        if replayed.quarantine is not None:
+            silver_rows += replayed.rows_moved
+            quarantine_rows = replayed.quarantine.num_rows
+            reasons = _reason_counts(replayed.quarantine.column("_quarantine_reason").to_pylist())
         publishes.append(
             storage.Publish(
                 s_stage,
@@ -216,9 +264,10 @@ def export_and_publish(
                 int(bronze_rows),
                 int(silver_rows),
                 int(quarantine_rows),
-                _reasons(con, f"stg_{table}_quarantine"),
+                reasons,
                 round(time.perf_counter() - started, 3),
                 bronze_present.get(table, True),
+                replayed.to_dict() if (replayed.applied or replayed.skipped) else {},
             )
         )
     if settings.publish.silver_publish_mode == "staging":
@@ -246,12 +295,62 @@ def run_tables(
     echo: Echo | None = None,
     keep_warehouse: bool = False,
 ) -> SilverRun:
-    """Build, test and publish Base Silver for one date and one group ('facts' or 'dims')."""
+    """Build, test and publish Base Silver for one date and one group ('facts' or 'dims').
+
+    Holds the lease of Silver D for the whole run: a `quarantine recover` of D (or a second run
+    of D) fails at once, naming this run, instead of racing it.
+    """
     day = parse_date(ingest_dt, "ingest date").isoformat()
     if group not in ("facts", "dims"):
         raise InputError(f"unknown table group {group!r} (expected 'facts' or 'dims')")
-    tables = FACT_TABLES if group == "facts" else DIM_TABLES
     run_id = resolve_run_id(run_id)
+    silver_root = settings.paths.silver_base_path
+    storage.makedirs(silver_root)
+    with locks.lease(silver_root, "silver", day, run_id, locks.timeout_of(settings)):
+        return _run_tables(settings, day, group, run_id, echo, keep_warehouse)
+
+
+def _export_from(
+    settings: Settings,
+    warehouse: Path,
+    tables: tuple[str, ...],
+    day: str,
+    run_id: str,
+    present: dict[str, bool],
+    echo: Echo | None,
+) -> list[TableRun]:
+    con = connect(settings, str(warehouse), read_only=True)
+    con.execute("SET enable_progress_bar = false")  # our own progress lines, not DuckDB's bar
+    try:
+        return export_and_publish(settings, con, tables, day, run_id, present, echo)
+    finally:
+        con.close()
+
+
+def publish_from_warehouse(
+    settings: Settings, day: str, group: str, run_id: str, warehouse: Path, echo: Echo | None = None
+) -> list[TableRun]:
+    """The publish half of `run_tables` from a warehouse it already built and tested (kept with
+    ``keep_warehouse=True``): lease, staging, export, recorded recoveries, atomic publish."""
+    tables = FACT_TABLES if group == "facts" else DIM_TABLES
+    silver_root = settings.paths.silver_base_path
+    present = {t: _has_bronze(settings, t, day) for t in tables}
+    with locks.lease(silver_root, "silver", day, run_id, locks.timeout_of(settings)):
+        storage.claim_staging(silver_root, run_id)
+        ok = False
+        try:
+            results = _export_from(settings, warehouse, tables, day, run_id, present, echo)
+            ok = True
+        finally:
+            if settings.publish.silver_publish_mode != "staging" or not ok:
+                storage.release_staging(silver_root, run_id)
+    return results
+
+
+def _run_tables(
+    settings: Settings, day: str, group: str, run_id: str, echo: Echo | None, keep_warehouse: bool
+) -> SilverRun:
+    tables = FACT_TABLES if group == "facts" else DIM_TABLES
     say = echo or (lambda _m: None)
     timings: dict[str, float] = {}
 
@@ -260,6 +359,7 @@ def run_tables(
     check_bronze(settings, tables, day)
     extra = {}
     if group == "facts":
+        storage.settle(settings.paths.silver_dims_path)  # read the dims as last committed
         snap = dims_snapshot_for(settings, day)
         if snap != day:
             say(f"      note: no dims snapshot for {day}; using the latest before it ({snap})")
@@ -268,7 +368,6 @@ def run_tables(
     timings["inputs"] = round(time.perf_counter() - t0, 3)
 
     silver_root = settings.paths.silver_base_path
-    storage.makedirs(silver_root)
     storage.claim_staging(silver_root, run_id)
     warehouse = dbt_runner.warehouse_path(settings, run_id)
     ok = False
@@ -291,12 +390,7 @@ def run_tables(
 
         t0 = time.perf_counter()
         say("[3/4] export + publish (silver and quarantine together)")
-        con = connect(settings, str(warehouse), read_only=True)
-        con.execute("SET enable_progress_bar = false")  # our own progress lines, not DuckDB's bar
-        try:
-            results = export_and_publish(settings, con, tables, day, run_id, present, echo)
-        finally:
-            con.close()
+        results = _export_from(settings, warehouse, tables, day, run_id, present, echo)
         timings["export_publish"] = round(time.perf_counter() - t0, 3)
         ok = True
     finally:

@@ -44,6 +44,7 @@ from ecomlake.storage import (
     partition_path,
     read_json,
     read_manifest,
+    settle,
     sha256_file,
 )
 
@@ -317,6 +318,7 @@ def validate_silver(
             f"silver path not found: {silver} (pass --silver-path or set SILVER_BASE_PATH; run `ecomlake local silver` first)"
         )
     bronze_ok = isdir(bronze)
+    settle(silver)  # a publish killed after its commit is finished first: never judge a half-swapped date
     staged = staged_partitions(silver, run_id)  # staging mode: validate what is about to be promoted
     env = settings.environment
 

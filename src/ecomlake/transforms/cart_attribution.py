@@ -29,7 +29,7 @@ def _tolerance(ctx: Context) -> ir.IntervalScalar:
 
 def _item_cart_dates(ctx: Context) -> set[dt.date]:
     """Cart dates of the carts that received items on D."""
-    items = ctx.arrivals("cart_items")
+    items = ctx.changed("cart_items")
     added = {d for d in ctx.dates(items.added_dt) if d is not None}
     if not added:
         return set()
@@ -51,7 +51,7 @@ def affected_dates(ctx: Context) -> set[dt.date]:
     if "attribution_dates" in ctx.cache:
         return ctx.cache["attribution_dates"]
     t = ctx.tolerance_days
-    arrived = ctx.dates(ctx.arrivals("orders").order_dt) | ctx.dates(ctx.arrivals("shopping_carts").created_dt)
+    arrived = ctx.dates(ctx.changed("orders").order_dt) | ctx.dates(ctx.changed("shopping_carts").created_dt)
     arrived |= _item_cart_dates(ctx)
     out = spread(arrived, t, t)
     window_open_from = (

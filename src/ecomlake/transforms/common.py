@@ -5,7 +5,10 @@
   to the arrival partitions that can hold a given range of business dates;
 - D's own arrivals (partition ingest_dt = D), from which each table derives the partitions it
   rewrites;
-- exactly the dims snapshot for D (or the latest one before D, with a warning), one row per key.
+- exactly the dims snapshot for D, one row per key (an older one only when the run was started
+  with `allow_older_dims`, which the run record and the gate report name);
+- the rows `quarantine recover` published since Enriched last looked (`changed`), so the business
+  dates they touch are recomputed like those of D's arrivals.
 
 Everything returned is an Ibis table on the DuckDB backend, so a transform written against these
 inputs runs unchanged on another Ibis backend once the readers point at it.
@@ -119,6 +122,9 @@ class Context:
     _dims: dict[str, ir.Table] = field(default_factory=dict)
     cache: dict = field(default_factory=dict)  # results shared by transforms of one run (e.g. the cart matching)
     _cached: list = field(default_factory=list)
+    allow_older_dims: bool = False
+    # Recovery ledger files (Silver rows recovered into partitions <= D) Enriched has not applied yet.
+    recovered_files: dict[str, list[str]] = field(default_factory=dict)
 
     def materialize(self, expr: ir.Table) -> ir.Table:
         """Compute an intermediate once (a temp table) and reuse it; released by `close`."""
@@ -221,6 +227,11 @@ class Context:
         lo = (after + ONE_DAY) if after is not None else self.ingest_dt
         return self._read(table, self.files(table, lo=lo))
 
+    def changed(self, table: str) -> ir.Table:
+        """Rows whose business dates this run must recompute: D's arrivals, plus the rows quarantine
+        recovery published into any partition <= D since Enriched last applied the ledger."""
+        return self._read(table, self.files(table, lo=self.ingest_dt) + self.recovered_files.get(table, []))
+
     def dates(self, column: ir.Value) -> set[dt.date | None]:
         """Distinct values of a date column (executed)."""
         values = self.backend.to_pyarrow(column.name("d").as_table().distinct())
@@ -258,7 +269,15 @@ class Context:
             )
         chosen = max(found)
         if chosen != self.ingest_dt:
-            self.warn(f"{name}: no snapshot for {self.ingest_dt}; using the latest before it ({chosen})")
+            if not self.allow_older_dims:
+                # ENRICHED.md: the tables for D read exactly the snapshot of D.
+                raise InputError(
+                    f"no {name} snapshot for {self.ingest_dt} under {self.dims_root} (latest before it: {chosen}); "
+                    f"run `ecomlake local dims --date {self.ingest_dt}` first, or pass --allow-older-dims to use {chosen}"
+                )
+            self.warn(
+                f"{name}: no snapshot for {self.ingest_dt}; using the latest before it ({chosen}) (--allow-older-dims)"
+            )
         self.snapshot_dates[name] = chosen
         return chosen
 
@@ -294,10 +313,13 @@ class Context:
 
     # ------------------------------------------------------------------ fingerprints (state validity)
     def fingerprint(self, tables: Iterable[str], upto: dt.date) -> dict[str, dict[str, str]]:
-        """Per table and partition <= upto, a hash of its data files (names and sizes).
+        """Per table and partition <= upto, a hash of its data files' contents.
 
-        Incremental state built at `upto` is only reused when these still match, so a partition
-        republished later (e.g. by `quarantine recover`) forces a full recomputation.
+        The sha256 of every file comes from the partition's `_manifest.json` (written at publish);
+        a partition without a manifest (placed by hand) has its files hashed here. Incremental
+        state built at `upto` is only reused when these still match, so a partition republished
+        later, even with files of the same names and sizes (e.g. by `quarantine recover` or a rerun
+        of Base Silver), forces a full recomputation.
         """
         out: dict[str, dict[str, str]] = {}
         for table in tables:
@@ -306,17 +328,23 @@ class Context:
                 if d > upto:
                     continue
                 pdir = storage.partition_path(self.silver_root, table, d.isoformat())
-                h = hashlib.sha256()
-                for f in storage.list_data_files(pdir):
-                    if storage.is_remote(f):
-                        fs, p = storage.fs_for(f)
-                        size = fs.size(p)
-                    else:
-                        size = os.path.getsize(f)
-                    h.update(f"{f.rsplit('/', 1)[-1]}:{size};".encode())
-                parts[d.isoformat()] = h.hexdigest()[:16]
+                parts[d.isoformat()] = _partition_digest(pdir)
             out[table] = parts
         return out
+
+
+def _partition_digest(pdir: str) -> str:
+    files = {f.rsplit("/", 1)[-1]: f for f in storage.list_data_files(pdir)}
+    try:
+        manifest = storage.read_manifest(pdir) or {}
+    except InputError:
+        manifest = {}
+    listed = {e.get("path"): e.get("sha256") for e in manifest.get("files", []) if isinstance(e, dict)}
+    h = hashlib.sha256()
+    for name in sorted(files):
+        digest = listed.get(name) or storage.sha256_file(files[name])  # not in the manifest: hash it
+        h.update(f"{name}:{digest};".encode())
+    return h.hexdigest()[:32]
 
 
 def spread(dates: Iterable[dt.date | None], before: int, after: int, cap: dt.date | None = None) -> set[dt.date]:

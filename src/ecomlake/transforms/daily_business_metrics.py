@@ -32,9 +32,9 @@ SHORT = 7  # *_7d_avg
 
 def affected_dates(ctx: Context) -> set[dt.date]:
     arrived = (
-        ctx.dates(ctx.arrivals("orders").order_dt)
-        | ctx.dates(ctx.arrivals("shopping_carts").created_dt)
-        | ctx.dates(ctx.arrivals("returns").return_dt)
+        ctx.dates(ctx.changed("orders").order_dt)
+        | ctx.dates(ctx.changed("shopping_carts").created_dt)
+        | ctx.dates(ctx.changed("returns").return_dt)
     )
     arrived = {d for d in arrived if d is not None}
     if not arrived:

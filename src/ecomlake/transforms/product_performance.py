@@ -21,9 +21,9 @@ RATE_WINDOW_DAYS = 30  # the return rate's window, part of its definition (units
 
 def affected_dates(ctx: Context) -> set[dt.date]:
     arrived = (
-        ctx.dates(ctx.arrivals("order_items").order_dt)
-        | ctx.dates(ctx.arrivals("return_items").return_dt)
-        | ctx.dates(ctx.arrivals("cart_items").added_dt)
+        ctx.dates(ctx.changed("order_items").order_dt)
+        | ctx.dates(ctx.changed("return_items").return_dt)
+        | ctx.dates(ctx.changed("cart_items").added_dt)
     )
     arrived = {d for d in arrived if d is not None}
     if not arrived:

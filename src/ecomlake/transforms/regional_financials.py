@@ -46,7 +46,7 @@ def tax_table(ctx: Context) -> ir.Table:
 
 
 def affected_dates(ctx: Context) -> set[dt.date]:
-    return {d for d in ctx.dates(ctx.arrivals("orders").order_dt) if d is not None}
+    return {d for d in ctx.dates(ctx.changed("orders").order_dt) if d is not None}
 
 
 def build(ctx: Context) -> tuple[ir.Table, set[dt.date]]:

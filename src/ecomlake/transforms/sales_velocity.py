@@ -20,7 +20,7 @@ from ecomlake.transforms.schemas import SALES_VELOCITY
 
 def affected_dates(ctx: Context) -> set[dt.date]:
     n = ctx.cfg.sales_velocity_window_days
-    arrived = {d for d in ctx.dates(ctx.arrivals("order_items").order_dt) if d is not None}
+    arrived = {d for d in ctx.dates(ctx.changed("order_items").order_dt) if d is not None}
     if not arrived:
         return set()
     return spread(arrived, 0, 2 * n - 1, cap=max(*arrived, ctx.ingest_dt))
