@@ -26,6 +26,7 @@ from ecomlake import ids, storage
 from ecomlake.config import Settings
 from ecomlake.duck import connect
 from ecomlake.enriched import state as state_mod
+from ecomlake.lake import require_silver_day
 from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
 from ecomlake.transforms import builders
 from ecomlake.transforms.common import Context
@@ -142,6 +143,8 @@ def run_enriched(
 ) -> EnrichedRunResult:
     """Build the Enriched tables for `ingest_dt`, publish them, write the run record."""
     d = parse_date(ingest_dt, "--ingest-dt")
+    # Refuse before anything is written: a day without Base Silver would publish empty partitions.
+    require_silver_day(settings, d.isoformat())
     run_id = resolve_run_id(run_id, "enriched_")
     if tables is not None:
         for name in tables:
@@ -220,7 +223,8 @@ def run_enriched(
             storage.mark_pending(root, run_id, publishes, gate="enriched_quality")
         else:
             storage.publish(root, run_id, publishes)
-            refresh_latest(settings, d, wanted)
+            # `_latest.parquet` and Gold's default as-of date move only after the gate passed:
+            # ecomlake.enriched.current.publish_current, called by whoever runs the gate.
         ok = True
     finally:
         ctx.close()
@@ -264,21 +268,19 @@ LATEST_NAME = "_latest.parquet"
 
 
 def refresh_latest(settings: Settings, ingest_dt: dt.date, tables: list[str]) -> list[str]:
-    """Copy the newest snapshot of each snapshot table to `<table>/_latest.parquet`.
+    """Copy the snapshot for `ingest_dt` of each snapshot table to `<table>/_latest.parquet`.
 
     The runbook diagnoses with `pl.read_parquet('data/silver/enriched/int_customer_lifetime_value/*.parquet')`,
     which only sees files at the table root. The leading underscore keeps the copy out of every
-    partitioned reader (Spark, Hive, BigQuery and our own listing skip `_` files), and only a run
-    for the newest snapshot date refreshes it, so a backfill never replaces it with older data.
+    partitioned reader (Spark, Hive, BigQuery and our own listing skip `_` files). Only
+    `ecomlake.enriched.current.publish_current` calls this, after the gate passed and only for a
+    date not older than the current one, so neither a failed run nor a backfill replaces it.
     """
     root = settings.paths.silver_enriched_path
     written = []
     for name in tables:
         spec = SPECS[name]
         if not spec.snapshot:
-            continue
-        dated = [p for p in storage.list_partitions(root, name, spec.partition_key) if p != NULL_PARTITION]
-        if not dated or max(dated) != ingest_dt.isoformat():
             continue
         files = storage.list_data_files(storage.partition_path(root, name, ingest_dt.isoformat(), spec.partition_key))
         if not files:
@@ -303,12 +305,14 @@ def _read_parquet(path: str) -> pa.Table:
 
 def promote_enriched(settings: Settings, run_id: str) -> list[dict]:
     """Staging publish mode: move a gated run's partitions into place (`ecomlake enriched promote`)."""
+    from ecomlake.enriched.current import publish_current
+
     ids.run_id(run_id)
     manifests = storage.promote(settings.paths.silver_enriched_path, run_id)
     path = run_record_path(settings, run_id)
     if storage.exists(path):
         record = storage.read_json(path)
-        refresh_latest(settings, dt.date.fromisoformat(record["ingest_dt"]), list(record.get("tables", {})))
+        publish_current(settings, record["ingest_dt"], run_id, "PROMOTED")
         record.update(status="published", staging_root=None, promoted_at=utc_now_iso())
         storage.write_json_atomic(path, record)
     return manifests
