@@ -101,8 +101,7 @@ def missing_bronze_hint(settings: Settings, day: str | None = None) -> str:
         held = f" (it holds {span(have)})" if have else ""
         return (
             f"land that Bronze under {root}{held} from the source that wrote this lake's other data{demo}; "
-            "do not generate it: `ecomlake bronze generate` writes an unrelated world whose rows do not match "
-            "this lake's dims"
+            "do not generate synthetic Bronze into this lake: its customers and products are not in the lake's dims"
         )
     return (
         f"land Bronze under {root} first: your export, the demo's sample (`ecomlake local demo-fast`), or "
