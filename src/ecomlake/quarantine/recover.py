@@ -30,7 +30,15 @@ from ecomlake.config import Settings
 from ecomlake.contract import CONTRACT
 from ecomlake.contract import table as contract_table
 from ecomlake.errors import EcomlakeError, InputError
-from ecomlake.quarantine import META_COLUMNS, NULL_TOKENS, REASON, RUN_ID, TIMESTAMP, read_files
+from ecomlake.quarantine import (
+    META_COLUMNS,
+    NULL_TOKENS,
+    REASON,
+    RUN_ID,
+    TIMESTAMP,
+    read_files,
+    require_quarantine_root,
+)
 from ecomlake.quarantine.inspect import check_reason
 from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
 
@@ -286,6 +294,7 @@ def recover_quarantine(
         "still_failing_reasons": {},
         "published": False,
     }
+    require_quarantine_root(settings)  # before claim_staging, which would create a mistyped root
     claimed = in_publish = False
     if not dry_run:
         storage.claim_staging(silver_root, run_id)  # also finishes an interrupted earlier publish
