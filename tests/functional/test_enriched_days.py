@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from enriched_fixtures import CONFIG, DAYS, Lake, fill_small_lake
+from enriched_fixtures import CONFIG, DAYS, Lake, fill_small_lake, item, order
 
 from ecomlake.cli.main import main
 from ecomlake.gold.runner import resolve_as_of
@@ -42,14 +42,20 @@ def _pointer(lake: Lake) -> str:
     return json.loads((lake.enriched / "_latest.json").read_text())["ingest_dt"]
 
 
-@pytest.fixture
-def built(tmp_path, monkeypatch, capsys):
-    """Four Silver days, all four built by `ecomlake local enriched` (gated, so the pointer is at day 4)."""
-    lake = Lake(tmp_path)
+@pytest.fixture(scope="module")
+def built_once(tmp_path_factory) -> Path:
+    """Four Silver days, all four built by `ecomlake local enriched` (gated: the pointer is at day 4)."""
+    lake = Lake(tmp_path_factory.mktemp("enriched_days") / "lake")
     fill_small_lake(lake)
-    assert _cli(monkeypatch, lake, ["local", "enriched"]) == 0
-    capsys.readouterr()
-    return lake
+    with pytest.MonkeyPatch.context() as mp:
+        assert _cli(mp, lake, ["local", "enriched"]) == 0
+    return lake.root
+
+
+@pytest.fixture
+def built(built_once, tmp_path) -> Lake:
+    """A private copy of the built lake (every path of a Lake is under its root)."""
+    return Lake(shutil.copytree(built_once, tmp_path / "lake"))
 
 
 def test_a_day_without_base_silver_is_refused_before_anything_is_written(built, monkeypatch, capsys):
@@ -77,31 +83,29 @@ def test_a_day_missing_one_fact_table_is_refused_too(built, monkeypatch, capsys)
     assert f"silver/base/returns/ingest_dt={DAYS[-1]}" in err and "more fact tables" not in err
 
 
-def test_a_failed_gate_moves_neither_latest_nor_golds_as_of(tmp_path, monkeypatch, capsys):
-    lake = Lake(tmp_path)
-    fill_small_lake(lake)
-    for d in DAYS[:3]:
-        assert _cli(monkeypatch, lake, ["enriched", "run", "--ingest-dt", d]) == 0
-    assert _pointer(lake) == DAYS[2] and _latest_days(lake) == {dt.date.fromisoformat(DAYS[2])}
-    # A config under which day 4's gate FAILs (local env: exit 0, but a FAIL).
+def test_a_failed_gate_moves_neither_latest_nor_golds_as_of(built, tmp_path, monkeypatch, capsys):
+    lake, d4, d5 = built, DAYS[3], "2023-01-05"
+    assert _pointer(lake) == d4 and _latest_days(lake) == {dt.date.fromisoformat(d4)}
+    # A fifth Silver day, and a config under which its gate FAILs (local env: exit 0, but a FAIL).
+    lake.write_dims(d5, [{"customer_id": f"C{i}"} for i in range(1, 6)], [{"product_id": p} for p in range(1, 5)])
+    lake.write_day(d5, orders=[order("O51", "C1", f"{d5}T09:00:00", 10)], order_items=[item("O51", 1, d5, 1, 5)])
     cfg = yaml.safe_load(CONFIG.read_text())
     cfg["enriched_validation"]["min_table_rows"]["int_daily_business_metrics"] = 1_000_000
     failing = tmp_path / "failing.yml"
     failing.write_text(yaml.safe_dump(cfg))
-    capsys.readouterr()
-    assert _cli(monkeypatch, lake, ["enriched", "run", "--ingest-dt", DAYS[3]], ECOM_CONFIG_PATH=str(failing)) == 0
+    assert _cli(monkeypatch, lake, ["enriched", "run", "--ingest-dt", d5], ECOM_CONFIG_PATH=str(failing)) == 0
     out = capsys.readouterr().out
-    assert f"gate FAILED for {DAYS[3]}: _latest.parquet and Gold's default as-of date were not moved" in out
-    assert (lake.enriched / "int_customer_lifetime_value" / f"ingest_dt={DAYS[3]}").is_dir()  # direct mode
-    assert _pointer(lake) == DAYS[2] and _latest_days(lake) == {dt.date.fromisoformat(DAYS[2])}
-    assert resolve_as_of(lake.settings(), None) == dt.date.fromisoformat(DAYS[2])
+    assert f"gate FAILED for {d5}: _latest.parquet and Gold's default as-of date were not moved" in out
+    assert (lake.enriched / "int_customer_lifetime_value" / f"ingest_dt={d5}").is_dir()  # direct mode
+    assert _pointer(lake) == d4 and _latest_days(lake) == {dt.date.fromisoformat(d4)}
+    assert resolve_as_of(lake.settings(), None) == dt.date.fromisoformat(d4)
     # The same day with a passing gate moves both; a passing backfill of an older day moves nothing.
-    assert _cli(monkeypatch, lake, ["enriched", "run", "--ingest-dt", DAYS[3]]) == 0
-    assert f"{DAYS[3]} is current" in capsys.readouterr().out
-    assert _pointer(lake) == DAYS[3] and _latest_days(lake) == {dt.date.fromisoformat(DAYS[3])}
+    assert _cli(monkeypatch, lake, ["enriched", "run", "--ingest-dt", d5]) == 0
+    assert f"{d5} is current" in capsys.readouterr().out
+    assert _pointer(lake) == d5 and _latest_days(lake) == {dt.date.fromisoformat(d5)}
     assert _cli(monkeypatch, lake, ["enriched", "run", "--ingest-dt", DAYS[1]]) == 0
-    assert f"older than the current day {DAYS[3]}" in capsys.readouterr().out
-    assert _pointer(lake) == DAYS[3] and resolve_as_of(lake.settings(), None) == dt.date.fromisoformat(DAYS[3])
+    assert f"older than the current day {d5}" in capsys.readouterr().out
+    assert _pointer(lake) == d5 and resolve_as_of(lake.settings(), None) == dt.date.fromisoformat(d5)
 
 
 def test_local_enriched_decides_from_the_lake_not_from_run_records(built, monkeypatch, capsys):
@@ -124,11 +128,11 @@ def test_local_enriched_decides_from_the_lake_not_from_run_records(built, monkey
     assert enriched_days_to_build(settings) == DAYS
 
 
-def test_gold_names_the_enriched_days_it_is_missing(tmp_path, monkeypatch, capsys):
-    lake = Lake(tmp_path)
-    fill_small_lake(lake)
-    assert _cli(monkeypatch, lake, ["enriched", "run", "--ingest-dt", DAYS[-1]]) == 0  # only the newest day
-    capsys.readouterr()
+def test_gold_names_the_enriched_days_it_is_missing(built, monkeypatch, capsys):
+    lake = built
+    for d in DAYS[:-1]:  # Enriched as if only the newest day had been built
+        for t in SNAPSHOTS:
+            shutil.rmtree(lake.enriched / t / f"ingest_dt={d}")
     assert missing_enriched_days(lake.settings(), DAYS[-1]) == DAYS[:-1]
     assert _cli(monkeypatch, lake, ["gold", "run"]) == 2
     err = capsys.readouterr().err
