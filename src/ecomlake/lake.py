@@ -165,7 +165,8 @@ def require_silver_day(settings: Settings, day: str, layer: str = "enriched") ->
 
 
 def enriched_days(settings: Settings) -> list[str]:
-    """Run days Enriched holds: every snapshot table has its ``ingest_dt=D`` partition with data."""
+    """Run days Enriched holds: every snapshot table has a complete ``ingest_dt=D`` partition (data
+    files and the `_SUCCESS` its publish writes last)."""
     from ecomlake.transforms.schemas import SPECS
 
     root = settings.paths.silver_enriched_path
@@ -175,7 +176,8 @@ def enriched_days(settings: Settings) -> list[str]:
             continue
         days = set()
         for d in _dates(storage.list_partitions(root, name, spec.partition_key)):
-            if storage.list_data_files(storage.partition_path(root, name, d, spec.partition_key)):
+            part = storage.partition_path(root, name, d, spec.partition_key)
+            if storage.list_data_files(part) and storage.exists(storage.join(part, storage.SUCCESS_NAME)):
                 days.add(d)
         sets.append(days)
     return sorted(set.intersection(*sets)) if sets else []

@@ -118,6 +118,9 @@ def test_local_enriched_decides_from_the_lake_not_from_run_records(built, monkey
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("== enriched")]
     assert lines == [f"== enriched {d} ({i}/4)" for i, d in enumerate(DAYS, 1)]
     assert enriched_days(settings) == DAYS
+    # A partition without the _SUCCESS its publish writes last is not a built day.
+    (lake.enriched / "int_inventory_risk" / f"ingest_dt={DAYS[2]}" / "_SUCCESS").unlink()
+    assert enriched_days_to_build(settings) == DAYS[2:]
     # A day missing in the middle: that day and every later one (state and business dates carry forward).
     for t in SNAPSHOTS:
         shutil.rmtree(lake.enriched / t / f"ingest_dt={DAYS[1]}")
