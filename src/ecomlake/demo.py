@@ -162,7 +162,7 @@ def land_sample_bronze(settings: Settings, sample_root: str, run_id: str) -> dic
     sample_parts = {(t, d) for t in TABLES for d in storage.list_partitions(sample_root, t)}
     days = sorted({d for t, d in sample_parts})
     counts = {"landed": 0, "kept": 0, "repaired": 0}
-    if not storage.is_remote(target) and Path(target).resolve() == Path(sample_root).resolve():
+    if Path(target).resolve() == Path(sample_root).resolve():
         counts["kept"] = len(sample_parts)  # the lake reads the sample in place
         return counts
     lake_parts = {(t, d) for t in TABLES for d in storage.list_partitions(target, t)}
@@ -198,12 +198,7 @@ def land_sample_bronze(settings: Settings, sample_root: str, run_id: str) -> dic
             for t, d in todo:
                 part = storage.partition_name(d)
                 staged = storage.staging_path(target, run_id, t, part)
-                src = storage.partition_path(sample_root, t, d)
-                if storage.is_remote(staged):
-                    fs, p = storage.fs_for(staged)
-                    fs.put(src.rstrip("/") + "/", p, recursive=True)
-                else:
-                    shutil.copytree(src, staged)
+                shutil.copytree(storage.partition_path(sample_root, t, d), staged)
                 publishes.append(storage.Publish(staged, storage.partition_path(target, t, d), t, part))
             storage.publish(target, run_id, publishes, sealed=True)
         finally:

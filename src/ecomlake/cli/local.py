@@ -30,7 +30,7 @@ def staged_note(layer: str, env_var: str, root: str, run_id: str) -> str:
         f"staged, NOT published ({env_var}=staging): readers still see the previous data; the partitions wait "
         f"under {storage.staging_root(root, run_id)}. No `ecomlake promote {layer}` command exists yet (only "
         "`ecomlake enriched promote`, for Enriched); after the gate passed, promote them with "
-        f"`python -c \"from ecomlake import storage; storage.promote('{root}', '{run_id}')\"`"
+        f"`python -c \"import ecomlake.storage as storage; storage.promote('{root}', '{run_id}')\"`"
     )
 
 
