@@ -47,8 +47,8 @@ browser:
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml $(LOCK_EXTRAS) --universal --python-version 3.11 -o $(LOCK)
 
-bench: $(STAMP)
-	$(BIN)/ecomlake bench --orders-per-day 10000 --days 2 --repeat 2 --history-days 7
+bench: $(STAMP)  # the quick benchmark; report and raw results go to benchmarks/results/
+	$(BIN)/ecomlake bench
 
 clean:
 	rm -rf data docs/validation_reports dbt_duckdb/target dbt_duckdb/logs

@@ -1,7 +1,11 @@
 """The runbook's demos, end to end on local DuckDB.
 
-`demo_fast` (``ecomlake local demo-fast``): the sample Bronze lake (unzipped from
-``samples/bronze_samples.zip`` when missing), the pre-cooked history (``samples/dims_samples.zip``:
+Both land the sample Bronze lake (unzipped from ``samples/bronze_samples.zip`` into
+``samples/bronze`` when missing) at the lake's Bronze root (``data/bronze`` by default), so that
+after the demo every layer command, a hand dbt run and the runbook's ``ls data/bronze/...`` see the
+same Bronze the demo processed (`land_sample_bronze`).
+
+`demo_fast` (``ecomlake local demo-fast``): the sample Bronze, the pre-cooked history (``samples/dims_samples.zip``:
 the dims snapshots up to the demo date and the Base Silver of the days before it), then ONE day
 through Base Silver (dbt build with its tests), the Silver gate, Enriched, the Enriched gate and
 Gold. It ends with a summary built from the gates' own results and writes it as JSON too.
@@ -103,6 +107,114 @@ def ensure_bronze_samples(settings: Settings, echo: Echo | None = None) -> str:
         if echo:
             echo(f"unzipped {archive} -> {bronze}")
     return str(bronze)
+
+
+SAMPLE_SOURCE = {
+    "source": f"samples/{BRONZE_ZIP}",
+    "description": f"the demo sample from samples/{BRONZE_ZIP}",
+    "command": "ecomlake local demo-fast",
+}
+
+
+def _files_digest(partition_dir: str) -> dict[str, str]:
+    """sha256 of every file of a partition (data, manifest, markers, ledger)."""
+    return {
+        name: storage.sha256_file(storage.join(partition_dir, name))
+        for name in storage.listdir(partition_dir)
+        if not name.startswith(".") and not storage.isdir(storage.join(partition_dir, name))
+    }
+
+
+def _batch_id(partition_dir: str) -> str | None:
+    """The partition's batch: from its manifest, else from the first data file's batch_id column."""
+    try:
+        manifest = storage.read_manifest(partition_dir)
+    except InputError:
+        manifest = None
+    if manifest and manifest.get("batch_id"):
+        return str(manifest["batch_id"])
+    import pyarrow.parquet as pq
+
+    for f in storage.list_data_files(partition_dir):
+        try:
+            col = pq.read_table(f, columns=["batch_id"]).column(0)
+        except Exception:  # an unreadable file says nothing about its batch
+            continue
+        if len(col):
+            return col[0].as_py()
+    return None
+
+
+def land_sample_bronze(settings: Settings, sample_root: str, run_id: str) -> dict[str, int]:
+    """Put the sample's Bronze where every layer command reads Bronze (`paths.bronze_base_path`).
+
+    The demo's lake must be a lake like any other: after `make demo`, `ecomlake local dims|silver`,
+    a hand `dbt run` and the runbook's `ls data/bronze/...` all read data/bronze. Partitions
+    already there and identical are kept; a sample partition damaged by hand (same batch, other
+    bytes) is landed again. Bronze that is not the sample (another batch, or days the sample does
+    not have) stops the demo before anything is written: mixing it with the sample's pre-built dims
+    would quarantine or publish rows of two unrelated worlds side by side.
+    """
+    from ecomlake.contract import TABLES
+    from ecomlake.lake import SOURCE_NAME
+
+    target = settings.paths.bronze_base_path
+    sample_parts = {(t, d) for t in TABLES for d in storage.list_partitions(sample_root, t)}
+    days = sorted({d for t, d in sample_parts})
+    counts = {"landed": 0, "kept": 0, "repaired": 0}
+    if Path(target).resolve() == Path(sample_root).resolve():
+        counts["kept"] = len(sample_parts)  # the lake reads the sample in place
+        return counts
+    lake_parts = {(t, d) for t in TABLES for d in storage.list_partitions(target, t)}
+    foreign = sorted(lake_parts - sample_parts)
+    todo: list[tuple[str, str]] = []
+    for t, d in sorted(sample_parts):
+        src = storage.partition_path(sample_root, t, d)
+        if (t, d) in lake_parts:
+            dst = storage.partition_path(target, t, d)
+            if _files_digest(src) == _files_digest(dst):
+                counts["kept"] += 1
+                continue
+            if _batch_id(dst) != _batch_id(src):
+                foreign.append((t, d))
+                continue
+            counts["repaired"] += 1
+        else:
+            counts["landed"] += 1
+        todo.append((t, d))
+    if foreign:
+        t, d = foreign[0]
+        more = f" and {len(foreign) - 1} more partitions" if len(foreign) > 1 else ""
+        raise InputError(
+            f"{target} already holds Bronze that is not the demo sample ({t}/ingest_dt={d}{more}); the demo will "
+            f"not mix the sample into it: move {target} and the lake built from it aside, or point the demo at "
+            "another lake (BRONZE_BASE_PATH, SILVER_BASE_PATH, SILVER_DIMS_PATH, ... or --config)"
+        )
+    if todo:
+        storage.makedirs(target)
+        storage.claim_staging(target, run_id)
+        try:
+            publishes = []
+            for t, d in todo:
+                part = storage.partition_name(d)
+                staged = storage.staging_path(target, run_id, t, part)
+                shutil.copytree(storage.partition_path(sample_root, t, d), staged)
+                publishes.append(storage.Publish(staged, storage.partition_path(target, t, d), t, part))
+            storage.publish(target, run_id, publishes, sealed=True)
+        finally:
+            storage.release_staging(target, run_id)
+    storage.write_json_atomic(
+        storage.join(target, SOURCE_NAME), {**SAMPLE_SOURCE, "days": days, "landed_at": utc_now_iso(), "run_id": run_id}
+    )
+    return counts
+
+
+def _landed_line(counts: dict[str, int], target: str) -> str:
+    parts = [f"{counts['landed']} partitions landed"]
+    if counts["repaired"]:
+        parts.append(f"{counts['repaired']} repaired")
+    parts.append(f"{counts['kept']} already there")
+    return ", ".join(parts) + f" in {target}"
 
 
 def _with_paths(settings: Settings, **paths: str | None) -> Settings:
@@ -272,6 +384,7 @@ def _gate_or_stop(name: str, code: int, result, report: str | None) -> None:
 
 def demo_fast(settings: Settings, demo_date: str = DEMO_DATE, echo: Echo = print) -> DemoSummary:
     """Pre-cooked dims + one day end to end, all gates. Raises GateFailed (exit 1) on a failing gate."""
+    from ecomlake.enriched.current import publish_current
     from ecomlake.enriched.runner import run_enriched
     from ecomlake.enriched.validate import validate_enriched
     from ecomlake.gold.runner import run_gold
@@ -280,17 +393,34 @@ def demo_fast(settings: Settings, demo_date: str = DEMO_DATE, echo: Echo = print
 
     day = parse_date(demo_date, "--date").isoformat()
     t_start = time.perf_counter()
-    bronze = ensure_bronze_samples(settings, echo)
-    settings = _with_paths(settings, bronze_base_path=bronze)
+    sample = ensure_bronze_samples(settings, echo)
+    if day not in storage.list_partitions(sample, "orders"):
+        raise InputError(
+            f"no sample Bronze for {day} under {sample} (sample days: {', '.join(storage.list_partitions(sample, 'orders'))})"
+        )
+    settings = settings.model_copy(deep=True)
     # The demo publishes straight away: there is no separate promote step on a laptop.
     settings.publish.silver_publish_mode = settings.publish.dims_publish_mode = "direct"
     settings.publish.enriched_publish_mode = "direct"
     run_id = new_run_id("demo_")
     s = DemoSummary(run_id=run_id, demo_date=day)
-    stage_names = ["dims (pre-cooked)", "base silver", "silver gate", "enriched", "enriched gate", "gold"]
+    target = settings.paths.bronze_base_path
+    stage_names = [
+        "bronze (sample)",
+        "dims (pre-cooked)",
+        "base silver",
+        "silver gate",
+        "enriched",
+        "enriched gate",
+        "gold",
+    ]
     with _Stages(stage_names, echo) as st:
         st.run(
             stage_names[0],
+            lambda: (lambda c: (c, _landed_line(c, target)))(land_sample_bronze(settings, sample, run_id)),
+        )
+        st.run(
+            stage_names[1],
             lambda: (
                 lambda c: (
                     c,
@@ -308,7 +438,7 @@ def demo_fast(settings: Settings, demo_date: str = DEMO_DATE, echo: Echo = print
                 f"models, {run.dbt.get('tests_passed', 0)} tests passed"
             )
 
-        srun = st.run(stage_names[1], silver)
+        srun = st.run(stage_names[2], silver)
 
         def silver_gate():
             code, res = validate_silver(
@@ -316,7 +446,7 @@ def demo_fast(settings: Settings, demo_date: str = DEMO_DATE, echo: Echo = print
             )
             return (code, res), f"{res.overall_status.value}"
 
-        code, sgate = st.run(stage_names[2], silver_gate)
+        code, sgate = st.run(stage_names[3], silver_gate)
         s.reports["silver"] = _report_path(settings, "SILVER_QUALITY", day)
         s.metrics["silver"] = storage.join(settings.paths.metrics_base_path, f"silver_quality_{sgate.run_id}.json")
         _gate_or_stop("Silver", code, sgate, s.reports["silver"])
@@ -329,28 +459,30 @@ def demo_fast(settings: Settings, demo_date: str = DEMO_DATE, echo: Echo = print
                 r = run_enriched(settings, d, run_id=f"{run_id}_enriched_{d}")
                 code, res = validate_enriched(settings, d, run_id=r.run_id)
                 _gate_or_stop("Enriched", code, res, _report_path(settings, "ENRICHED_QUALITY", d))
+                publish_current(settings, d, r.run_id, res.overall_status.value)
             r = run_enriched(settings, day, run_id=f"{run_id}_enriched")
             return r, (
                 f"{sum(t.rows for t in r.tables):,} rows in {len(r.tables)} tables for {day} "
                 f"(after {len(history)} earlier days)"
             )
 
-        erun = st.run(stage_names[3], enriched)
+        erun = st.run(stage_names[4], enriched)
 
         def enriched_gate():
             code, res = validate_enriched(settings, day, run_id=erun.run_id)
             return (code, res), res.overall_status.value
 
-        code, egate = st.run(stage_names[4], enriched_gate)
+        code, egate = st.run(stage_names[5], enriched_gate)
         s.reports["enriched"] = _report_path(settings, "ENRICHED_QUALITY", day)
         s.metrics["enriched"] = storage.join(settings.paths.metrics_base_path, f"enriched_quality_{egate.run_id}.json")
         _gate_or_stop("Enriched", code, egate, s.reports["enriched"])
+        publish_current(settings, day, erun.run_id, egate.overall_status.value)
 
         def gold():
             g = run_gold(settings, run_date=day, run_id=f"{run_id}_gold")
             return g, f"{len(g.marts)} marts, {g.tests_passed} tests passed -> {g.warehouse}"
 
-        grun = st.run(stage_names[5], gold)
+        grun = st.run(stage_names[6], gold)
     s.stages = st.lines
     _fill_summary(s, settings, srun, sgate, egate, grun)
     s.seconds = round(time.perf_counter() - t_start, 1)
@@ -365,6 +497,7 @@ def demo_full(settings: Settings, end_date: str | None = None, echo: Echo = prin
     """Every sample day from Bronze up to `end_date` (default: the last), day by day, then Gold."""
     from ecomlake.dims.snapshot import run_dims
     from ecomlake.dims.validate import validate_dims
+    from ecomlake.enriched.current import publish_current
     from ecomlake.enriched.runner import run_enriched
     from ecomlake.enriched.validate import validate_enriched
     from ecomlake.gold.runner import run_gold
@@ -374,21 +507,26 @@ def demo_full(settings: Settings, end_date: str | None = None, echo: Echo = prin
     if end_date is not None:
         parse_date(end_date, "--end-date")  # a bad date stops the demo before it unzips anything
     t_start = time.perf_counter()
-    bronze = ensure_bronze_samples(settings, echo)
-    settings = _with_paths(settings, bronze_base_path=bronze)
+    sample = ensure_bronze_samples(settings, echo)
+    settings = settings.model_copy(deep=True)
     settings.publish.silver_publish_mode = settings.publish.dims_publish_mode = "direct"
     settings.publish.enriched_publish_mode = "direct"
-    days = storage.list_partitions(bronze, "orders")
+    days = storage.list_partitions(sample, "orders")
     end = parse_date(end_date, "--end-date").isoformat() if end_date is not None else days[-1]
     days = [d for d in days if d <= end]
     if not days or days[-1] != end:
         raise InputError(
-            f"no sample Bronze for {end} under {bronze} (sample days: {', '.join(storage.list_partitions(bronze, 'orders'))})"
+            f"no sample Bronze for {end} under {sample} (sample days: {', '.join(storage.list_partitions(sample, 'orders'))})"
         )
     run_id = new_run_id("demo_")
     s = DemoSummary(run_id=run_id, demo_date=end)
-    names = [f"{stage} {d}" for d in days for stage in ("dims", "silver", "enriched")] + ["gold"]
+    target = settings.paths.bronze_base_path
+    names = ["bronze (sample)"] + [f"{stage} {d}" for d in days for stage in ("dims", "silver", "enriched")] + ["gold"]
     with _Stages(names, echo) as st:
+        st.run(
+            "bronze (sample)",
+            lambda: (lambda c: (c, _landed_line(c, target)))(land_sample_bronze(settings, sample, run_id)),
+        )
         for d in days:
 
             def dims(d=d):
@@ -416,6 +554,7 @@ def demo_full(settings: Settings, end_date: str | None = None, echo: Echo = prin
                 r = run_enriched(settings, d, run_id=f"{run_id}_enriched_{d}")
                 code, res = validate_enriched(settings, d, run_id=r.run_id)
                 _gate_or_stop("Enriched", code, res, _report_path(settings, "ENRICHED_QUALITY", d))
+                publish_current(settings, d, r.run_id, res.overall_status.value)
                 return res, f"{sum(t.rows for t in r.tables):,} rows; gate {res.overall_status.value}"
 
             egate = st.run(f"enriched {d}", enriched)

@@ -150,15 +150,19 @@ def test_gold_run_by_hand(clone: Path, demo: dict):
     assert "8/8 marts" in proc.stdout
 
 
-def test_bronze_commands_as_typed(clone: Path):
+def test_bronze_commands_as_typed(tmp_path: Path, clone: Path):
+    # A new lake: after the demo, data/bronze holds the sample and generate refuses to replace it.
+    work = tmp_path / "synthetic"
+    work.mkdir()
+    shutil.copytree(clone / "config", work / "config")
     sh(
         "ecomlake bronze generate --start-date 2023-01-01 --days 3 --orders-per-day 300 --seed 7 --out data/bronze",
-        clone,
+        work,
     )
-    ok = sh("ecomlake bronze validate --bronze-path data/bronze --partition-date 2023-01-02", clone)
+    ok = sh("ecomlake bronze validate --bronze-path data/bronze --partition-date 2023-01-02", work)
     assert "PASS" in ok.stdout
-    sh("ecomlake bronze profile --bronze-path data/bronze --output docs/data/BRONZE_PROFILE_REPORT.md", clone)
-    assert (clone / "docs/data/BRONZE_PROFILE_REPORT.md").is_file()
+    sh("ecomlake bronze profile --bronze-path data/bronze --output docs/data/BRONZE_PROFILE_REPORT.md", work)
+    assert (work / "docs/data/BRONZE_PROFILE_REPORT.md").is_file()
 
 
 def test_silver_before_dims_gives_one_clear_line(tmp_path: Path, clone: Path):

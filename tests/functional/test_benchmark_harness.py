@@ -286,7 +286,33 @@ def test_report_renders_again_from_the_json(bench):
     proc = run_cli(["bench", "--from-json", str(saved), "--output", str(again)], lake_env(root / "unused"))
     assert proc.returncode == 0, proc.stderr
     assert again.read_text() == (root / "docs" / "PERFORMANCE.md").read_text()
+    # Without --output the report goes beside the JSON, never over a committed docs/ report.
+    beside = run_cli(["bench", "--from-json", str(saved)], lake_env(root / "unused"))
+    assert beside.returncode == 0, beside.stderr
+    run_id = json.loads(saved.read_text())["run_id"]
+    assert (root / "results" / f"PERFORMANCE_{run_id}.md").read_text().startswith("# Performance")
     broken = root / "broken.json"
     broken.write_text(json.dumps({"status": "failed", "run_id": "x"}))
     proc = run_cli(["bench", "--from-json", str(broken), "--output", str(root / "again" / "B.md")], lake_env(root))
     assert proc.returncode == 2 and "did not complete" in proc.stderr
+
+
+def test_bench_defaults_are_quick_and_write_to_the_results_dir():
+    """`ecomlake bench` with no flags: the quick scale, and no committed report overwritten."""
+    from ecomlake.benchmark.harness import report_paths
+    from ecomlake.cli.bench import group as bench_cmd
+
+    defaults = {p.name: p.default for p in bench_cmd.params}
+    assert defaults["orders_per_day"] == 10_000 and defaults["days"] == 2 and defaults["repeat"] == 2
+    assert defaults["history_days"] == 7 and defaults["output"] is None
+    assert defaults["results_dir"] == "benchmarks/results"
+    opts = BenchOptions()
+    assert (opts.orders_per_day, opts.days, opts.repeat, opts.output) == (10_000, 2, 2, None)
+    assert report_paths(None, None, "benchmarks/results", "R1") == (
+        Path("benchmarks/results/PERFORMANCE_R1.md"),
+        Path("benchmarks/results/performance_scale_R1.png"),
+    )
+    assert report_paths("docs/PERFORMANCE.md", None, "benchmarks/results", "R1") == (
+        Path("docs/PERFORMANCE.md"),
+        Path("docs/performance_scale.png"),
+    )

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,25 @@ def test_summary_agrees_with_the_gate(lake, tmp_path):
     table = next(t for t, n in expected.items() if n)
     shown = sf.run_cli(["quarantine", "inspect", "--table", table, "--ingest-dt", D, "--limit", "3", "--json"], lake)
     assert shown.returncode == 0 and json.loads(shown.stdout)["shown"] == min(3, expected[table])
+
+
+def test_staging_publish_says_staged_and_the_printed_promote_publishes(lake, tmp_path):
+    """SILVER_PUBLISH_MODE=staging: "staged, NOT published" (never "published"), and the promote
+    command it prints (what exists today) is the one that makes the partitions visible."""
+    import re
+
+    staged_lake = Path(shutil.copytree(lake, tmp_path / "lake"))
+    orders = staged_lake / "silver" / "orders" / f"ingest_dt={D}" / "_manifest.json"
+    before = json.loads(orders.read_text())["run_id"]
+    r = sf.run_cli(["local", "silver", "--date", D], staged_lake, {"SILVER_PUBLISH_MODE": "staging"})
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("[ok] silver: "))
+    assert f"{D} staged, NOT published (SILVER_PUBLISH_MODE=staging)" in line and "published (run" not in line
+    assert "`ecomlake enriched promote`" in line
+    assert json.loads(orders.read_text())["run_id"] == before  # readers still see the previous partition
+    promote = re.search(r"`(python -c .*?)`", line)[1]
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}  # venv active
+    done = subprocess.run(promote, shell=True, cwd=staged_lake, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(orders.read_text())["run_id"] != before
+    assert not (staged_lake / "silver" / "_staging").exists()

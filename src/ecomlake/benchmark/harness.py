@@ -108,22 +108,36 @@ class StageFailed(EcomlakeError):
     exit_code = 1
 
 
+QUICK_ORDERS_PER_DAY = 10_000
+
+
+def report_paths(output: str | None, plot: str | None, results_dir: str | Path, run_id: str) -> tuple[Path, Path]:
+    """(Markdown report, plot): `--output` when given (e.g. docs/PERFORMANCE.md), else the results dir,
+    so a plain `ecomlake bench` never overwrites the committed report."""
+    if output:
+        report_path = Path(output)
+        return report_path, Path(plot) if plot else report_path.with_name("performance_scale.png")
+    results = Path(results_dir)
+    return results / f"PERFORMANCE_{run_id}.md", Path(plot) if plot else results / f"performance_scale_{run_id}.png"
+
+
 @dataclass
 class BenchOptions:
-    orders_per_day: int = 1_000_000
-    days: int = 3
+    # Defaults are the quick run (`make bench`); the full benchmark is asked for explicitly.
+    orders_per_day: int = QUICK_ORDERS_PER_DAY
+    days: int = 2
     start_date: str = "2023-01-01"
     seed: int = 7
     memory_limit: str | None = None  # default: config duckdb.memory_limit
     threads: int | None = None  # default: config duckdb.threads
-    repeat: int = 3
+    repeat: int = 2
     scales: list[int] | None = None  # default: orders_per_day / 100, / 10, x 1
-    history_days: int = 30  # 0 or 1: no history curve
+    history_days: int = 7  # 0 or 1: no history curve
     memory_bounded: str | None = "2GB"  # None: no memory-bounded run
     cache_dir: str = "benchmarks/.cache"
-    output: str = "docs/PERFORMANCE.md"
+    output: str | None = None  # default: <results_dir>/PERFORMANCE_<run_id>.md (the committed report only when asked)
     results_dir: str = "benchmarks/results"
-    plot: str | None = None  # default: performance_scale.png beside the report
+    plot: str | None = None  # default: performance_scale.png beside --output, else performance_scale_<run_id>.png
     stages: list[str] | None = None  # default: all
     keep_lakes: bool = False
     config_path: str | None = None
@@ -160,7 +174,8 @@ def _check(opts: BenchOptions) -> None:
     ids.date(opts.start_date, "--start-date")
     ids.user_path(opts.cache_dir, "--cache-dir", kind="directory")
     ids.user_path(opts.results_dir, "--results-dir", kind="directory")
-    ids.user_path(opts.output, "--output")
+    if opts.output is not None:
+        ids.user_path(opts.output, "--output")
     if opts.plot is not None:
         ids.user_path(opts.plot, "--plot")
     for flag, size in (("--memory-limit", opts.memory_limit), ("--memory-bounded", opts.memory_bounded)):
@@ -531,8 +546,7 @@ class Harness:
         self.data["machine"]["load_average_end"] = report.load_average()
         summary = report.summarize(self.data)
         self.data["summary"] = summary
-        report_path = Path(o.output)
-        plot_path = Path(o.plot) if o.plot else report_path.with_name("performance_scale.png")
+        report_path, plot_path = report_paths(o.output, o.plot, results_dir, self.run_id)
         plotted = report.write_plot(plot_path, self.data)
         if plotted is None:
             self.echo(f"bench: matplotlib is not installed; no plot written ({plot_path})")
@@ -553,7 +567,10 @@ def run_benchmark(opts: BenchOptions, echo: Callable[[str], None] = print) -> Be
 
 
 def render_saved(
-    json_path: str | Path, output: str | Path, plot: str | Path | None = None, echo: Callable[[str], None] = print
+    json_path: str | Path,
+    output: str | Path | None = None,
+    plot: str | Path | None = None,
+    echo: Callable[[str], None] = print,
 ) -> BenchResult:
     """Write the report and plot again from a completed run's JSON (no measuring): e.g. once
     matplotlib is installed, or after a change to the report's layout."""
@@ -571,8 +588,9 @@ def render_saved(
             f"{json_path} is from a run that did not complete (status {data.get('status')!r}); rerun the benchmark"
         )
     data["summary"] = report.summarize(data)
-    report_path = Path(output)
-    plot_path = Path(plot) if plot else report_path.with_name("performance_scale.png")
+    report_path, plot_path = report_paths(
+        str(output) if output else None, str(plot) if plot else None, json_path.parent, data.get("run_id", "saved")
+    )
     plotted = report.write_plot(plot_path, data)
     if plotted is None:
         echo(f"bench: matplotlib is not installed; no plot written ({plot_path})")

@@ -277,9 +277,11 @@ def profile_bronze(
         ids.user_path(schema_json, "--schema-json")
     root = settings.paths.bronze_base_path
     if not storage.isdir(root):
+        from ecomlake.lake import missing_bronze_hint
+
         raise InputError(
-            f"bronze path not found: {root} (pass --bronze-path, set BRONZE_BASE_PATH, "
-            "or write it with `ecomlake bronze generate`)"
+            f"bronze path not found: {root} (pass --bronze-path or set BRONZE_BASE_PATH, or "
+            f"{missing_bronze_hint(settings)})"
         )
     if max_rows < 0:
         raise InputError(f"--max-rows must be >= 0, got {max_rows}")

@@ -608,8 +608,13 @@ def validate_bronze(
     output_report: str | None = None,
     run_id: str | None = None,
     echo: bool = True,
+    rewrite_manifest: bool = False,
 ) -> int:
-    """Validate Bronze partitions; write metrics JSON and the Markdown report; return the exit code."""
+    """Validate Bronze partitions; write metrics JSON and the Markdown report; return the exit code.
+
+    With `rewrite_manifest`, first rewrite the manifest of every partition in scope whose files are
+    intact but whose manifest disagrees with them (ecomlake.bronze.manifest), then validate.
+    """
     end = parse_date(partition_date, "--partition-date") if partition_date is not None else None
     run_id = resolve_run_id(run_id)
     if output_report is not None:
@@ -617,9 +622,11 @@ def validate_bronze(
     table_names = contract.parse_tables(",".join(tables) if isinstance(tables, list) else tables)
     root = settings.paths.bronze_base_path
     if not storage.isdir(root):
+        from ecomlake.lake import missing_bronze_hint
+
         raise InputError(
-            f"bronze path not found: {root} (pass --bronze-path, set BRONZE_BASE_PATH, "
-            "or write it with `ecomlake bronze generate`)"
+            f"bronze path not found: {root} (pass --bronze-path or set BRONZE_BASE_PATH, or "
+            f"{missing_bronze_hint(settings)})"
         )
     if end is not None:
         lookback = settings.bronze.lookback_days if lookback_days is None else lookback_days
@@ -648,6 +655,25 @@ def validate_bronze(
             "enforce": enforce,
         },
     )
+
+    if rewrite_manifest:
+        from ecomlake.bronze.manifest import UNCHANGED, rewrite_manifests
+
+        rewrites = rewrite_manifests(root, table_names, window)
+        result.parameters["manifest_rewrites"] = [
+            {"table": r.table, "partition": r.partition, "outcome": r.outcome, "findings": r.findings}
+            for r in rewrites
+            if r.outcome != UNCHANGED
+        ]
+        if echo:
+            changed = [r for r in rewrites if r.outcome != UNCHANGED]
+            for r in changed:
+                click.echo(r.line())
+            click.echo(
+                f"--rewrite-manifest: {sum(r.outcome == 'rewritten' for r in rewrites)} rewritten, "
+                f"{sum(r.outcome == 'refused' for r in rewrites)} refused, "
+                f"{sum(r.outcome == UNCHANGED for r in rewrites)} already matched their files"
+            )
 
     runs = {t: _TableRun(result, t, root) for t in table_names}
     present = {t: _partition_values(runs[t], storage.join(root, t)) for t in table_names}

@@ -34,14 +34,14 @@ def _bounded(ctx, param, value: str | None) -> str | None:
 @click.option(
     "--orders-per-day",
     type=click.IntRange(min=1),
-    default=1_000_000,
+    default=10_000,
     show_default=True,
-    help="Orders per day at the main (largest) scale.",
+    help="Orders per day at the main (largest) scale (the full benchmark: 1000000).",
 )
 @click.option(
     "--days",
     type=click.IntRange(min=1),
-    default=3,
+    default=2,
     show_default=True,
     help="Days of Bronze per scale; the last day is the measured day D.",
 )
@@ -58,7 +58,7 @@ def _bounded(ctx, param, value: str | None) -> str | None:
 @click.option(
     "--repeat",
     type=click.IntRange(min=1),
-    default=3,
+    default=2,
     show_default=True,
     help="Runs per stage and floor; the report gives the median and min..max.",
 )
@@ -72,7 +72,7 @@ def _bounded(ctx, param, value: str | None) -> str | None:
 @click.option(
     "--history-days",
     type=click.IntRange(min=0),
-    default=30,
+    default=7,
     show_default=True,
     help="Enriched on day 1 against this day of a lake at the smallest scale (0: off).",
 )
@@ -91,7 +91,11 @@ def _bounded(ctx, param, value: str | None) -> str | None:
     help="Bronze cache (by generator parameters and version) and the run's working lakes.",
 )
 @click.option(
-    "--output", callback=output_file, default="docs/PERFORMANCE.md", show_default=True, help="Markdown report to write."
+    "--output",
+    callback=output_file,
+    default=None,
+    help="Markdown report to write (default: <results-dir>/PERFORMANCE_<run_id>.md; the committed report is "
+    "rewritten only when named, e.g. --output docs/PERFORMANCE.md).",
 )
 @click.option(
     "--results-dir",
@@ -104,7 +108,8 @@ def _bounded(ctx, param, value: str | None) -> str | None:
     "--plot",
     callback=output_file,
     default=None,
-    help="Scale plot PNG (default: performance_scale.png beside --output).",
+    help="Scale plot PNG (default: performance_scale.png beside --output, else "
+    "<results-dir>/performance_scale_<run_id>.png).",
 )
 @click.option(
     "--stages",
@@ -129,16 +134,18 @@ def group(ctx: click.Context, **kw) -> int:
     """Benchmark every stage through the real CLI, each in a fresh process, beside its DuckDB floor.
 
     \b
-    Writes the Markdown report (--output), a PNG of throughput against scale beside it, and
-    benchmarks/results/bench_<run_id>.json. A stage that fails stops the run (exit 1).
-    Quick run: `make bench`. The full benchmark (1,000,000 orders/day, 3 days) takes far longer.
+    With no flags this is the quick run (10,000 orders/day, 2 days, repeat 2: a few minutes) and
+    everything goes to --results-dir: bench_<run_id>.json, PERFORMANCE_<run_id>.md and the plot.
+    The committed reports change only when named with --output; the full benchmark (about an hour):
+    `ecomlake bench --orders-per-day 1000000 --days 3 --repeat 3 --history-days 30 --output docs/PERFORMANCE_1M.md`.
+    A stage that fails stops the run (exit 1).
     """
     from ecomlake.benchmark import BenchOptions, run_benchmark
     from ecomlake.benchmark.harness import render_saved
 
     from_json = kw.pop("from_json")
     if from_json:
-        render_saved(from_json, kw["output"], kw["plot"], echo=click.echo)
+        render_saved(from_json, kw["output"], kw["plot"], echo=click.echo)  # default: beside the JSON
         return 0
     config_path = (ctx.find_root().obj or {}).get("config_path")
     args = sys.argv[1:]

@@ -62,12 +62,20 @@ def group() -> None:
     help="Customers signed up from this earlier date on, so the first day has history (their signups "
     "and spend are spread over it; default: 365 days before --start-date).",
 )
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    default=False,
+    help="Replace partitions that already exist under the Bronze root (refused otherwise: a lake may be built on them).",
+)
 @click.pass_context
-def generate_cmd(ctx, start_date, days, orders_per_day, seed, out, defect_rate, file_faults, history_start):
+def generate_cmd(ctx, start_date, days, orders_per_day, seed, out, defect_rate, file_faults, history_start, overwrite):
     """Write a synthetic Bronze lake: all eight tables per ingest_dt, with manifests and a defects ledger."""
     from ecomlake.bronze.generator import GeneratorOptions, generate
 
     settings = settings_from(ctx, **{"paths.bronze_base_path": out})
+    if not overwrite:
+        _refuse_existing(settings, start_date, days)
     opts = GeneratorOptions(
         start_date=start_date,
         days=days,
@@ -78,6 +86,29 @@ def generate_cmd(ctx, start_date, days, orders_per_day, seed, out, defect_rate, 
         history_start=history_start,
     )
     generate(settings, opts, out=settings.paths.bronze_base_path, progress=True)
+
+
+def _refuse_existing(settings, start_date: str, days: int) -> None:
+    """Generated rows are an unrelated world: never let them replace Bronze a lake was built from."""
+    import datetime as dt
+
+    from ecomlake import storage
+    from ecomlake.contract import TABLES
+    from ecomlake.errors import InputError
+    from ecomlake.lake import bronze_holding
+    from ecomlake.runs import parse_date
+
+    root = settings.paths.bronze_base_path
+    first = parse_date(start_date, "--start-date")
+    wanted = {(first + dt.timedelta(days=i)).isoformat() for i in range(days)}
+    existing = [(t, d) for t in TABLES for d in storage.list_partitions(root, t) if d in wanted]
+    if existing:
+        t, d = existing[0]
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise InputError(
+            f"{root} already has {t}/ingest_dt={d}{more} ({bronze_holding(settings)}); generated rows would replace "
+            "Bronze that a lake may be built from: write elsewhere (--out data/generated/bronze) or pass --overwrite"
+        )
 
 
 @group.command("validate")
@@ -99,13 +130,36 @@ def generate_cmd(ctx, start_date, days, orders_per_day, seed, out, defect_rate, 
 @click.option(
     "--fail-on-issues", "fail_on_issues", is_flag=True, default=False, hidden=True, help="Legacy alias of --enforce."
 )
+@click.option(
+    "--rewrite-manifest",
+    "--regenerate-manifest",
+    "rewrite_manifest",
+    is_flag=True,
+    default=False,
+    help="First rewrite the manifest of each partition in scope whose files are intact (_SUCCESS present, "
+    "every file decodes, required columns present) but whose manifest disagrees with them; then validate.",
+)
 @report_option("docs/validation_reports/BRONZE_QUALITY_<date or run_id>.md")
 @run_id_option
 @click.pass_context
 def validate_cmd(
-    ctx, bronze_path, partition_date, lookback_days, tables, environment, enforce, fail_on_issues, output_report, run_id
+    ctx,
+    bronze_path,
+    partition_date,
+    lookback_days,
+    tables,
+    environment,
+    enforce,
+    fail_on_issues,
+    rewrite_manifest,
+    output_report,
+    run_id,
 ):
-    """Check every partition: manifest, row counts, checksums, parquet magic bytes, schema, _SUCCESS."""
+    """Check every partition: manifest, row counts, checksums, parquet magic bytes, schema, _SUCCESS.
+
+    The runbook's "Regenerate manifest" is `--rewrite-manifest`: it never rewrites a partition whose
+    files are damaged (that partition still fails, naming the file).
+    """
     from ecomlake.bronze.validate import validate_bronze
 
     settings = settings_from(ctx, **{"paths.bronze_base_path": bronze_path, "environment": environment})
@@ -117,6 +171,7 @@ def validate_cmd(
         enforce=enforce or fail_on_issues,
         output_report=output_report,
         run_id=run_id,
+        rewrite_manifest=rewrite_manifest,
     )
     raise SystemExit(rc)
 

@@ -40,7 +40,7 @@ def run_cmd(ctx: click.Context, run_date: str, dims_path: str | None, run_id: st
 
     settings = settings_from(ctx, **{"paths.silver_dims_path": dims_path})
     run = run_dims(settings, run_date, run_id=run_id, echo=click.echo)
-    echo_dims_run(run)
+    echo_dims_run(run, settings)
 
 
 @group.command("validate")

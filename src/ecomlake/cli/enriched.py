@@ -46,8 +46,11 @@ def run_and_validate(
     """Build all ten tables for D (progress bar, one line per table), then run the gate."""
     from ecomlake.enriched.runner import run_enriched
     from ecomlake.enriched.validate import validate_enriched
+    from ecomlake.lake import require_silver_day
+    from ecomlake.runs import parse_date
     from ecomlake.transforms.schemas import TABLE_NAMES
 
+    require_silver_day(settings, parse_date(ingest_dt, "--ingest-dt").isoformat())  # before the progress bar
     lines: list[str] = []
     with click.progressbar(
         length=len(TABLE_NAMES), label=f"enriched {ingest_dt}", file=sys.stderr, show_pos=True
@@ -69,7 +72,8 @@ def run_and_validate(
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
     states = ", ".join(f"{k} {v['mode']}" for k, v in result.states.items())
-    verb = "staged (promote after the gate)" if result.publish_mode == "staging" else "published"
+    staged = result.publish_mode == "staging"
+    verb = "staged, not published (ENRICHED_PUBLISH_MODE=staging)" if staged else "published"
     echo_step(
         "enriched",
         f"{sum(len(t.partitions) for t in result.tables)} partitions {verb} in {result.seconds:.1f}s "
@@ -79,6 +83,19 @@ def run_and_validate(
         settings, ingest_dt=ingest_dt, enforce=enforce, output_report=output_report, run_id=result.run_id
     )
     _echo_gate(gate, code)
+    status = gate.overall_status.value
+    if staged:
+        echo_step(
+            "enriched",
+            f"readers see nothing of run {result.run_id} until it is promoted: "
+            f"`ecomlake enriched promote --run-id {result.run_id}`"
+            + (" (its gate FAILED: fix that first)" if status == "FAIL" else ""),
+            ok=status != "FAIL",
+        )
+    else:
+        from ecomlake.enriched.current import publish_current
+
+        echo_step("enriched", publish_current(settings, ingest_dt, result.run_id, status), ok=status != "FAIL")
     return code
 
 

@@ -19,7 +19,7 @@ def group() -> None:
     callback=date_value,
     default=None,
     help="As-of date D: snapshot marts read the Enriched snapshot for D, the others the business "
-    "dates up to D. Default: the latest Enriched snapshot.",
+    "dates up to D. Default: the current Enriched day (the last one whose gate passed).",
 )
 @click.option(
     "--enriched-path",
@@ -43,7 +43,8 @@ def run_cmd(
     \b
     Exit 0: all marts built and every Gold test passed.
     Exit 1: a Gold test failed (nothing was published).
-    Exit 2: Enriched data is missing, or a mart could not be built.
+    Exit 2: Enriched data is missing (a table, the snapshot for D, or Base Silver days Enriched has not
+    built), or a mart could not be built.
     """
     from ecomlake.gold import run_gold
 

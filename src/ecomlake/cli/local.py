@@ -23,7 +23,19 @@ def echo_table_runs(run) -> None:
         )
 
 
-def echo_dims_run(run) -> None:
+def staged_note(layer: str, env_var: str, root: str, run_id: str) -> str:
+    """What a staging-mode run did, and how to promote it with what exists today."""
+    from ecomlake import storage
+
+    return (
+        f"staged, NOT published ({env_var}=staging): readers still see the previous data; the partitions wait "
+        f"under {storage.staging_root(root, run_id)}. No `ecomlake promote {layer}` command exists yet (only "
+        "`ecomlake enriched promote`, for Enriched); after the gate passed, promote them with "
+        f"`python -c \"import ecomlake.storage as storage; storage.promote('{root}', '{run_id}')\"`"
+    )
+
+
+def echo_dims_run(run, settings=None) -> None:
     if run.silver is not None:
         echo_table_runs(run.silver)
     for name, rows in run.rows.items():
@@ -32,7 +44,11 @@ def echo_dims_run(run) -> None:
             f"  {name:<16} snapshot_dt={run.snapshot_dt}: {rows:,} rows "
             f"({run.changes.get(name, 0):,} changes merged into {prev or 'an empty dimension'})"
         )
-    echo_step("dims", f"snapshot {run.snapshot_dt} published (run {run.run_id})")
+    if settings is not None and settings.publish.dims_publish_mode == "staging":
+        note = staged_note("dims", "DIMS_PUBLISH_MODE", settings.paths.silver_dims_path, run.run_id)
+        echo_step("dims", f"snapshot {run.snapshot_dt} {note}")
+    else:
+        echo_step("dims", f"snapshot {run.snapshot_dt} published (run {run.run_id})")
 
 
 @group.command("dims")
@@ -57,7 +73,7 @@ def dims_cmd(ctx: click.Context, date: str | None) -> int:
     for i, day in enumerate(dates, 1):
         click.echo(f"== dims {day} ({i}/{len(dates)})")
         run = run_dims(settings, day, echo=click.echo)
-        echo_dims_run(run)
+        echo_dims_run(run, settings)
         code, _ = validate_dims(settings, day, run_id=run.run_id, echo=True)
         rc = max(rc, code)
     return rc
@@ -71,9 +87,10 @@ def silver_dates(settings) -> list[str]:
 
     arrived = storage.list_partitions(settings.paths.bronze_base_path, "orders")
     if not arrived:
+        from ecomlake.lake import missing_bronze_hint
+
         raise InputError(
-            f"no Bronze orders partitions under {settings.paths.bronze_base_path}; "
-            "generate Bronze first (`ecomlake bronze generate`)"
+            f"no Bronze orders partitions under {settings.paths.bronze_base_path}; {missing_bronze_hint(settings)}"
         )
     done = set(storage.list_partitions(settings.paths.silver_base_path, "orders"))
     todo = [d for d in arrived if d not in done]
@@ -104,7 +121,11 @@ def silver_cmd(ctx: click.Context, date: str | None) -> int:
         click.echo(f"== silver {day} ({i}/{len(dates)})")
         run = run_tables(settings, day, "facts", echo=click.echo)
         echo_table_runs(run)
-        echo_step("silver", f"{day} published (run {run.run_id}); ledger {run.ledger_path}")
+        if run.publish_mode == "staging":
+            note = staged_note("silver", "SILVER_PUBLISH_MODE", settings.paths.silver_base_path, run.run_id)
+            echo_step("silver", f"{day} {note}; ledger {run.ledger_path}")
+        else:
+            echo_step("silver", f"{day} published (run {run.run_id}); ledger {run.ledger_path}")
         rc = max(rc, _silver_gate(settings, day, run.run_id))
     return rc
 
@@ -122,28 +143,11 @@ def _silver_gate(settings, day: str, run_id: str) -> int:
 
 
 def enriched_dates(settings) -> list[str]:
-    """Dates `local enriched` builds without --date: every Base Silver orders date without an
-    enriched run record, oldest first (snapshot state carries forward day by day); when all have
-    one, the latest again."""
-    from ecomlake import storage
-    from ecomlake.enriched.runner import RUN_RECORD_PREFIX
-    from ecomlake.errors import InputError
+    """Dates `local enriched` builds without --date, from the lake itself: every Base Silver day from
+    the first one Enriched lacks, oldest first (ecomlake.lake.enriched_days_to_build)."""
+    from ecomlake.lake import enriched_days_to_build
 
-    silver = storage.list_partitions(settings.paths.silver_base_path, "orders")
-    if not silver:
-        raise InputError(
-            f"no Base Silver orders under {settings.paths.silver_base_path}; run `ecomlake local silver` first"
-        )
-    done = set()
-    metrics = settings.paths.metrics_base_path
-    for name in storage.listdir(metrics):
-        if name.startswith(RUN_RECORD_PREFIX) and name.endswith(".json"):
-            try:
-                done.add(storage.read_json(storage.join(metrics, name)).get("ingest_dt"))
-            except (ValueError, OSError):
-                continue
-    todo = [d for d in silver if d not in done]
-    return todo or [silver[-1]]
+    return enriched_days_to_build(settings)
 
 
 @group.command("enriched")
@@ -152,8 +156,8 @@ def enriched_dates(settings) -> list[str]:
     "date",
     callback=date_value,
     default=None,
-    help="Run date D. Default: every Base Silver date without an enriched run, oldest first "
-    "(or the latest date again when all have one).",
+    help="Run date D. Default: every Base Silver day from the first one Enriched lacks, oldest first "
+    "(or the latest day again when none is missing).",
 )
 @click.option(
     "--enforce",
@@ -203,8 +207,9 @@ def _print_summary(summary) -> None:
 def demo_fast_cmd(ctx: click.Context, date: str) -> None:
     """Pre-cooked dims + one day end to end, all gates (the runbook's two-minute demo).
 
-    Unzips samples/bronze_samples.zip when samples/bronze is missing, loads samples/dims_samples.zip,
-    then runs Base Silver (dbt build and tests), the Silver gate, Enriched, the Enriched gate and Gold
+    Unzips samples/bronze_samples.zip when samples/bronze is missing and lands that Bronze in the
+    lake's Bronze root (data/bronze; it refuses to mix it with other Bronze found there), loads
+    samples/dims_samples.zip, then runs Base Silver (dbt build and tests), the Silver gate, Enriched, the Enriched gate and Gold
     for the date. Exits 1 when a gate fails.
     """
     from ecomlake.demo import demo_fast
@@ -220,6 +225,8 @@ def demo_fast_cmd(ctx: click.Context, date: str) -> None:
 @click.pass_context
 def demo_cmd(ctx: click.Context, end_date: str | None) -> None:
     """The full demo: every sample day from Bronze (dims, Silver, Enriched day by day), then Gold.
+
+    Lands the sample Bronze in the lake's Bronze root (data/bronze) first, as demo-fast does.
 
     Exercises lookbacks, incremental Enriched state and the attribution window across days.
     """

@@ -246,9 +246,11 @@ def pending_dates(settings: Settings) -> list[str]:
         | set(storage.list_partitions(settings.paths.bronze_base_path, "product_catalog"))
     )
     if not arrived:
+        from ecomlake.lake import missing_bronze_hint
+
         raise InputError(
             f"no Bronze customers or product_catalog partitions under {settings.paths.bronze_base_path}; "
-            "generate Bronze first (`ecomlake bronze generate`)"
+            f"{missing_bronze_hint(settings)}"
         )
     done = set(snapshot_dates(settings, "customers")) & set(snapshot_dates(settings, "product_catalog"))
     todo = [d for d in arrived if d not in done]

@@ -26,6 +26,7 @@ from ecomlake import ids, locks, storage
 from ecomlake.config import Settings
 from ecomlake.duck import connect
 from ecomlake.enriched import state as state_mod
+from ecomlake.lake import require_silver_day
 from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
 from ecomlake.transforms import builders
 from ecomlake.transforms.common import Context
@@ -151,6 +152,8 @@ def run_enriched(
     `allow_older_dims`, a missing dims snapshot for D stops the run (exit 2).
     """
     d = parse_date(ingest_dt, "--ingest-dt")
+    # Refuse before anything is written: a day without Base Silver would publish empty partitions.
+    require_silver_day(settings, d.isoformat())
     run_id = resolve_run_id(run_id, "enriched_")
     if tables is not None:
         for name in tables:
@@ -189,7 +192,6 @@ def _run_enriched(
     storage.claim_staging(root, run_id)
     result = EnrichedRunResult(run_id=run_id, ingest_dt=d.isoformat(), publish_mode=mode)
     publishes: list[storage.Publish] = []
-    latest_files: list[tuple[str, str]] = []
     ok = False
     try:
         for name in wanted:
@@ -216,11 +218,6 @@ def _run_enriched(
                         extra={"ingest_dt": d.isoformat(), "layer": "enriched"},
                     )
                 )
-            if spec.snapshot and mode != "staging" and _is_newest(root, name, spec, d):
-                # The `_latest.parquet` copy goes into the same journal as the partitions.
-                staged_latest = storage.join(storage.staging_root(root, run_id), name, LATEST_NAME)
-                _write_parquet(table, staged_latest)
-                latest_files.append((staged_latest, storage.join(root, name, LATEST_NAME)))
             run = TableRun(
                 name,
                 spec.partition_key,
@@ -254,7 +251,9 @@ def _run_enriched(
             storage.seal(publishes, run_id)
             storage.mark_pending(root, run_id, publishes, gate="enriched_quality")
         else:
-            storage.publish(root, run_id, publishes, files=latest_files)
+            storage.publish(root, run_id, publishes)
+            # `_latest.parquet` and Gold's default as-of date move only after the gate passed:
+            # ecomlake.enriched.current.publish_current, called by whoever runs the gate.
         ok = True
     finally:
         ctx.close()
@@ -300,28 +299,20 @@ def _run_enriched(
 LATEST_NAME = "_latest.parquet"
 
 
-def _is_newest(root: str, name: str, spec: TableSpec, d: dt.date) -> bool:
-    """A backfill of an older day never replaces `_latest.parquet` with older data."""
-    dated = [p for p in storage.list_partitions(root, name, spec.partition_key) if p != NULL_PARTITION]
-    return not dated or max(dated) <= d.isoformat()
-
-
 def refresh_latest(settings: Settings, ingest_dt: dt.date, tables: list[str]) -> list[str]:
-    """Copy the newest snapshot of each snapshot table to `<table>/_latest.parquet`.
+    """Copy the snapshot for `ingest_dt` of each snapshot table to `<table>/_latest.parquet`.
 
     The runbook diagnoses with `pl.read_parquet('data/silver/enriched/int_customer_lifetime_value/*.parquet')`,
     which only sees files at the table root. The leading underscore keeps the copy out of every
-    partitioned reader (Spark, Hive, BigQuery and our own listing skip `_` files), and only a run
-    for the newest snapshot date refreshes it, so a backfill never replaces it with older data.
+    partitioned reader (Spark, Hive, BigQuery and our own listing skip `_` files). Only
+    `ecomlake.enriched.current.publish_current` calls this, after the gate passed and only for a
+    date not older than the current one, so neither a failed run nor a backfill replaces it.
     """
     root = settings.paths.silver_enriched_path
     written = []
     for name in tables:
         spec = SPECS[name]
         if not spec.snapshot:
-            continue
-        dated = [p for p in storage.list_partitions(root, name, spec.partition_key) if p != NULL_PARTITION]
-        if not dated or max(dated) != ingest_dt.isoformat():
             continue
         files = storage.list_data_files(storage.partition_path(root, name, ingest_dt.isoformat(), spec.partition_key))
         if not files:
@@ -346,6 +337,8 @@ def _read_parquet(path: str) -> pa.Table:
 
 def promote_enriched(settings: Settings, run_id: str) -> list[dict]:
     """Staging publish mode: move a gated run's partitions into place (`ecomlake enriched promote`)."""
+    from ecomlake.enriched.current import publish_current
+
     ids.run_id(run_id)
     root = settings.paths.silver_enriched_path
     with locks.lease(root, "enriched", locks.ALL, f"promote_{run_id}", locks.timeout_of(settings)):
@@ -353,7 +346,7 @@ def promote_enriched(settings: Settings, run_id: str) -> list[dict]:
         path = run_record_path(settings, run_id)
         if storage.exists(path):
             record = storage.read_json(path)
-            refresh_latest(settings, dt.date.fromisoformat(record["ingest_dt"]), list(record.get("tables", {})))
+            publish_current(settings, record["ingest_dt"], run_id, "PROMOTED")
             record.update(status="published", staging_root=None, promoted_at=utc_now_iso())
             storage.write_json_atomic(path, record)
     return manifests

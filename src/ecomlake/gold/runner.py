@@ -1,9 +1,11 @@
 """Build the eight Gold marts (dbt models over Enriched) into the DuckDB warehouse, then export them.
 
-One run, for an as-of date D (``--date``, else the latest Enriched snapshot):
+One run, for an as-of date D (``--date``, else the current Enriched day: the last one whose gate
+passed, see ecomlake.enriched.current):
 
-1. check that Enriched exists: every one of the ten tables has partitions, and the three snapshot
-   tables have the snapshot for D (exit 2 otherwise, before dbt starts);
+1. check that Enriched exists: every one of the ten tables has partitions, the three snapshot
+   tables have the snapshot for D, and every Base Silver day up to D was built by Enriched (exit 2
+   otherwise, naming the missing days, before dbt starts);
 2. ``dbt build --select path:models/gold`` (models and their tests, one in-process invocation) into a
    fresh warehouse file inside the run's staging area ``<gold_path>/_staging/<run_id>/``;
 3. only when every model and test passed: export each mart to
@@ -94,9 +96,14 @@ def _partitions(root: str, table: str, key: str) -> list[str]:
 def resolve_as_of(settings: Settings, run_date: dt.date | None) -> dt.date:
     """Check that Enriched exists and return the as-of date D of the Gold build.
 
-    D is `run_date` when given (its snapshots must exist), else the latest date that every
-    snapshot table has. Raises InputError (exit 2) naming the missing table and what to run.
+    D is `run_date` when given (its snapshots must exist), else the current day of Enriched (the
+    last day whose gate passed, ``<enriched>/_latest.json``), else, for a lake written without the
+    gate, the latest date that every snapshot table has. Every Base Silver day up to D must have
+    been built by Enriched, or the business-date marts would silently miss it. Raises InputError
+    (exit 2) naming the missing table or days and what to run.
     """
+    from ecomlake.enriched.current import current_date
+    from ecomlake.lake import missing_enriched_days
     from ecomlake.transforms.schemas import SPECS
 
     root = settings.paths.silver_enriched_path
@@ -116,14 +123,27 @@ def resolve_as_of(settings: Settings, run_date: dt.date | None) -> dt.date:
                     f"Enriched data missing: no {name} snapshot for {run_date} under {root} "
                     f"(latest is {latest}); {hint}"
                 )
-        return run_date
-    common = set.intersection(*snapshots.values())
-    if not common:
+        as_of = run_date
+    else:
+        common = set.intersection(*snapshots.values())
+        current = current_date(settings)
+        if current is not None and current.isoformat() in common:
+            as_of = current
+        elif common:
+            as_of = dt.date.fromisoformat(max(common))
+        else:
+            raise InputError(
+                f"Enriched data incomplete: the snapshot tables {', '.join(snapshots)} share no ingest_dt under "
+                f"{root}; run `ecomlake local enriched --date D` for one date"
+            )
+    missing = missing_enriched_days(settings, as_of.isoformat())
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise InputError(
-            f"Enriched data incomplete: the snapshot tables {', '.join(snapshots)} share no ingest_dt under {root}; "
-            "run `ecomlake local enriched --date D` for one date"
+            f"Enriched is missing {len(missing)} day(s) that Base Silver has up to {as_of}: {shown}; the marts "
+            f"would leave them out; build them with `ecomlake local enriched` (every missing day, oldest first)"
         )
-    return dt.date.fromisoformat(max(common))
+    return as_of
 
 
 def _export_marts(

@@ -38,8 +38,24 @@ def parse_days(value: str | int, what: str = "--older-than") -> int:
     return int(m.group(1))
 
 
+def require_quarantine_root(settings) -> None:
+    """A missing Silver or quarantine root is an error (exit 2), never an empty answer."""
+    silver, qroot = settings.paths.silver_base_path, settings.paths.quarantine_path
+    if settings.paths.silver_quarantine_path is None and not storage.isdir(silver):
+        raise InputError(
+            f"silver path not found: {silver} (pass --silver-path or set SILVER_BASE_PATH; "
+            "run `ecomlake local silver` first)"
+        )
+    if not storage.isdir(qroot):
+        raise InputError(
+            f"quarantine path not found: {qroot} (pass --quarantine-path or set SILVER_QUARANTINE_PATH; "
+            "Base Silver writes it: `ecomlake local silver`)"
+        )
+
+
 def parse_since(value: str | None, today: dt.date | None = None) -> dt.date | None:
-    """'7d' -> today minus 7 days; 'YYYY-MM-DD' -> that date; None -> no lower bound ('' is refused)."""
+    """'7d' -> `today` (the date counted back from) minus 7 days; 'YYYY-MM-DD' -> that date; None -> no
+    lower bound ('' is refused)."""
     if value is None:
         return None
     text = str(value)

@@ -12,7 +12,7 @@ from ecomlake.config import Settings
 from ecomlake.contract import CONTRACT
 from ecomlake.contract import table as contract_table
 from ecomlake.errors import InputError
-from ecomlake.quarantine import REASON, key_string, read_partition
+from ecomlake.quarantine import REASON, key_string, read_partition, require_quarantine_root
 from ecomlake.runs import parse_date
 
 
@@ -49,6 +49,7 @@ def inspect_quarantine(
     check_reason(table, reason)
     if limit < 0:
         raise InputError(f"--limit must be >= 0, got {limit}")
+    require_quarantine_root(settings)
     storage.settle(settings.paths.silver_base_path)  # quarantine is published from the Silver staging area
     data = read_partition(settings.paths.quarantine_path, table, d)
     if data is None:

@@ -17,7 +17,7 @@ from ecomlake import locks, storage
 from ecomlake.config import Settings
 from ecomlake.contract import parse_tables
 from ecomlake.errors import InputError
-from ecomlake.quarantine import parse_days, partition_dir, today_utc
+from ecomlake.quarantine import parse_days, partition_dir, require_quarantine_root, today_utc
 from ecomlake.runs import resolve_run_id, utc_now_iso
 from ecomlake.silver.validate import PRUNED_LEDGER, reason_counts, scan_partition
 
@@ -31,6 +31,7 @@ def prune_quarantine(
     today: dt.date | None = None,
     run_id: str | None = None,
 ) -> dict:
+    require_quarantine_root(settings)
     run_id = resolve_run_id(run_id)
     table_names = parse_tables(tables)
     env = settings.environment

@@ -31,7 +31,16 @@ from ecomlake.config import Settings
 from ecomlake.contract import CONTRACT
 from ecomlake.contract import table as contract_table
 from ecomlake.errors import EcomlakeError, InputError
-from ecomlake.quarantine import META_COLUMNS, NULL_TOKENS, REASON, RUN_ID, TIMESTAMP, ledger, read_files
+from ecomlake.quarantine import (
+    META_COLUMNS,
+    NULL_TOKENS,
+    REASON,
+    RUN_ID,
+    TIMESTAMP,
+    ledger,
+    read_files,
+    require_quarantine_root,
+)
 from ecomlake.quarantine.inspect import check_reason
 from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
 
@@ -287,6 +296,7 @@ def recover_quarantine(
         "still_failing_reasons": {},
         "published": False,
     }
+    require_quarantine_root(settings)  # before claim_staging, which would create a mistyped root
     claimed = in_publish = False
     lease = None
     if not dry_run:

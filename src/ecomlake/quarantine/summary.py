@@ -8,6 +8,7 @@ the runbook's weekly review reads), else ``<first>_<last>`` ingest_dt.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 
 import pyarrow.compute as pc
@@ -16,7 +17,15 @@ from ecomlake import ids, rules, storage
 from ecomlake.config import Settings
 from ecomlake.contract import CONTRACT, parse_tables
 from ecomlake.quality.gate import fmt_int, fmt_pct, md_table
-from ecomlake.quarantine import REASON, key_string, parse_since, partition_dir, read_files, today_utc
+from ecomlake.quarantine import (
+    REASON,
+    key_string,
+    parse_since,
+    partition_dir,
+    read_files,
+    require_quarantine_root,
+    today_utc,
+)
 from ecomlake.runs import resolve_run_id, utc_now_iso
 
 EXAMPLES_PER_CODE = 3
@@ -64,13 +73,22 @@ def quarantine_summary(
     run_id: str | None = None,
     today: dt.date | None = None,
 ) -> dict:
-    since_date = parse_since(since, today or today_utc())
+    parse_since(since, today or today_utc())  # a malformed --since stops before anything is read
     tables = parse_tables(table)
     run_id = resolve_run_id(run_id)
     if output is not None:
         ids.user_path(output, "--output")
     qroot = settings.paths.quarantine_path
+    require_quarantine_root(settings)
     storage.settle(settings.paths.silver_base_path)  # quarantine is published from the Silver staging area
+    newest = max(
+        (d for name in tables for d in storage.list_partitions(qroot, name) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", d)),
+        default=None,
+    )
+    # "7d" counts back from the newest partition, not from today: on a lake whose data is older
+    # than a week (a backfill, the demo's 2023 sample) "the last 7 days" would otherwise be empty.
+    anchor = today or (dt.date.fromisoformat(newest) if newest else today_utc())
+    since_date = parse_since(since, anchor)
     table_out = []
     all_dates: set[str] = set()
     totals_reason: Counter = Counter()
@@ -167,6 +185,8 @@ def quarantine_summary(
         "quarantine_path": qroot,
         "config_source": settings.source,
         "since": since_date.isoformat() if since_date else None,
+        "since_basis": _since_basis(since, since_date, anchor, today is None and newest is not None),
+        "newest_ingest_dt": newest,
         "ingest_dts": sorted(all_dates),
         "total_rows": sum(t["rows"] for t in table_out),
         "by_table": {t["table_name"]: t["rows"] for t in table_out},
@@ -180,6 +200,16 @@ def quarantine_summary(
     storage.write_json_atomic(json_path, summary)
     storage.write_bytes_atomic(md_path, render_markdown(summary).encode())
     return summary
+
+
+def _since_basis(since: str | None, since_date: dt.date | None, anchor: dt.date, from_newest: bool) -> str | None:
+    if since_date is None:
+        return None
+    text = str(since).strip()
+    if text[:1].isdigit() and text.rstrip("dD ").isdigit() and not text.count("-"):
+        what = f"the newest quarantine partition, {anchor}" if from_newest else str(anchor)
+        return f"{text} before {what}"
+    return f"from {since_date}"
 
 
 def compact_table(summary: dict) -> str:
@@ -206,6 +236,13 @@ def compact_table(summary: dict) -> str:
         f"total: {fmt_int(summary['total_rows'])} quarantined rows over {len(summary['ingest_dts'])} dates "
         f"(period {summary['period']})"
     )
+    if summary.get("since"):
+        basis = summary.get("since_basis") or ""
+        newest = summary.get("newest_ingest_dt")
+        extra = "" if "newest" in basis else f"; newest quarantine partition: {newest or 'none'}"
+        lines.append(f"since {summary['since']} ({basis}){extra}")
+    elif summary.get("newest_ingest_dt") is None:
+        lines.append(f"no quarantine partitions under {summary['quarantine_path']}")
     return "\n".join(lines)
 
 

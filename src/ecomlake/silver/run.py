@@ -83,9 +83,11 @@ def check_bronze(settings: Settings, tables: tuple[str, ...], day: str) -> None:
     missing = [t for t in tables if t not in OPTIONAL_BRONZE and not _has_bronze(settings, t, day)]
     if missing:
         where = storage.partition_path(settings.paths.bronze_base_path, missing[0], day)
+        from ecomlake.lake import missing_bronze_hint
+
         raise InputError(
             f"no Bronze data for {', '.join(missing)} on {day} (looked in {where}); "
-            f"generate or land Bronze for that date first (e.g. `ecomlake bronze generate --start-date {day} --days 1`)"
+            f"{missing_bronze_hint(settings, day)}"
         )
 
 

@@ -32,6 +32,7 @@ from ecomlake.quality.gate import (
 )
 from ecomlake.runs import date_window, parse_date, resolve_run_id
 from ecomlake.storage import (
+    MANIFEST_NAME,
     STAGING_DIR,
     SUCCESS_NAME,
     exists,
@@ -220,6 +221,20 @@ def read_pruned(quarantine_root: str, table: str) -> dict:
     return data.get("partitions", {}) if isinstance(data, dict) else {}
 
 
+_DELETED_ACTION = (
+    "prune old quarantine with `ecomlake quarantine prune --older-than 7d` instead of deleting files: it records "
+    "the rows it removes, so this gate still proves bronze = silver + quarantine; to get these rows back, re-run "
+    "`ecomlake local silver --date {d}`"
+)
+
+
+def _emptied(scan: PartitionScan) -> bool:
+    """A partition directory left empty by hand: no data files, no manifest, no _SUCCESS."""
+    if not scan.exists or scan.files or scan.corrupt or scan.manifest is not None:
+        return False
+    return not listdir(scan.path)  # nothing at all (a lone stray file is a different finding)
+
+
 # ------------------------------------------------------------------------------------ history
 
 
@@ -316,6 +331,11 @@ def validate_silver(
     if not isdir(silver):
         raise InputError(
             f"silver path not found: {silver} (pass --silver-path or set SILVER_BASE_PATH; run `ecomlake local silver` first)"
+        )
+    if paths.silver_quarantine_path is not None and not isdir(quarantine):
+        raise InputError(
+            f"quarantine path not found: {quarantine} (pass --quarantine-path or set SILVER_QUARANTINE_PATH; "
+            "Base Silver writes it: `ecomlake local silver`)"
         )
     bronze_ok = isdir(bronze)
     settle(silver)  # a publish killed after its commit is finished first: never judge a half-swapped date
@@ -424,7 +444,27 @@ def validate_silver(
                             action=f"delete the file and re-run the job that wrote {label} for {d}",
                         )
                     )
+            # The runbook's manual cleanup (`find <quarantine> -type f -mtime +7 -delete`) leaves empty
+            # partition directories: no data files, no manifest, no _SUCCESS. Say so, once, instead of
+            # a missing-manifest finding and an unexplained loss.
+            emptied = {label: _emptied(sc) for label, sc in (("silver", s), ("quarantine", q))}
+            q_vanished = not q.exists and d not in pruned and s.exists
             for label, sc in (("silver", s), ("quarantine", q)):
+                if emptied[label]:
+                    result.add(
+                        Check(
+                            "partition_emptied",
+                            Status.FAIL,
+                            f"{label}: {sc.path} was emptied outside the pipeline (its data files, {MANIFEST_NAME} "
+                            f"and {SUCCESS_NAME} deleted, e.g. by `find ... -mtime +7 -delete`): its rows are gone "
+                            "without a record; remove old quarantine with `ecomlake quarantine prune`, which records "
+                            "what it removes",
+                            table=table,
+                            partition=part_name,
+                            action=_DELETED_ACTION.format(d=d),
+                        )
+                    )
+                    continue
                 for name, issue in sc.manifest_issues:
                     result.add(
                         Check(
@@ -495,6 +535,11 @@ def validate_silver(
                     f"{table}/{part_name}: bronze {b.rows} != silver {s.rows} + quarantine {q_rows} "
                     f"({'lost' if diff > 0 else 'extra'} {abs(diff)} rows)"
                 )
+                if diff > 0 and (emptied["quarantine"] or q_vanished):
+                    how = "emptied by hand" if emptied["quarantine"] else "removed by hand"
+                    msg += (
+                        f": the quarantine partition was {how} (`ecomlake quarantine prune` would have recorded them)"
+                    )
             result.add(
                 Check(
                     "row_conservation",
@@ -505,6 +550,8 @@ def validate_silver(
                     observed={"bronze": b.rows, "silver": s.rows, "quarantine": q_rows, "difference": diff},
                     action=None
                     if ok
+                    else _DELETED_ACTION.format(d=d)
+                    if diff > 0 and (emptied["quarantine"] or q_vanished)
                     else f"compare the partitions with their manifests; re-run `ecomlake local silver --date {d}`",
                 )
             )

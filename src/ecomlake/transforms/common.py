@@ -125,6 +125,7 @@ class Context:
     allow_older_dims: bool = False
     # Recovery ledger files (Silver rows recovered into partitions <= D) Enriched has not applied yet.
     recovered_files: dict[str, list[str]] = field(default_factory=dict)
+    _empty: set = field(default_factory=set)  # temp tables standing in for inputs without files
 
     def materialize(self, expr: ir.Table) -> ir.Table:
         """Compute an intermediate once (a temp table) and reuse it; released by `close`."""
@@ -197,7 +198,15 @@ class Context:
 
     def _read(self, table: str, files: list[str]) -> ir.Table:
         if not files:
-            return ibis.memtable(silver_schema(table).empty_table())
+            # An empty table in the run's own connection, not an ibis.memtable: a memtable-only
+            # expression is cached by `materialize` in Ibis's default backend, where this run's
+            # queries cannot see it (CatalogException "ibis_cached_... does not exist").
+            name = f"_empty_{table}"
+            if name not in self._empty:
+                cols = ", ".join(f'"{c}" {t}' for c, t in silver_columns(table))
+                self.backend.raw_sql(f'create or replace temp table "{name}" ({cols})')
+                self._empty.add(name)
+            return self.backend.table(name)
         paths = [f if storage.is_remote(f) else os.path.abspath(f) for f in files]
         return self.backend.read_parquet(paths)
 
