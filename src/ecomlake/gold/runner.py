@@ -246,6 +246,8 @@ def run_gold(
     """
     requested = parse_date(run_date, "--date") if run_date is not None else None
     run_id = resolve_run_id(run_id, "gold_")
+    storage.settle(settings.paths.silver_enriched_path)
+    resolve_as_of(settings, requested)  # refuse (missing Enriched days) before anything is created
     gold_root = settings.paths.gold_path
     storage.makedirs(gold_root)
     # One Gold writer at a time: every run replaces the same warehouse and exports.
