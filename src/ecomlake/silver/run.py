@@ -3,7 +3,8 @@
 For one arrival date D and a group of tables (the six facts, or the two dims):
 
 1. Check inputs before dbt starts: every Bronze partition of D exists (returns and return_items
-   may be absent: a quiet day reads as zero rows); for facts, a dims snapshot for D or earlier.
+   may be absent: a quiet day reads as zero rows), no column has a physical type that cannot be
+   cast to the contract's; for facts, a dims snapshot for D or earlier.
 2. ``dbt build`` (seed + models + data tests + unit tests) of the group's models in
    ``<work>/silver_<run_id>.duckdb``. A failing test stops the run: nothing is published.
 3. Export, per table, the valid rows (``stg_<t>``) and the rejected rows (``stg_<t>_quarantine``)
@@ -25,7 +26,15 @@ import pyarrow as pa
 
 from ecomlake import storage
 from ecomlake.config import Settings
-from ecomlake.contract import CONTRACT, DIM_SNAPSHOTS, DIM_TABLES, FACT_TABLES, silver_columns
+from ecomlake.contract import (
+    CONTRACT,
+    DIM_SNAPSHOTS,
+    DIM_TABLES,
+    FACT_TABLES,
+    QUARANTINE_COLUMNS,
+    RAW_TEXT_COLUMN,
+    silver_columns,
+)
 from ecomlake.duck import connect, sql_literal
 from ecomlake.errors import EcomlakeError, InputError
 from ecomlake.runs import new_run_id, parse_date, utc_now_iso
@@ -83,6 +92,36 @@ def check_bronze(settings: Settings, tables: tuple[str, ...], day: str) -> None:
             f"no Bronze data for {', '.join(missing)} on {day} (looked in {where}); "
             f"generate or land Bronze for that date first (e.g. `ecomlake bronze generate --start-date {day} --days 1`)"
         )
+    check_bronze_types(settings, tables, day)
+
+
+def check_bronze_types(settings: Settings, tables: tuple[str, ...], day: str) -> None:
+    """Refuse, before dbt, a Bronze column whose physical type can never cast to the contract's.
+
+    Castable drift (a number as text, text as a number, a real TIMESTAMP, int32, ...) is fine: the
+    Bronze models cast it (ecomlake.bronze.coerce); only footers are read here.
+    """
+    from ecomlake.bronze.coerce import INCOMPATIBLE, schema_drift
+    from ecomlake.bronze.validate import read_footer
+
+    for table in tables:
+        part = storage.partition_path(settings.paths.bronze_base_path, table, day)
+        for f in storage.list_data_files(part) if storage.isdir(part) else []:
+            try:
+                schema = read_footer(f).schema.to_arrow_schema()
+            except Exception as exc:
+                raise InputError(
+                    f"Bronze file {f} does not open as parquet ({str(exc).splitlines()[0]}); nothing was published; "
+                    f"run `ecomlake bronze validate --partition-date {day}` and land {table} {day} again"
+                ) from None
+            bad = [d for d in schema_drift(table, schema) if d.verdict == INCOMPATIBLE]
+            if bad:
+                d = bad[0]
+                raise InputError(
+                    f"Bronze {table}.{d.column} is {d.arrived_type} in {f}, which cannot be cast to the contract's "
+                    f"{d.contract_type}; nothing was published; fix the exporter and land {table} {day} again "
+                    f"(`ecomlake bronze validate --partition-date {day}` lists every such column)"
+                )
 
 
 def snapshot_dates(settings: Settings, dim_table: str) -> list[str]:
@@ -173,7 +212,7 @@ def export_and_publish(
         _check_columns(
             con,
             f"stg_{table}_quarantine",
-            [*t.bronze_column_names, "ingest_dt", "_quarantine_reason", "_quarantine_timestamp", "_run_id"],
+            [*t.bronze_column_names, "ingest_dt", *QUARANTINE_COLUMNS],
         )
         bronze_rows = con.execute(f"select count(*) from int_{table}__bronze").fetchone()[0]
         silver_rows = con.execute(f"select count(*) from stg_{table}").fetchone()[0]
@@ -341,6 +380,41 @@ def write_ledger(settings: Settings, run: SilverRun) -> str:
 # ------------------------------------------------------------------------------ revalidation
 
 
+def _as_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _revalidation_bronze(schema: pa.Schema, raw_rows: pa.Table) -> pa.Table:
+    """Quarantined (repaired) rows as a Bronze table for the same models.
+
+    Columns are in the contract's Bronze types, except a non-text column that has arrived text in
+    `_raw_text` (Bronze that came in another physical type): it is written as text again, the
+    arrived text where the typed value is still null (a value that did not cast, not repaired) and
+    the typed value otherwise, so a row that still fails keeps its `cast_failed_*` code and its text.
+    """
+    import json
+
+    n = raw_rows.num_rows
+    texts: list[dict] = [{}] * n
+    if RAW_TEXT_COLUMN in raw_rows.column_names:
+        texts = [json.loads(v) if v else {} for v in raw_rows.column(RAW_TEXT_COLUMN).to_pylist()]
+    retyped = {name for d in texts for name in d}
+    fields, cols = [], []
+    for f in schema:
+        values = raw_rows.column(f.name) if f.name in raw_rows.column_names else pa.nulls(n, f.type)
+        if f.name in retyped:
+            typed = values.to_pylist()
+            text = [texts[i].get(f.name) if typed[i] is None else _as_text(typed[i]) for i in range(n)]
+            fields.append(pa.field(f.name, pa.string()))
+            cols.append(pa.array(text, pa.string()))
+        else:
+            fields.append(f)
+            cols.append(values.cast(f.type))
+    return pa.Table.from_arrays(cols, schema=pa.schema(fields))
+
+
 def revalidate(
     settings: Settings, table: str, ingest_dt: str | dt.date, raw_rows: pa.Table, run_id: str
 ) -> tuple[pa.Table, pa.Table]:
@@ -361,41 +435,53 @@ def revalidate(
     `run_id`); `failing` has the Bronze columns, ``ingest_dt`` and ``_quarantine_reason``. Nothing is
     published here: the caller publishes both.
     """
-    import pyarrow.parquet as pq
-
     t = CONTRACT.get(table)
     if t is None:
         raise InputError(f"unknown table {table!r}")
     day = parse_date(ingest_dt, "ingest date").isoformat()
-    schema = t.bronze_schema()
-    cols = []
-    for f in schema:
-        if f.name in raw_rows.column_names:
-            cols.append(raw_rows.column(f.name).cast(f.type))
-        else:
-            cols.append(pa.nulls(raw_rows.num_rows, f.type))
-    bronze_tbl = pa.Table.from_arrays(cols, schema=schema)
+    return score_bronze(settings, day, {table: [_revalidation_bronze(t.bronze_schema(), raw_rows)]}, run_id)[table]
+
+
+def score_bronze(
+    settings: Settings, day: str, bronze: dict[str, list[pa.Table]], run_id: str
+) -> dict[str, tuple[pa.Table, pa.Table]]:
+    """Run the Base Silver models of the tables in `bronze` on those rows; per table (valid, failing).
+
+    Each Arrow table becomes one parquet file of a temporary Bronze partition
+    ``<work>/revalidate_<run_id>/bronze/<table>/ingest_dt=D/``, written as given (any physical
+    types; the files may disagree), and the tables' models run against it with the vars of a
+    recovery (see `revalidate`). Nothing is published. Quarantine recovery and the property tests
+    of the cleaning rules go through here, so both exercise exactly the daily run's models.
+    """
+    import shutil
+
+    import pyarrow.parquet as pq
 
     work = dbt_runner.work_dir(settings) / f"revalidate_{run_id}"
-    part = work / "bronze" / table / f"ingest_dt={day}"
-    part.mkdir(parents=True, exist_ok=True)
-    pq.write_table(bronze_tbl, part / "part-0000.parquet")
-    models = [
-        f"int_{table}__bronze",
-        f"int_{table}__cleaned",
-        f"int_{table}__scored",
-        f"stg_{table}",
-        f"stg_{table}_quarantine",
-    ]
+    models: list[str] = []
     extra: dict = {"bronze_root": str(work / "bronze"), "published_through_run_date": True, "parent_source": "silver"}
-    if t.kind == "fact":
-        extra["dims_snapshot_dt"] = dims_snapshot_for(settings, day)
-        for _col, fk in t.foreign_keys:
-            if fk.table in PARENT_KEYS:
-                models.append(f"int_{fk.table}__keys")
-            else:
-                models.append("int_dims__customers" if fk.table == "customers" else "int_dims__product_catalog")
+    for table, files in bronze.items():
+        t = CONTRACT[table]
+        part = work / "bronze" / table / f"ingest_dt={day}"
+        part.mkdir(parents=True, exist_ok=True)
+        for i, tbl in enumerate(files):
+            pq.write_table(tbl, part / f"part-{i:04d}.parquet")
+        models += [
+            f"int_{table}__bronze",
+            f"int_{table}__cleaned",
+            f"int_{table}__scored",
+            f"stg_{table}",
+            f"stg_{table}_quarantine",
+        ]
+        if t.kind == "fact":
+            extra["dims_snapshot_dt"] = dims_snapshot_for(settings, day)
+            for _col, fk in t.foreign_keys:
+                if fk.table in PARENT_KEYS:
+                    models.append(f"int_{fk.table}__keys")
+                else:
+                    models.append("int_dims__customers" if fk.table == "customers" else "int_dims__product_catalog")
     warehouse = work / "warehouse.duckdb"
+    out: dict[str, tuple[pa.Table, pa.Table]] = {}
     try:
         dbt_runner.invoke(
             settings,
@@ -407,18 +493,16 @@ def revalidate(
         dbt_runner.close_dbt_connections()
         con = connect(settings, str(warehouse), read_only=True)
         try:
-            valid = con.sql(
-                f"select * from stg_{table}"
-            ).to_arrow_table()  # duckdb 2.0: no fetch_arrow_table on execute()
-            failing = con.sql(
-                f"select * exclude (_quarantine_timestamp, _run_id) from stg_{table}_quarantine"
-            ).to_arrow_table()
+            for table in bronze:
+                valid = con.sql(f"select * from stg_{table}").to_arrow_table()  # duckdb 2.0: no fetch_arrow_table
+                failing = con.sql(
+                    f"select * exclude (_quarantine_timestamp, _run_id) from stg_{table}_quarantine"
+                ).to_arrow_table()
+                out[table] = (valid, failing)
         finally:
             con.close()
     finally:
         dbt_runner.close_dbt_connections()
-        import shutil
-
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(dbt_runner.work_dir(settings) / "dbt" / f"revalidate_{run_id}", ignore_errors=True)
-    return valid, failing
+    return out
