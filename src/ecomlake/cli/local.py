@@ -27,10 +27,11 @@ def echo_dims_run(run) -> None:
         echo_table_runs(run.silver)
     for name, rows in run.rows.items():
         prev = run.previous.get(name)
-        click.echo(
-            f"  {name:<16} snapshot_dt={run.snapshot_dt}: {rows:,} rows "
-            f"({run.changes.get(name, 0):,} changes merged into {prev or 'an empty dimension'})"
-        )
+        if name in run.carried_forward:
+            what = f"no Bronze partition for {run.snapshot_dt}: no changes landed, {prev or 'an empty dimension'} carried forward"
+        else:
+            what = f"{run.changes.get(name, 0):,} changes merged into {prev or 'an empty dimension'}"
+        click.echo(f"  {name:<16} snapshot_dt={run.snapshot_dt}: {rows:,} rows ({what})")
     echo_step("dims", f"snapshot {run.snapshot_dt} published (run {run.run_id})")
 
 

@@ -3,10 +3,11 @@
 For one arrival date D and a group of tables (the six facts, or the two dims):
 
 1. Check inputs before dbt starts: every Bronze partition of D exists (returns and return_items
-   may be absent: a quiet day reads as zero rows), no column has a physical type that cannot be
-   cast to the contract's; for facts, a dims snapshot for D or earlier.
+   may be absent: a quiet day reads as zero rows; so may a dimension, see step 2), no column has a
+   physical type that cannot be cast to the contract's; for facts, a dims snapshot for D or earlier.
 2. ``dbt build`` (seed + models + data tests + unit tests) of the group's models in
    ``<work>/silver_<run_id>.duckdb``. A failing test stops the run: nothing is published.
+   A dimension without a Bronze partition that day changed nothing: its models are left out.
 3. Export, per table, the valid rows (``stg_<t>``) and the rejected rows (``stg_<t>_quarantine``)
    to staging with ``COPY ... (FORMAT parquet, COMPRESSION zstd)``, and publish every silver and
    quarantine partition of D in one `storage.publish` (all or nothing; other dates untouched),
@@ -122,6 +123,27 @@ def check_bronze_types(settings: Settings, tables: tuple[str, ...], day: str) ->
                     f"{d.contract_type}; nothing was published; fix the exporter and land {table} {day} again "
                     f"(`ecomlake bronze validate --partition-date {day}` lists every such column)"
                 )
+
+
+def landed_tables(
+    settings: Settings, group: str, tables: tuple[str, ...], day: str, present: dict[str, bool], say: Echo
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(tables to build, dims left out). Dims arrive as change records: a dimension without a Bronze
+    partition for D changed nothing (its snapshot carries the previous one forward), unless
+    dims.require_daily_partition says a partition is due every day (then: exit 2)."""
+    if group != "dims":
+        return tables, ()
+    skipped = tuple(t for t in tables if not present[t])
+    if skipped and settings.dims.require_daily_partition:
+        where = storage.partition_path(settings.paths.bronze_base_path, skipped[0], day)
+        raise InputError(
+            f"no Bronze {' or '.join(skipped)} partition for {day} (looked in {where}) and "
+            "dims.require_daily_partition is true; land the partition (an empty one when nothing changed) "
+            "or set DIMS_REQUIRE_DAILY_PARTITION=false to carry the previous snapshot forward"
+        )
+    for t in skipped:
+        say(f"      note: no Bronze {t} partition for {day}: no {t} changes landed that day")
+    return tuple(t for t in tables if present[t]), skipped
 
 
 def snapshot_dates(settings: Settings, dim_table: str) -> list[str]:
@@ -292,6 +314,8 @@ def run_tables(
 
     t0 = time.perf_counter()
     say(f"[1/4] checking inputs for {day}")
+    present = {t: _has_bronze(settings, t, day) for t in tables}
+    tables, skipped = landed_tables(settings, group, tables, day, present, say)
     check_bronze(settings, tables, day)
     extra = {}
     if group == "facts":
@@ -299,8 +323,11 @@ def run_tables(
         if snap != day:
             say(f"      note: no dims snapshot for {day}; using the latest before it ({snap})")
         extra["dims_snapshot_dt"] = snap
-    present = {t: _has_bronze(settings, t, day) for t in tables}
     timings["inputs"] = round(time.perf_counter() - t0, 3)
+    if not tables:  # a dims day on which neither dimension changed: nothing for dbt to do
+        run = SilverRun(run_id, day, group, [], {}, settings.publish.silver_publish_mode, seconds=timings)
+        run.ledger_path = write_ledger(settings, run)
+        return run
 
     silver_root = settings.paths.silver_base_path
     storage.makedirs(silver_root)
@@ -312,7 +339,14 @@ def run_tables(
         say(f"[2/4] dbt build ({group}) in {warehouse.name}")
         summary = dbt_runner.invoke(
             settings,
-            ["build", "--select", f"tag:{group}", "--indirect-selection", "cautious"],
+            [
+                "build",
+                "--select",
+                f"tag:{group}",
+                *(["--exclude", *(f"int_{t}__bronze+" for t in skipped)] if skipped else []),
+                "--indirect-selection",
+                "cautious",
+            ],
             dbt_vars=dbt_vars(settings, day, run_id, **extra),
             run_id=run_id,
             warehouse=warehouse,
