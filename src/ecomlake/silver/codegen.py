@@ -10,7 +10,7 @@ ordinary dbt code, while a unit test keeps the files in sync with the contract:
 
 Per table T the chain is (jaffle-shop style, one CTE skeleton per model):
 
-    source bronze.T -> int_T__bronze (view: the day's Bronze rows + file position)
+    source bronze.T -> int_T__bronze (view: the day's Bronze rows cast to the contract's Bronze types + file position)
                     -> int_T__cleaned (view: null tokens -> NULL, TRY_CAST to Silver types)
                     -> int_T__scored (table: every rule's code, in registry order; dedup among valid rows)
                     -> stg_T (table: valid rows, Silver columns)  +  stg_T_quarantine (table: raw Bronze + reason)
