@@ -1,18 +1,26 @@
-"""Typed settings: config/config.yml < environment variables < CLI flags.
+"""Typed settings: config file < environment variables < CLI flags.
 
-A malformed file or an unknown key is an error that names the key (exit 2); there is no
-silent fallback to defaults, because a threshold that changes without notice is worse than a
-stopped pipeline.
+The config file is the one named by `--config` or `ECOM_CONFIG_PATH`, else `config/config.yml`
+in the directory you run from, else the copy of it shipped in the package
+(`ecomlake/default_config.yml`, kept identical to the repository's `config/config.yml` by a
+test), so a run from any directory gets the same thresholds, semantic checks and tax rates.
+Which file was loaded is `Settings.source`; every report and metrics JSON names it.
+
+A malformed file or an unknown key is an error that names the key (exit 2); a bad environment
+variable names the variable and its value; there is no silent fallback to defaults, because a
+threshold that changes without notice is worse than a stopped pipeline.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from ecomlake.errors import ConfigError
 
@@ -20,6 +28,32 @@ Environment = Literal["local", "dev", "prod"]
 PublishMode = Literal["direct", "staging"]
 
 DEFAULT_CONFIG_PATH = "config/config.yml"
+PACKAGED_CONFIG = "default_config.yml"  # package data: the same file as config/config.yml
+MEMORY_LIMIT_PATTERN = re.compile(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def packaged_config_path() -> Path:
+    """The default config shipped with the package."""
+    return Path(str(resources.files("ecomlake").joinpath(PACKAGED_CONFIG)))
+
+
+def check_path(value: str | None) -> str | None:
+    """A lake path: not empty, no control characters, not a URL (not supported yet), not the filesystem root."""
+    if value is None:
+        return value
+    if not value.strip():
+        raise ValueError("a path must not be empty")
+    if _CONTROL.search(value):
+        raise ValueError(f"{value!r} contains a control character")
+    if "://" in value:
+        raise ValueError(
+            f"{value!r} is a URL; only local paths work today (gs:// support is not built: gcsfs is not "
+            "installed and nothing is tested on GCS)"
+        )
+    if os.path.realpath(value) == os.path.realpath(os.sep):
+        raise ValueError(f"{value!r} is the filesystem root; give the lake a directory of its own")
+    return value
 
 
 class _Strict(BaseModel):
@@ -38,6 +72,11 @@ class Paths(_Strict):
     work_path: str = "data/_work"
     samples_path: str = "samples"
 
+    @field_validator("*")
+    @classmethod
+    def _path(cls, v: str | None) -> str | None:
+        return check_path(v)
+
     @property
     def quarantine_path(self) -> str:
         return self.silver_quarantine_path or self.silver_base_path.rstrip("/") + "/quarantine"
@@ -51,11 +90,14 @@ class DuckDBSettings(_Strict):
     @field_validator("memory_limit")
     @classmethod
     def _memory(cls, v: str) -> str:
-        import re
-
-        if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", v, re.IGNORECASE):
+        if not MEMORY_LIMIT_PATTERN.fullmatch(v):
             raise ValueError(f"expected a size such as '4GB', got {v!r}")
         return v.strip()
+
+    @field_validator("temp_directory")
+    @classmethod
+    def _temp(cls, v: str | None) -> str | None:
+        return check_path(v)
 
 
 class PublishSettings(_Strict):
@@ -176,12 +218,34 @@ class Settings(_Strict):
     enriched: EnrichedSettings = Field(default_factory=EnrichedSettings)
     enriched_validation: EnrichedValidationSettings = Field(default_factory=EnrichedValidationSettings)
 
-    # Where the file came from, for messages and reports (not a config key).
-    source: str | None = Field(default=None, exclude=True)
+    # Where the file came from, for messages and reports (not a config key: a private attribute).
+    _source: str | None = PrivateAttr(default=None)
+    _source_kind: str = PrivateAttr(default="none")
+
+    @property
+    def source(self) -> str | None:
+        """The config file these settings were loaded from (absolute path), or None (built in code)."""
+        return self._source
+
+    @property
+    def source_kind(self) -> str:
+        """'explicit' (--config / ECOM_CONFIG_PATH), 'project' (./config/config.yml), 'packaged' or 'none'."""
+        return self._source_kind
 
     @property
     def temp_directory(self) -> str:
         return self.duckdb.temp_directory or self.paths.work_path.rstrip("/") + "/duckdb_tmp"
+
+
+def _fraction_as_pct(raw: str) -> float:
+    """MAX_QUARANTINE_RATE is a fraction (0.05 = 5%); the config key holds the same threshold in percent."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise ValueError("expected a fraction between 0 and 1 (0.05 means 5%)")
+    return round(value * 100.0, 9)  # 0.07 becomes 7.0, not 7.000000000000001
 
 
 # Environment variable -> (dotted key, converter). One table so docs and code agree.
@@ -207,29 +271,70 @@ ENV_OVERRIDES: dict[str, tuple[str, Any]] = {
     "DIMS_REQUIRE_DAILY_PARTITION": ("dims.require_daily_partition", _bool),
     "SILVER_VALIDATION_LOOKBACK_DAYS": ("silver.lookback_days", int),
     # The runbook's alert threshold is a fraction; the config key is the same threshold in percent.
-    # Rounded so that 0.07 becomes 7.0, not 7.000000000000001.
-    "MAX_QUARANTINE_RATE": ("silver.max_quarantine_pct", lambda v: round(float(v) * 100.0, 9)),
+    "MAX_QUARANTINE_RATE": ("silver.max_quarantine_pct", _fraction_as_pct),
 }
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set a nested key. A section that is present but not a mapping (``paths: oops``) is left as
+    it is, so validation rejects it exactly as it would without the override."""
     node = data
     parts = dotted.split(".")
     for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            node[part] = child
-        node = child
+        if part in node and not isinstance(node[part], dict):
+            return
+        node = node.setdefault(part, {})
     node[parts[-1]] = value
 
 
-def _describe(err: ValidationError, source: str) -> str:
+def _message(err: dict) -> str:
+    msg = str(err.get("msg", ""))
+    return msg.removeprefix("Value error, ")
+
+
+def _describe(err: ValidationError, source: str, origins: dict[str, str]) -> str:
+    """One line naming what is wrong and who set it: the config file, an environment variable or a flag."""
     first = err.errors()[0]
     key = ".".join(str(p) for p in first["loc"]) or "<root>"
+    origin = next((o for k, o in origins.items() if key == k or key.startswith(k + ".")), None)
+    if origin is not None:
+        return f"{origin} is not valid for '{key}': {_message(first)}"
     if first["type"] == "extra_forbidden":
         return f"{source}: unknown key '{key}' (check the spelling; see config/config.yml for every key)"
-    return f"{source}: invalid value for '{key}': {first['msg']}"
+    return f"{source}: invalid value for '{key}': {_message(first)}"
+
+
+def _find_config(path: str | os.PathLike[str] | None, env: dict[str, str]) -> tuple[Path | None, str, str]:
+    """(file to load, kind, how to name it in errors). Explicit choices must exist; the project's
+    config/config.yml comes next; the packaged default last (never nothing, never silently)."""
+    from_env = env.get("ECOM_CONFIG_PATH")
+    if path is not None or from_env:
+        chosen = str(path) if path is not None else str(from_env)
+        named = (
+            f"environment variable ECOM_CONFIG_PATH={chosen!r}"
+            if from_env and chosen == from_env
+            else f"--config {chosen!r}"
+        )
+        p = Path(chosen)
+        if not chosen.strip() or _CONTROL.search(chosen):
+            raise ConfigError(f"{named}: not a file name")
+        if not p.exists():
+            raise ConfigError(
+                f"{named}: config file not found: {p} (set --config or ECOM_CONFIG_PATH to an existing file)"
+            )
+        if not p.is_file():
+            raise ConfigError(f"{named}: {p} is not a file")
+        return p, "explicit", str(p)
+    project = Path(DEFAULT_CONFIG_PATH)
+    if project.is_file():
+        return project, "project", str(project)
+    packaged = packaged_config_path()
+    if packaged.is_file():
+        return packaged, "packaged", str(packaged)
+    raise ConfigError(
+        f"no config file: neither {DEFAULT_CONFIG_PATH} in {os.getcwd()} nor the packaged {packaged}; "
+        "pass --config or set ECOM_CONFIG_PATH"
+    )
 
 
 def load_settings(
@@ -239,45 +344,47 @@ def load_settings(
 ) -> Settings:
     """Load settings from the config file, then the environment, then `overrides` (CLI flags).
 
+    The file is `path`, else ECOM_CONFIG_PATH, else ./config/config.yml, else the packaged default.
     `overrides` maps dotted keys (``"paths.bronze_base_path"``) to values; None values are ignored
     so that unset CLI flags do not mask the environment.
     """
     env = os.environ if env is None else env
-    explicit = path is not None or bool(env.get("ECOM_CONFIG_PATH"))
-    cfg_path = Path(path or env.get("ECOM_CONFIG_PATH") or DEFAULT_CONFIG_PATH)
-    data: dict[str, Any] = {}
-    if cfg_path.exists():
-        try:
-            loaded = yaml.safe_load(cfg_path.read_text())
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise ConfigError(
-                f"{cfg_path}: not valid YAML{where}; fix the file or point ECOM_CONFIG_PATH elsewhere"
-            ) from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{cfg_path}: expected a mapping of keys at the top level")
-        data = loaded
-    elif explicit:
-        raise ConfigError(f"config file not found: {cfg_path} (set --config or ECOM_CONFIG_PATH to an existing file)")
+    cfg_path, kind, shown = _find_config(path, env)
+    try:
+        loaded = yaml.safe_load(cfg_path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{shown}: not valid YAML{where}; fix the file or point ECOM_CONFIG_PATH elsewhere") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{shown}: cannot read the config file: {exc}") from None
+    if loaded is None:
+        loaded = {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{shown}: expected a mapping of keys at the top level")
+    data: dict[str, Any] = loaded
 
-    source = str(cfg_path) if cfg_path.exists() else "defaults"
+    origins: dict[str, str] = {}
     for var, (dotted, conv) in ENV_OVERRIDES.items():
         raw = env.get(var)
         if raw is None or raw == "":
             continue
+        named = f"environment variable {var}={raw!r}"
         try:
-            _set_dotted(data, dotted, conv(raw))
-        except (TypeError, ValueError):
-            raise ConfigError(f"environment variable {var}={raw!r} is not valid for '{dotted}'") from None
+            value = conv(raw)
+        except (TypeError, ValueError) as exc:
+            why = "expected a whole number" if conv is int else str(exc)
+            raise ConfigError(f"{named} is not valid for '{dotted}': {why}") from None
+        _set_dotted(data, dotted, value)
+        origins[dotted] = named
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(data, dotted, value)
+            origins[dotted] = f"command-line value {value!r}"
     try:
         settings = Settings.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_describe(err, source)) from None
-    settings.source = source
+        raise ConfigError(_describe(err, shown, origins)) from None
+    settings._source = os.path.abspath(cfg_path)
+    settings._source_kind = kind
     return settings

@@ -366,22 +366,24 @@ RAW_TEXT_COLUMN = "_raw_text"
 
 
 def table(name: str) -> Table:
-    """The contract of one table; a clear error for an unknown name."""
-    from ecomlake.errors import InputError
+    """The contract of one table; a clear error (exit 2) for an unknown name (`ecomlake.ids.table`)."""
+    from ecomlake import ids
 
-    try:
-        return CONTRACT[name]
-    except KeyError:
-        raise InputError(f"unknown table {name!r} (known: {', '.join(TABLES)})") from None
+    return CONTRACT[ids.table(name, TABLES)]
 
 
 def parse_tables(csv: str | None, default: tuple[str, ...] = TABLES) -> list[str]:
-    """Parse a `--tables a,b` flag, keeping contract order."""
-    if not csv:
+    """Parse a `--tables a,b` flag, keeping contract order. None means `default`; an empty value is refused."""
+    from ecomlake.errors import InputError
+
+    if csv is None:
         return list(default)
-    wanted = [t.strip() for t in csv.split(",") if t.strip()]
+    wanted = [t.strip() for t in str(csv).split(",")]
+    if not any(wanted):
+        raise InputError(f"invalid --tables {csv!r}: expected table names such as orders,returns")
     for name in wanted:
-        table(name)
+        if name:  # a stray comma is harmless; every name given must be a table
+            table(name)
     return [t for t in TABLES if t in wanted]
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ecomlake import storage
+from ecomlake import ids, storage
 from ecomlake.config import Settings
 from ecomlake.contract import FACT_TABLES
 from ecomlake.errors import GateFailed, InputError
@@ -139,6 +139,8 @@ def build_history_sample(
     from ecomlake.silver.run import run_tables
 
     day = parse_date(demo_date, "--date").isoformat()
+    ids.user_path(output, "--output")
+    ids.user_path(bronze_zip, "--bronze-zip")
     with tempfile.TemporaryDirectory(prefix="ecomlake_history_") as tmp:
         root = Path(tmp)
         _unzip(Path(bronze_zip), root / "samples")
@@ -353,7 +355,9 @@ def demo_fast(settings: Settings, demo_date: str = DEMO_DATE, echo: Echo = print
     _fill_summary(s, settings, srun, sgate, egate, grun)
     s.seconds = round(time.perf_counter() - t_start, 1)
     s.summary_path = storage.join(settings.paths.metrics_base_path, f"demo_summary_{run_id}.json")
-    storage.write_json_atomic(s.summary_path, {"written_at": utc_now_iso(), **s.to_dict()})
+    storage.write_json_atomic(
+        s.summary_path, {"written_at": utc_now_iso(), "config_source": settings.source, **s.to_dict()}
+    )
     return s
 
 
@@ -367,13 +371,15 @@ def demo_full(settings: Settings, end_date: str | None = None, echo: Echo = prin
     from ecomlake.silver.run import run_tables
     from ecomlake.silver.validate import validate_silver
 
+    if end_date is not None:
+        parse_date(end_date, "--end-date")  # a bad date stops the demo before it unzips anything
     t_start = time.perf_counter()
     bronze = ensure_bronze_samples(settings, echo)
     settings = _with_paths(settings, bronze_base_path=bronze)
     settings.publish.silver_publish_mode = settings.publish.dims_publish_mode = "direct"
     settings.publish.enriched_publish_mode = "direct"
     days = storage.list_partitions(bronze, "orders")
-    end = parse_date(end_date, "--end-date").isoformat() if end_date else days[-1]
+    end = parse_date(end_date, "--end-date").isoformat() if end_date is not None else days[-1]
     days = [d for d in days if d <= end]
     if not days or days[-1] != end:
         raise InputError(
@@ -431,7 +437,9 @@ def demo_full(settings: Settings, end_date: str | None = None, echo: Echo = prin
     _fill_summary(s, settings, srun, sgate, egate, grun)
     s.seconds = round(time.perf_counter() - t_start, 1)
     s.summary_path = storage.join(settings.paths.metrics_base_path, f"demo_summary_{run_id}.json")
-    storage.write_json_atomic(s.summary_path, {"written_at": utc_now_iso(), **s.to_dict()})
+    storage.write_json_atomic(
+        s.summary_path, {"written_at": utc_now_iso(), "config_source": settings.source, **s.to_dict()}
+    )
     return s
 
 

@@ -14,9 +14,10 @@ def connect(settings: Settings, database: str = ":memory:", read_only: bool = Fa
     if "://" not in temp_dir:
         Path(temp_dir).mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(database, read_only=read_only)
-    con.execute(f"SET memory_limit = '{settings.duckdb.memory_limit}'")
+    # Quoted as literals: a path may hold a quote or a space (it's a lake, not a lake's name).
+    con.execute(f"SET memory_limit = {sql_literal(settings.duckdb.memory_limit)}")
     con.execute(f"SET threads = {int(settings.duckdb.threads)}")
-    con.execute(f"SET temp_directory = '{temp_dir}'")
+    con.execute(f"SET temp_directory = {sql_literal(temp_dir)}")
     # Keeping insertion order costs memory and buys nothing for partitioned writes.
     con.execute("SET preserve_insertion_order = false")
     return con

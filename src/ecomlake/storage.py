@@ -1,4 +1,7 @@
-"""Storage for every layer: paths (local or gs://), partitions, manifests and atomic publish.
+"""Storage for every layer: paths, partitions, manifests and atomic publish.
+
+Paths are local today. The fsspec branches for URLs (gs://) are kept for the object-store work to
+come but are not tested against GCS, and the config refuses URL paths, so no command reaches them.
 
 Publishing a partition never writes into the live tree. A run writes each partition under
 ``<layer root>/_staging/<run_id>/<table>/<key>=<value>/``, verifies it (every file opens, row
@@ -7,6 +10,12 @@ swaps it into place. The journal makes the swap a redo log: once it exists the p
 committed, and a crash anywhere after that is finished by the next run (`recover`). A crash
 before it leaves the old partition untouched and only orphaned staging behind, which the next run
 removes. Readers therefore see the old partition or the new one, never a mix.
+
+Nothing here deletes or moves a path that is not inside the layer root it belongs to: every
+delete takes that root (`remove_tree(path, root)`), and `check_inside` refuses a target that
+escapes it (a `..` component, a symlinked parent pointing elsewhere) or that is the root itself.
+Run ids, tables and partition values that make up staging and partition paths are checked as
+single path components (`ecomlake.ids`).
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import shutil
 import socket
 import time
@@ -24,6 +34,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from ecomlake import ids
 from ecomlake.errors import InputError
 from ecomlake.runs import utc_now_iso
 
@@ -98,8 +109,63 @@ def makedirs(path: str) -> None:
     # Object stores have no directories to create.
 
 
-def remove_tree(path: str) -> None:
-    """Remove a directory tree or a single file; nothing when it does not exist."""
+class UnsafePathError(InputError):
+    """A delete or move whose target is not inside the layer root it belongs to (exit 2)."""
+
+
+def _split_url(path: str) -> tuple[str, str]:
+    scheme, _, rest = str(path).partition("://")
+    return scheme, rest
+
+
+def _escapes(path: str, root: str) -> bool:
+    """True when `path` has a '..' component beyond `root` (the root itself may be relative: ../lake)."""
+    r = root.rstrip("/")
+    tail = path[len(r) :] if path == r or path.startswith(r + "/") else path
+    return ".." in tail.replace("\\", "/").split("/")
+
+
+def check_inside(path: str, root: str, action: str = "delete") -> None:
+    """Refuse (UnsafePathError) unless `path` lies strictly inside `root`.
+
+    Works on strings for URLs (gs://bucket/prefix: no filesystem needed) and on resolved paths
+    locally (a symlinked parent is followed; a symlink as the target itself is removed, never
+    followed). A `..` component after the root is refused outright, whatever it would resolve to.
+    """
+    path, root = str(path), str(root)
+
+    def refuse(why: str) -> UnsafePathError:
+        return UnsafePathError(f"refusing to {action} {path!r}: {why} (layer root {root!r}); nothing was changed")
+
+    if not path or not root:
+        raise refuse("empty path or layer root")
+    if "\x00" in path or "\x00" in root:
+        raise refuse("NUL character in the path")
+    if _escapes(path, root):
+        raise refuse("'..' in the path")
+    if is_remote(path) or is_remote(root):
+        (ps, prest), (rs, rrest) = _split_url(path), _split_url(root)
+        if ps != rs:
+            raise refuse("not on the same storage as its layer root")
+        target, base = posixpath.normpath("/" + prest), posixpath.normpath("/" + rrest)
+        if base == "/" or not target.startswith(base.rstrip("/") + "/"):
+            raise refuse("not inside its layer root")
+        return
+    base = os.path.realpath(root)
+    if base == os.path.realpath(os.sep):
+        raise refuse("the layer root is the filesystem root")
+    absolute = os.path.abspath(path)
+    target = os.path.join(os.path.realpath(os.path.dirname(absolute)), os.path.basename(absolute))
+    if target == base or os.path.commonpath([target, base]) != base:
+        raise refuse("not inside its layer root")
+
+
+def remove_tree(path: str, root: str) -> None:
+    """Remove a directory tree or a single file inside `root`; nothing when it does not exist.
+
+    `root` is the layer root the path belongs to; anything not strictly inside it is refused.
+    """
+    check_inside(path, root)
     if not is_remote(path):
         # rmtree silently ignores a plain file (e.g. a publish journal), so remove files directly.
         if os.path.isfile(path) or os.path.islink(path):
@@ -112,8 +178,10 @@ def remove_tree(path: str) -> None:
         fs.rm(p, recursive=True)
 
 
-def move(src: str, dst: str) -> None:
-    """Rename a directory. Atomic on a local filesystem (same device)."""
+def move(src: str, dst: str, root: str, dst_root: str | None = None) -> None:
+    """Rename a directory inside `root` (`dst` inside `dst_root` when given). Atomic locally (same device)."""
+    check_inside(src, root, "move")
+    check_inside(dst, dst_root or root, "move")
     if not is_remote(src):
         os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
         os.rename(src, dst)
@@ -162,6 +230,9 @@ def partition_name(value: str, key: str = "ingest_dt") -> str:
 
 
 def partition_path(root: str, table: str, value: str, key: str = "ingest_dt") -> str:
+    """`<root>/<table>/<key>=<value>`; each part must be a plain path component (`table` may be `_state/x`)."""
+    ids.relative_parts(table, "table")
+    ids.component(str(value), f"{key} value")
     return join(root, table, partition_name(value, key))
 
 
@@ -272,11 +343,14 @@ def _fault(point: str) -> None:
 
 
 def staging_root(layer_root: str, run_id: str) -> str:
-    return join(layer_root, STAGING_DIR, run_id)
+    return join(layer_root, STAGING_DIR, ids.run_id(run_id, "run id"))
 
 
 def staging_path(layer_root: str, run_id: str, table: str, partition: str) -> str:
-    """Where a run writes a partition before publishing it."""
+    """Where a run writes a partition before publishing it (`table` may be `_quarantine/<table>`)."""
+    ids.relative_parts(table, "table")
+    if partition:
+        ids.component(partition, "partition")
     return join(staging_root(layer_root, run_id), table, partition)
 
 
@@ -295,7 +369,11 @@ def claim_staging(layer_root: str, run_id: str) -> None:
 
 @dataclass
 class Publish:
-    """One partition to publish: staged directory -> live directory."""
+    """One partition to publish: staged directory -> live directory.
+
+    `root` is the layer root `final` belongs to, when it is not the publishing layer's root
+    (quarantine partitions published with Silver live under the quarantine root).
+    """
 
     staged: str
     final: str
@@ -303,6 +381,7 @@ class Publish:
     partition: str
     expected_rows: int | None = None
     extra: dict | None = None
+    root: str | None = None
 
 
 def _verify_and_seal(p: Publish, run_id: str) -> dict:
@@ -331,35 +410,57 @@ def publish(layer_root: str, run_id: str, publishes: list[Publish], sealed: bool
 
     Returns the manifests. Partitions not named here are never touched.
     """
-    manifests = [read_json(join(p.staged, MANIFEST_NAME)) for p in publishes] if sealed else seal(publishes, run_id)
-    _fault("before_swap")
+    run_dir = staging_root(layer_root, run_id)
     journal = {
         "run_id": run_id,
         "created_at": utc_now_iso(),
         "moves": [
-            {"staged": p.staged, "final": p.final, "old": p.final.rstrip("/") + f".__old__{run_id}"} for p in publishes
+            {
+                "staged": p.staged,
+                "final": p.final,
+                "old": p.final.rstrip("/") + f".__old__{run_id}",
+                "root": p.root or layer_root,
+            }
+            for p in publishes
         ],
     }
-    journal_path = join(staging_root(layer_root, run_id), "_journal.json")
+    _check_journal(journal, layer_root)  # before anything is sealed or moved
+    manifests = [read_json(join(p.staged, MANIFEST_NAME)) for p in publishes] if sealed else seal(publishes, run_id)
+    _fault("before_swap")
+    journal_path = join(run_dir, "_journal.json")
     write_json_atomic(journal_path, journal)  # the commit point
     _fault("after_journal")
-    _apply_journal(journal)
-    remove_tree(journal_path)
+    _apply_journal(journal, layer_root)
+    remove_tree(journal_path, layer_root)
     return manifests
 
 
-def _apply_journal(journal: dict) -> None:
+def _check_journal(journal: dict, layer_root: str) -> None:
+    """Every move of a publish stays inside its roots: staged under this run's staging area, the
+    live partition (and its `.__old__` copy) under the layer root it belongs to."""
+    run_dir = staging_root(layer_root, str(journal.get("run_id", "")))
+    for m in journal.get("moves", []):
+        root = m.get("root") or layer_root
+        check_inside(m["staged"], run_dir, "publish from")
+        check_inside(m["final"], root, "publish into")
+        if m["old"] != m["final"].rstrip("/") + f".__old__{journal['run_id']}":
+            raise UnsafePathError(f"refusing to publish: journal move {m['old']!r} does not belong to {m['final']!r}")
+
+
+def _apply_journal(journal: dict, layer_root: str) -> None:
     """Finish a committed publish. Each step is idempotent, so this is safe to run twice."""
+    _check_journal(journal, layer_root)
     for i, move_ in enumerate(journal["moves"]):
         staged, final, old = move_["staged"], move_["final"], move_["old"]
+        root = move_.get("root") or layer_root
         if isdir(staged):
             if isdir(final):
-                move(final, old)
+                move(final, old, root)
                 if i == 0:
                     _fault("mid_swap")
-            move(staged, final)
+            move(staged, final, layer_root, root)
     for move_ in journal["moves"]:
-        remove_tree(move_["old"])
+        remove_tree(move_["old"], move_.get("root") or layer_root)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -381,11 +482,14 @@ def recover(layer_root: str, max_age_hours: float = 24.0) -> list[str]:
     actions: list[str] = []
     root = join(layer_root, STAGING_DIR)
     for run_id in listdir(root):
+        if not ids.is_run_id(run_id):  # not made by a run of ours: never delete what we cannot account for
+            actions.append(f"left {join(root, run_id)!r} alone: not a run's staging area")
+            continue
         run_dir = join(root, run_id)
         journal_path = join(run_dir, "_journal.json")
         if exists(journal_path):
-            _apply_journal(read_json(journal_path))
-            remove_tree(journal_path)
+            _apply_journal(read_json(journal_path), layer_root)
+            remove_tree(journal_path, layer_root)
             actions.append(f"finished interrupted publish of run {run_id}")
         if exists(join(run_dir, "_pending.json")):
             continue
@@ -400,19 +504,19 @@ def recover(layer_root: str, max_age_hours: float = 24.0) -> list[str]:
             except (ValueError, TypeError):
                 alive = False
         if not alive:
-            remove_tree(run_dir)
+            remove_tree(run_dir, layer_root)
             actions.append(f"removed staging left by run {run_id}")
     if isdir(root) and not listdir(root):
-        remove_tree(root)
+        remove_tree(root, layer_root)
     return actions
 
 
 def release_staging(layer_root: str, run_id: str) -> None:
     """Drop a run's (now empty or abandoned) staging area."""
-    remove_tree(staging_root(layer_root, run_id))
+    remove_tree(staging_root(layer_root, run_id), layer_root)
     root = join(layer_root, STAGING_DIR)
     if isdir(root) and not listdir(root):
-        remove_tree(root)
+        remove_tree(root, layer_root)
 
 
 def mark_pending(layer_root: str, run_id: str, publishes: list[Publish], gate: str) -> None:
@@ -424,19 +528,22 @@ def mark_pending(layer_root: str, run_id: str, publishes: list[Publish], gate: s
             "gate": gate,
             "created_at": utc_now_iso(),
             "partitions": [
-                {"staged": p.staged, "final": p.final, "table": p.table, "partition": p.partition} for p in publishes
+                {"staged": p.staged, "final": p.final, "table": p.table, "partition": p.partition, "root": p.root}
+                for p in publishes
             ],
         },
     )
 
 
 def promote(layer_root: str, run_id: str) -> list[dict]:
-    """Publish what a staging-mode run left pending (the `promote_*` Airflow tasks call this)."""
+    """Publish what a staging-mode run left pending (`ecomlake enriched promote` calls this)."""
     pending_path = join(staging_root(layer_root, run_id), "_pending.json")
     if not exists(pending_path):
         raise InputError(f"nothing staged for run {run_id} under {join(layer_root, STAGING_DIR)}")
     pending = read_json(pending_path)
-    publishes = [Publish(p["staged"], p["final"], p["table"], p["partition"]) for p in pending["partitions"]]
+    publishes = [
+        Publish(p["staged"], p["final"], p["table"], p["partition"], root=p.get("root")) for p in pending["partitions"]
+    ]
     manifests = publish(layer_root, run_id, publishes, sealed=True)
     release_staging(layer_root, run_id)
     return manifests

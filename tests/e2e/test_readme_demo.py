@@ -170,3 +170,18 @@ def test_silver_before_dims_gives_one_clear_line(tmp_path: Path, clone: Path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
     assert "ecomlake local dims" in proc.stderr
+
+
+def test_dashboard_and_dbt_docs_after_the_demo(clone: Path, demo: dict):
+    out = sh("ecomlake report --since 14d", clone)
+    assert "wrote docs/validation_reports/index.html" in out.stdout and out.stderr == ""
+    html = (clone / "docs/validation_reports/index.html").read_text(encoding="utf-8")
+    verdicts = dict(re.findall(r'data-cell="([^"]+)" data-status="(\w+)"', html))
+    assert verdicts["Silver|(whole gate)|2023-01-01"] == "PASS"
+    assert verdicts["Gold|marts (dbt build + tests)|2023-01-01"] == "PASS"
+    assert {
+        verdicts[f"Enriched|(whole gate)|{d}"] for d in ("2022-12-29", "2022-12-30", "2022-12-31", "2023-01-01")
+    } == {"PASS"}
+    assert "data-unreadable" not in html and 'href="SILVER_QUALITY_2023-01-01.md"' in html
+    sh("cd dbt_duckdb && dbt docs generate --vars '{gold: true}' --static", clone)
+    assert (clone / "dbt_duckdb/target/static_index.html").is_file()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,99 @@ def test_every_env_override_targets_a_real_key():
         for part in dotted.split("."):
             assert hasattr(node, part), f"{var} -> {dotted}"
             node = getattr(node, part)
+
+
+# ------------------------------------------------------------------ hardening (issue 10 s.3, issue 17 s.4)
+
+
+def test_packaged_default_config_is_the_repository_config():
+    # The package ships config/config.yml so that a run from any directory gets the same settings.
+    from ecomlake.config import packaged_config_path
+
+    assert packaged_config_path().read_bytes() == REPO_CONFIG.read_bytes(), (
+        "src/ecomlake/default_config.yml differs from config/config.yml: copy config/config.yml over it"
+    )
+
+
+def test_outside_the_repository_the_packaged_config_is_loaded_not_bare_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no config/config.yml here
+    s = load_settings(env={})
+    assert s.source_kind == "packaged" and s.source.endswith("default_config.yml")
+    repo = load_settings(REPO_CONFIG, env={})
+    assert s.model_dump() == repo.model_dump()
+    assert sum(len(v) for v in s.enriched_validation.semantic_checks.values()) > 20
+    assert s.enriched.tax_rates["EU-DE"] == 0.19
+
+
+def test_project_config_wins_over_the_packaged_one(tmp_path, monkeypatch):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yml").write_text("environment: dev\n")
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(env={})
+    assert (s.source_kind, s.environment) == ("project", "dev")
+    assert s.source == str(tmp_path / "config" / "config.yml")
+
+
+def test_source_is_not_a_config_key(tmp_path):
+    with pytest.raises(ConfigError, match="unknown key 'source'"):
+        load_settings(write(tmp_path, "source: elsewhere\n"), env={})
+
+
+@pytest.mark.parametrize(
+    "env, overrides",
+    [
+        ({}, {}),
+        ({"BRONZE_BASE_PATH": "from_env"}, {}),
+        ({}, {"paths.silver_base_path": "from_flag"}),
+        ({"SILVER_BASE_PATH": "e"}, {"paths.gold_path": "f"}),
+    ],
+)
+def test_malformed_section_is_the_same_error_with_or_without_an_override(tmp_path, env, overrides):
+    cfg = write(tmp_path, "paths: oops\n")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(cfg, env=env, overrides=overrides)
+    assert exc.value.exit_code == 2
+    assert exc.value.message.startswith(f"{cfg}: invalid value for 'paths': ")
+
+
+@pytest.mark.parametrize(
+    "var, raw, fragment",
+    [
+        ("PIPELINE_ENV", "staging", "Input should be 'local', 'dev' or 'prod'"),
+        ("DUCKDB_MEMORY_LIMIT", "lots", "expected a size such as '4GB'"),
+        ("MAX_QUARANTINE_RATE", "5", "expected a fraction between 0 and 1"),
+        ("MAX_QUARANTINE_RATE", "-0.1", "expected a fraction between 0 and 1"),
+        ("MAX_QUARANTINE_RATE", "nan", "expected a fraction between 0 and 1"),
+        ("DUCKDB_THREADS", "0", "greater than or equal to 1"),
+        ("SILVER_PUBLISH_MODE", "yolo", "'direct' or 'staging'"),
+        ("SILVER_BASE_PATH", "/", "filesystem root"),
+        ("BRONZE_BASE_PATH", "gs://bucket/bronze", "only local paths work today"),
+        ("ECOM_WORK_PATH", "a\nb", "control character"),
+    ],
+)
+def test_a_bad_environment_value_names_the_variable_not_the_file(var, raw, fragment):
+    with pytest.raises(ConfigError) as exc:
+        load_settings(REPO_CONFIG, env={var: raw})
+    msg = exc.value.message
+    assert msg.startswith(f"environment variable {var}={raw!r} is not valid for '"), msg
+    assert fragment in msg and "config/config.yml" not in msg and "\n" not in msg
+
+
+def test_a_bad_flag_value_says_it_came_from_the_command_line():
+    with pytest.raises(ConfigError, match=r"^command-line value '' is not valid for 'paths.silver_base_path'"):
+        load_settings(REPO_CONFIG, env={}, overrides={"paths.silver_base_path": ""})
+
+
+@pytest.mark.parametrize("value", ["", "a\x00b", "gs://b/x", "/"])
+def test_path_keys_in_the_file_are_checked_too(tmp_path, value):
+    with pytest.raises(ConfigError, match=r"invalid value for 'paths.gold_path'"):
+        load_settings(write(tmp_path, f"paths:\n  gold_path: {json.dumps(value)}\n"), env={})
+
+
+def test_ecom_config_path_errors_name_the_variable(tmp_path):
+    with pytest.raises(
+        ConfigError, match=r"^environment variable ECOM_CONFIG_PATH='.*missing.yml': config file not found"
+    ):
+        load_settings(env={"ECOM_CONFIG_PATH": str(tmp_path / "missing.yml")})
+    with pytest.raises(ConfigError, match="is not a file"):
+        load_settings(env={"ECOM_CONFIG_PATH": str(tmp_path)})

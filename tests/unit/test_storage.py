@@ -105,11 +105,11 @@ def test_remove_tree_removes_files_and_dirs(tmp_path):
     # A journal is a file: removing it must really remove it (rmtree silently ignores files).
     f = tmp_path / "_journal.json"
     f.write_text("{}")
-    storage.remove_tree(str(f))
+    storage.remove_tree(str(f), str(tmp_path))
     assert not f.exists()
     d = tmp_path / "d" / "e"
     d.mkdir(parents=True)
     (d / "x").write_text("1")
-    storage.remove_tree(str(tmp_path / "d"))
+    storage.remove_tree(str(tmp_path / "d"), str(tmp_path))
     assert not (tmp_path / "d").exists()
-    storage.remove_tree(str(tmp_path / "never"))  # missing: no error
+    storage.remove_tree(str(tmp_path / "never"), str(tmp_path))  # missing: no error

@@ -21,7 +21,7 @@ def _table(order_ids, dates):
 def test_null_partition_rows_are_kept_in_their_own_partition(tmp_path):
     d1 = dt.date(2023, 1, 1)
     t = _table(["c", "a", "n", "b"], [d1, d1, None, dt.date(2023, 1, 2)])
-    out = write_partitions(t, SHIPPING_ECONOMICS, lambda p: str(tmp_path / p), max_rows=1)
+    out = write_partitions(t, SHIPPING_ECONOMICS, lambda p: str(tmp_path / p), max_rows=1, within=str(tmp_path))
     assert sorted(out) == ["2023-01-01", "2023-01-02", "__null__"]
     null_dir = tmp_path / "order_dt=__null__"
     assert pq.read_table(null_dir / "part-00000.parquet").column("order_id").to_pylist() == ["n"]
@@ -39,8 +39,8 @@ def test_same_rows_in_any_order_give_identical_bytes(tmp_path):
     d1 = dt.date(2023, 1, 1)
     a = _table(["x", "y", "z"], [d1] * 3)
     b = _table(["z", "x", "y"], [d1] * 3)
-    write_partitions(a, SHIPPING_ECONOMICS, lambda p: str(tmp_path / "a" / p), max_rows=100)
-    write_partitions(b, SHIPPING_ECONOMICS, lambda p: str(tmp_path / "b" / p), max_rows=100)
+    write_partitions(a, SHIPPING_ECONOMICS, lambda p: str(tmp_path / "a" / p), max_rows=100, within=str(tmp_path))
+    write_partitions(b, SHIPPING_ECONOMICS, lambda p: str(tmp_path / "b" / p), max_rows=100, within=str(tmp_path))
     f = "order_dt=2023-01-01/part-00000.parquet"
     assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
 

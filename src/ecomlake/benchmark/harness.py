@@ -12,16 +12,15 @@ stops the harness (except in the memory-bounded run, whose completion is itself 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ecomlake import ids, storage
 from ecomlake.benchmark import report
 from ecomlake.benchmark.floor import FLOORS, floor_inputs
 from ecomlake.benchmark.lake import (
@@ -33,6 +32,7 @@ from ecomlake.benchmark.lake import (
     seal_bronze,
 )
 from ecomlake.benchmark.measure import Measured, last_error_line, run_measured
+from ecomlake.config import MEMORY_LIMIT_PATTERN
 from ecomlake.errors import EcomlakeError, InputError
 
 
@@ -157,10 +157,15 @@ def _check(opts: BenchOptions) -> None:
         raise InputError("--orders-per-day and --scales must be positive order counts")
     if opts.history_days < 0:
         raise InputError(f"--history-days must be 0 (off) or at least 2, got {opts.history_days}")
-    try:
-        dt.date.fromisoformat(opts.start_date)
-    except ValueError:
-        raise InputError(f"invalid --start-date {opts.start_date!r}: expected YYYY-MM-DD") from None
+    ids.date(opts.start_date, "--start-date")
+    ids.user_path(opts.cache_dir, "--cache-dir", kind="directory")
+    ids.user_path(opts.results_dir, "--results-dir", kind="directory")
+    ids.user_path(opts.output, "--output")
+    if opts.plot is not None:
+        ids.user_path(opts.plot, "--plot")
+    for flag, size in (("--memory-limit", opts.memory_limit), ("--memory-bounded", opts.memory_bounded)):
+        if size is not None and not MEMORY_LIMIT_PATTERN.fullmatch(size):
+            raise InputError(f"invalid {flag} {size!r}: expected a size such as '2GB'")
     unknown = [s for s in opts.stages or [] if s not in STAGE_NAMES]
     if unknown:
         raise InputError(f"unknown stage(s) {', '.join(unknown)} in --stages (known: {', '.join(STAGE_NAMES)})")
@@ -274,7 +279,7 @@ class Harness:
             }
         root, tmp = bronze_target(self.cache, spec)
         if tmp.exists():
-            shutil.rmtree(tmp)
+            storage.remove_tree(str(tmp), str(self.cache))
         tmp.parent.mkdir(parents=True, exist_ok=True)
         env = self._env(self.work / "generate", tmp)
         argv = ecomlake_argv(
@@ -361,7 +366,9 @@ class Harness:
             )
             got = json.loads(result.read_text())
             out_bytes = sum(f.stat().st_size for f in out.glob("*.parquet"))
-            shutil.rmtree(out)  # the copies are only for timing; keep the disk free at large scales
+            storage.remove_tree(
+                str(out), str(self.cache)
+            )  # the copies are only for timing; keep the disk free at large scales
             runs.append(
                 {
                     "seconds": got["seconds"],
@@ -442,7 +449,7 @@ class Harness:
         if opts.memory_bounded and orders == self.scales[-1]:
             self.data["memory_bounded"] = self.memory_bounded(lake, bronze, day, label)
         if not opts.keep_lakes:
-            shutil.rmtree(lake, ignore_errors=True)
+            storage.remove_tree(str(lake), str(self.cache))
         return entry
 
     def memory_bounded(self, lake: Path, bronze: Path, day: str, label: str) -> dict:
@@ -495,7 +502,7 @@ class Harness:
             "last": last,
         }
         if not self.opts.keep_lakes:
-            shutil.rmtree(lake, ignore_errors=True)
+            storage.remove_tree(str(lake), str(self.cache))
 
     # ------------------------------------------------------------------ the run
 
@@ -537,7 +544,7 @@ class Harness:
             f"bench: report {report_path}; raw measurements {json_path}" + (f"; plot {plotted}" if plotted else "")
         )
         if not o.keep_lakes:
-            shutil.rmtree(self.work, ignore_errors=True)
+            storage.remove_tree(str(self.work), str(self.cache))
         return BenchResult(self.run_id, json_path, report_path, plotted, self.data)
 
 
@@ -550,6 +557,10 @@ def render_saved(
 ) -> BenchResult:
     """Write the report and plot again from a completed run's JSON (no measuring): e.g. once
     matplotlib is installed, or after a change to the report's layout."""
+    ids.user_path(str(json_path), "--from-json")
+    ids.user_path(str(output), "--output")
+    if plot is not None:
+        ids.user_path(str(plot), "--plot")
     json_path = Path(json_path)
     try:
         data = json.loads(json_path.read_text())

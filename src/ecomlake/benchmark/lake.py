@@ -15,10 +15,11 @@ import datetime as dt
 import hashlib
 import json
 import os
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from ecomlake import storage
 
 # Environment variables a user may have set that would redirect or distort a benchmark run.
 _DROPPED_ENV = (
@@ -85,7 +86,7 @@ def bronze_target(cache_dir: Path, spec: BronzeSpec) -> tuple[Path, Path]:
 def seal_bronze(tmp: Path, root: Path, spec: BronzeSpec, seconds: float) -> None:
     """Move a completed generation into place, then write the marker (a crash leaves no marker)."""
     if root.exists():
-        shutil.rmtree(root)
+        storage.remove_tree(str(root), str(root.parent))
     tmp.rename(root)
     meta = {
         "orders_per_day": spec.orders_per_day,

@@ -13,8 +13,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecomlake import ids
 from ecomlake.bronze.generator import GenerateResult, GeneratorOptions, generate
 from ecomlake.config import Settings
+from ecomlake.runs import parse_date
 
 ZIP_ROOT = "bronze"
 ZIP_TIMESTAMP = (2020, 1, 1, 0, 0, 0)
@@ -43,6 +45,8 @@ def package_bronze(
     progress: bool = False,
 ) -> SampleResult:
     """Generate a Bronze lake in a temp dir and zip it under `bronze/`, deterministically."""
+    parse_date(start_date, "--start-date")
+    ids.user_path(str(output), "--output")
     # Default settings, not the user's config: a changed part-file size must not change the sample.
     settings = Settings()
     output = Path(output)

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ecomlake import __version__, storage
+from ecomlake import __version__, ids, storage
 from ecomlake.bronze import gen_defects
 from ecomlake.bronze.gen_defects import Injector, TableBatch
 from ecomlake.bronze.gen_world import World
@@ -243,7 +243,7 @@ def generate(
 ) -> GenerateResult:
     """Write `opts.days` days of Bronze under `out` (default: settings.paths.bronze_base_path)."""
     days, history, faults = _resolve(opts)
-    out = out or settings.paths.bronze_base_path
+    out = ids.user_path(settings.paths.bronze_base_path if out is None else out, "--out", kind="directory")
     max_rows = settings.bronze.max_part_file_rows
     result = GenerateResult(out=out, days=days, rows=dict.fromkeys(TABLES, 0))
     started = time.perf_counter()
@@ -481,7 +481,7 @@ def _remove_stale(table_dir: str, partition: str) -> None:
             pass
         except (ValueError, PermissionError):
             continue
-        shutil.rmtree(stale, ignore_errors=True)
+        storage.remove_tree(str(stale), table_dir)
 
 
 def _dictionary_columns(table: str, names: list[str]) -> list[str]:
@@ -510,7 +510,7 @@ def _swap(tmp: str, final: str) -> None:
         os.rename(final, old)
     os.rename(tmp, final)
     if old:
-        shutil.rmtree(old, ignore_errors=True)
+        storage.remove_tree(old, os.path.dirname(final))
 
 
 def _upload(local_dir: str, final: str, names: list[str]) -> None:

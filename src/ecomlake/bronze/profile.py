@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import click
 import pyarrow as pa
 
-from ecomlake import contract, storage
+from ecomlake import contract, ids, storage
 from ecomlake.bronze.validate import compatible_type, read_footer
 from ecomlake.config import Settings
 from ecomlake.duck import connect, sql_literal
@@ -270,6 +270,11 @@ def profile_bronze(
     echo: bool = True,
 ) -> dict:
     """Profile every table; write the Markdown profile and the JSON schema map; return the profile."""
+    table_names = contract.parse_tables(",".join(tables) if isinstance(tables, list) else tables)
+    if output is not None:
+        ids.user_path(output, "--output")
+    if schema_json is not None:
+        ids.user_path(schema_json, "--schema-json")
     root = settings.paths.bronze_base_path
     if not storage.isdir(root):
         raise InputError(
@@ -278,7 +283,6 @@ def profile_bronze(
         )
     if max_rows < 0:
         raise InputError(f"--max-rows must be >= 0, got {max_rows}")
-    table_names = contract.parse_tables(",".join(tables) if isinstance(tables, list) else tables)
     generated_at = utc_now_iso()
     profiles: list[TableProfile] = []
     con = connect(settings)
@@ -306,13 +310,19 @@ def profile_bronze(
         con.close()
 
     result = {
-        "_meta": {"generated_at": generated_at, "bronze_path": root, "tables": table_names, "max_rows": max_rows},
+        "_meta": {
+            "generated_at": generated_at,
+            "bronze_path": root,
+            "tables": table_names,
+            "max_rows": max_rows,
+            "config_source": settings.source,
+        },
         "schemas": {tp.table: tp.partitions for tp in profiles},
     }
     if schema_json:
         storage.write_json_atomic(schema_json, result)
     if output:
-        storage.write_bytes_atomic(output, _markdown(profiles, root, generated_at, max_rows).encode())
+        storage.write_bytes_atomic(output, _markdown(profiles, root, generated_at, max_rows, settings.source).encode())
     if echo:
         click.echo(
             f"Bronze profile: {len(profiles)} tables, {sum(len(p.flags) for p in profiles)} flags; "
@@ -321,12 +331,15 @@ def profile_bronze(
     return {**result, "profiles": [tp.to_dict() for tp in profiles]}
 
 
-def _markdown(profiles: list[TableProfile], root: str, generated_at: str, max_rows: int) -> str:
+def _markdown(
+    profiles: list[TableProfile], root: str, generated_at: str, max_rows: int, config_source: str | None = None
+) -> str:
     out = [
         "# Bronze Profile Report",
         "",
         f"**Generated:** {generated_at.replace('T', ' ').replace('+00:00', ' UTC')}  ",
         f"**Bronze path:** `{root}`  ",
+        f"**Config:** `{config_source or 'built-in defaults (no config file)'}`  ",
         f"**Rows profiled per table:** {'all' if not max_rows else f'first {max_rows:,}'}",
         "",
         "## Overview",

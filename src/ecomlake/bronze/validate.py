@@ -22,12 +22,12 @@ import click
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ecomlake import contract, storage
+from ecomlake import contract, ids, storage
 from ecomlake.bronze import coerce
 from ecomlake.config import Settings
 from ecomlake.errors import InputError
 from ecomlake.quality.gate import Check, CheckName, GateResult, Status, finish, fmt_int, md_table, worst
-from ecomlake.runs import date_window, new_run_id, parse_date
+from ecomlake.runs import date_window, parse_date, resolve_run_id
 
 GATE = "bronze_quality"
 KEY = contract.PARTITION_KEY
@@ -645,15 +645,18 @@ def validate_bronze(
     echo: bool = True,
 ) -> int:
     """Validate Bronze partitions; write metrics JSON and the Markdown report; return the exit code."""
+    end = parse_date(partition_date, "--partition-date") if partition_date is not None else None
+    run_id = resolve_run_id(run_id)
+    if output_report is not None:
+        ids.user_path(output_report, "--output-report")
+    table_names = contract.parse_tables(",".join(tables) if isinstance(tables, list) else tables)
     root = settings.paths.bronze_base_path
     if not storage.isdir(root):
         raise InputError(
             f"bronze path not found: {root} (pass --bronze-path, set BRONZE_BASE_PATH, "
             "or write it with `ecomlake bronze generate`)"
         )
-    table_names = contract.parse_tables(",".join(tables) if isinstance(tables, list) else tables)
-    if partition_date:
-        end = parse_date(partition_date, "--partition-date")
+    if end is not None:
         lookback = settings.bronze.lookback_days if lookback_days is None else lookback_days
         if lookback < 0:
             raise InputError(f"--lookback-days must be >= 0, got {lookback}")
@@ -661,8 +664,7 @@ def validate_bronze(
     else:
         if lookback_days:
             raise InputError("--lookback-days needs --partition-date (the window ends at that date)")
-        end, window = None, None
-    run_id = run_id or new_run_id()
+        window = None
     report_path = output_report or storage.join(
         settings.paths.reports_base_path, f"BRONZE_QUALITY_{end.isoformat() if end else run_id}.md"
     )
@@ -672,6 +674,7 @@ def validate_bronze(
         title="Bronze Quality Report",
         run_id=run_id,
         environment=settings.environment,
+        config_source=settings.source,
         parameters={
             "bronze_path": root,
             "partition_date": end.isoformat() if end else None,

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ecomlake.cli.common import passthrough
+from ecomlake.cli.common import date_value, output_dir, output_file, passthrough
 
 
 def _scales(ctx, param, value: str | None) -> list[int] | None:
@@ -45,7 +45,13 @@ def _bounded(ctx, param, value: str | None) -> str | None:
     show_default=True,
     help="Days of Bronze per scale; the last day is the measured day D.",
 )
-@click.option("--start-date", default="2023-01-01", show_default=True, help="First day of the generated lakes.")
+@click.option(
+    "--start-date",
+    callback=date_value,
+    default="2023-01-01",
+    show_default=True,
+    help="First day of the generated lakes.",
+)
 @click.option("--seed", type=int, default=7, show_default=True, help="Generator seed.")
 @click.option("--memory-limit", default=None, help="DuckDB memory limit for every stage and floor (default: config).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="DuckDB threads (default: config).")
@@ -79,18 +85,27 @@ def _bounded(ctx, param, value: str | None) -> str | None:
 )
 @click.option(
     "--cache-dir",
+    callback=output_dir,
     default="benchmarks/.cache",
     show_default=True,
     help="Bronze cache (by generator parameters and version) and the run's working lakes.",
 )
-@click.option("--output", default="docs/PERFORMANCE.md", show_default=True, help="Markdown report to write.")
+@click.option(
+    "--output", callback=output_file, default="docs/PERFORMANCE.md", show_default=True, help="Markdown report to write."
+)
 @click.option(
     "--results-dir",
+    callback=output_dir,
     default="benchmarks/results",
     show_default=True,
     help="Where bench_<run_id>.json with every raw measurement goes.",
 )
-@click.option("--plot", default=None, help="Scale plot PNG (default: performance_scale.png beside --output).")
+@click.option(
+    "--plot",
+    callback=output_file,
+    default=None,
+    help="Scale plot PNG (default: performance_scale.png beside --output).",
+)
 @click.option(
     "--stages",
     callback=_stages,
@@ -104,7 +119,7 @@ def _bounded(ctx, param, value: str | None) -> str | None:
 @click.option(
     "--from-json",
     "from_json",
-    type=click.Path(dir_okay=False),
+    callback=output_file,
     default=None,
     help="Measure nothing: write the report and plot again from a completed run's bench_<run_id>.json.",
 )

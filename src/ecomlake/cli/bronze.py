@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from ecomlake.cli.common import enforce_option, env_option, report_option, run_id_option, settings_from
+from ecomlake.cli.common import (
+    date_value,
+    enforce_option,
+    env_option,
+    output_dir,
+    output_file,
+    report_option,
+    run_id_option,
+    settings_from,
+)
 
 
 @click.group(name="bronze")
@@ -13,7 +22,7 @@ def group() -> None:
 
 
 @group.command("generate")
-@click.option("--start-date", required=True, help="First ingest_dt to write (YYYY-MM-DD).")
+@click.option("--start-date", callback=date_value, required=True, help="First ingest_dt to write (YYYY-MM-DD).")
 @click.option("--days", type=click.IntRange(min=1), default=1, show_default=True, help="Number of consecutive days.")
 @click.option(
     "--orders-per-day",
@@ -25,7 +34,13 @@ def group() -> None:
 @click.option(
     "--seed", type=int, default=7, show_default=True, help="Random seed: same arguments and seed give the same rows."
 )
-@click.option("--out", "out", default=None, help="Bronze root to write (default: BRONZE_BASE_PATH, then config).")
+@click.option(
+    "--out",
+    "out",
+    callback=output_dir,
+    default=None,
+    help="Bronze root to write (default: BRONZE_BASE_PATH, then config).",
+)
 @click.option(
     "--defect-rate",
     type=click.FloatRange(0, 0.5),
@@ -42,6 +57,7 @@ def group() -> None:
 )
 @click.option(
     "--history-start",
+    callback=date_value,
     default=None,
     help="Customers signed up from this earlier date on, so the first day has history (their signups "
     "and spend are spread over it; default: 365 days before --start-date).",
@@ -65,8 +81,12 @@ def generate_cmd(ctx, start_date, days, orders_per_day, seed, out, defect_rate, 
 
 
 @group.command("validate")
-@click.option("--bronze-path", default=None, help="Bronze root (default: BRONZE_BASE_PATH, then config).")
-@click.option("--partition-date", default=None, help="ingest_dt to validate (default: every partition).")
+@click.option(
+    "--bronze-path", callback=output_dir, default=None, help="Bronze root (default: BRONZE_BASE_PATH, then config)."
+)
+@click.option(
+    "--partition-date", callback=date_value, default=None, help="ingest_dt to validate (default: every partition)."
+)
 @click.option(
     "--lookback-days",
     type=click.IntRange(min=0),
@@ -102,11 +122,20 @@ def validate_cmd(
 
 
 @group.command("profile")
-@click.option("--bronze-path", default=None, help="Bronze root (default: BRONZE_BASE_PATH, then config).")
+@click.option(
+    "--bronze-path", callback=output_dir, default=None, help="Bronze root (default: BRONZE_BASE_PATH, then config)."
+)
 @click.option("--tables", default=None, help="Comma-separated tables (default: all eight).")
-@click.option("--output", default="docs/data/BRONZE_PROFILE_REPORT.md", show_default=True, help="Markdown profile.")
+@click.option(
+    "--output",
+    callback=output_file,
+    default="docs/data/BRONZE_PROFILE_REPORT.md",
+    show_default=True,
+    help="Markdown profile.",
+)
 @click.option(
     "--schema-json",
+    callback=output_file,
     default="docs/data/BRONZE_SCHEMA_MAP.json",
     show_default=True,
     help="JSON schema map (table -> partition -> column -> type).",

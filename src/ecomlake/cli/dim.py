@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from ecomlake.cli.common import enforce_option, env_option, passthrough, report_option, run_id_option, settings_from
+from ecomlake.cli.common import (
+    date_value,
+    enforce_option,
+    env_option,
+    output_dir,
+    passthrough,
+    report_option,
+    run_id_option,
+    settings_from,
+)
 
 
 @click.group(name="dim", help="Dimension snapshots (customer_snapshot, product_catalog): build and validate.")
@@ -15,10 +24,13 @@ def group() -> None:
 @group.command("run")
 @click.option(
     "--run-date",
+    callback=date_value,
     required=True,
     help="Snapshot date D (YYYY-MM-DD): Bronze dims changes of D merged into snapshot(D-1).",
 )
-@click.option("--dims-path", default=None, help="Dims root (default: SILVER_DIMS_PATH, then config).")
+@click.option(
+    "--dims-path", callback=output_dir, default=None, help="Dims root (default: SILVER_DIMS_PATH, then config)."
+)
 @run_id_option
 @click.pass_context
 def run_cmd(ctx: click.Context, run_date: str, dims_path: str | None, run_id: str | None) -> None:
@@ -32,8 +44,10 @@ def run_cmd(ctx: click.Context, run_date: str, dims_path: str | None, run_id: st
 
 
 @group.command("validate")
-@click.option("--run-date", required=True, help="Snapshot date to validate (YYYY-MM-DD).")
-@click.option("--dims-path", default=None, help="Dims root (default: SILVER_DIMS_PATH, then config).")
+@click.option("--run-date", callback=date_value, required=True, help="Snapshot date to validate (YYYY-MM-DD).")
+@click.option(
+    "--dims-path", callback=output_dir, default=None, help="Dims root (default: SILVER_DIMS_PATH, then config)."
+)
 @env_option
 @enforce_option
 @report_option("<reports>/DIMS_QUALITY_<date>.md")

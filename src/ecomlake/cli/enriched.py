@@ -7,12 +7,15 @@ import sys
 import click
 
 from ecomlake.cli.common import (
+    date_value,
     echo_step,
     enforce_option,
     env_option,
+    output_dir,
     passthrough,
     report_option,
     run_id_option,
+    run_id_value,
     settings_from,
 )
 
@@ -76,8 +79,15 @@ def group() -> None:
 
 
 @group.command(name="run")
-@click.option("--ingest-dt", required=True, help="Run date D (YYYY-MM-DD): reads Base Silver known as of D.")
-@click.option("--enriched-path", default=None, help="Enriched root (default: SILVER_ENRICHED_PATH, then config).")
+@click.option(
+    "--ingest-dt", callback=date_value, required=True, help="Run date D (YYYY-MM-DD): reads Base Silver known as of D."
+)
+@click.option(
+    "--enriched-path",
+    callback=output_dir,
+    default=None,
+    help="Enriched root (default: SILVER_ENRICHED_PATH, then config).",
+)
 @env_option
 @enforce_option
 @report_option("<reports>/ENRICHED_QUALITY_<D>.md")
@@ -86,16 +96,18 @@ def group() -> None:
 @passthrough
 def run_cmd(ctx, ingest_dt, enriched_path, environment, enforce, output_report, run_id) -> int:
     """Build the ten Enriched tables for D, publish them atomically, then run the gate."""
-    from ecomlake.runs import parse_date
-
-    parse_date(ingest_dt, "--ingest-dt")
     settings = settings_from(ctx, **{"paths.silver_enriched_path": enriched_path, "environment": environment})
     return run_and_validate(settings, ingest_dt, run_id, enforce, output_report)
 
 
 @group.command(name="validate")
-@click.option("--enriched-path", default=None, help="Enriched root (default: SILVER_ENRICHED_PATH, then config).")
-@click.option("--ingest-dt", default=None, help="Run date D (default: the newest run record).")
+@click.option(
+    "--enriched-path",
+    callback=output_dir,
+    default=None,
+    help="Enriched root (default: SILVER_ENRICHED_PATH, then config).",
+)
+@click.option("--ingest-dt", callback=date_value, default=None, help="Run date D (default: the newest run record).")
 @env_option
 @enforce_option
 @report_option("<reports>/ENRICHED_QUALITY_<D>.md")
@@ -115,7 +127,7 @@ def validate_cmd(ctx, enriched_path, ingest_dt, environment, enforce, output_rep
 
 
 @group.command(name="promote")
-@click.option("--run-id", required=True, help="The staging-mode run to publish.")
+@click.option("--run-id", required=True, callback=run_id_value, help="The staging-mode run to publish.")
 @click.pass_context
 def promote_cmd(ctx, run_id) -> None:
     """Publish a staging-mode run's partitions after its gate passed (ENRICHED_PUBLISH_MODE=staging)."""

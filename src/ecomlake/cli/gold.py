@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ecomlake.cli.common import echo_step, run_id_option, settings_from
+from ecomlake.cli.common import date_value, echo_step, output_dir, run_id_option, settings_from
 
 
 @click.group(name="gold", help="Gold marts (dbt models over Enriched, in a DuckDB warehouse).")
@@ -16,20 +16,21 @@ def group() -> None:
 @click.option(
     "--date",
     "date",
+    callback=date_value,
     default=None,
     help="As-of date D: snapshot marts read the Enriched snapshot for D, the others the business "
     "dates up to D. Default: the latest Enriched snapshot.",
 )
 @click.option(
     "--enriched-path",
+    callback=output_dir,
     default=None,
-    type=click.Path(file_okay=False),
     help="Enriched Silver root (default: SILVER_ENRICHED_PATH, then config).",
 )
 @click.option(
     "--gold-path",
+    callback=output_dir,
     default=None,
-    type=click.Path(file_okay=False),
     help="Gold root holding ecomlake.duckdb and the parquet exports (default: GOLD_PATH, then config).",
 )
 @run_id_option

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ecomlake.cli.common import echo_step, passthrough, settings_from
+from ecomlake.cli.common import date_value, echo_step, passthrough, settings_from
 
 
 @click.group(name="local", help="Run layers on the local default paths (the runbook's no-Docker helpers).")
@@ -39,6 +39,7 @@ def echo_dims_run(run) -> None:
 @click.option(
     "--date",
     "date",
+    callback=date_value,
     default=None,
     help="Snapshot date. Default: every Bronze dims date without a snapshot, oldest first "
     "(or the latest Bronze date again when all have one).",
@@ -83,6 +84,7 @@ def silver_dates(settings) -> list[str]:
 @click.option(
     "--date",
     "date",
+    callback=date_value,
     default=None,
     help="ingest_dt to process. Default: every Bronze date not yet in Silver, oldest first "
     "(or the latest Bronze date again when all are).",
@@ -148,6 +150,7 @@ def enriched_dates(settings) -> list[str]:
 @click.option(
     "--date",
     "date",
+    callback=date_value,
     default=None,
     help="Run date D. Default: every Base Silver date without an enriched run, oldest first "
     "(or the latest date again when all have one).",
@@ -187,7 +190,14 @@ def _print_summary(summary) -> None:
 
 
 @group.command("demo-fast")
-@click.option("--date", "date", default="2023-01-01", show_default=True, help="Demo date (must be in the sample).")
+@click.option(
+    "--date",
+    "date",
+    callback=date_value,
+    default="2023-01-01",
+    show_default=True,
+    help="Demo date (must be in the sample).",
+)
 @click.pass_context
 def demo_fast_cmd(ctx: click.Context, date: str) -> None:
     """Pre-cooked dims + one day end to end, all gates (the runbook's two-minute demo).
@@ -203,7 +213,9 @@ def demo_fast_cmd(ctx: click.Context, date: str) -> None:
 
 
 @group.command("demo")
-@click.option("--end-date", default=None, help="Last day to process (default: the last sample day).")
+@click.option(
+    "--end-date", callback=date_value, default=None, help="Last day to process (default: the last sample day)."
+)
 @click.pass_context
 def demo_cmd(ctx: click.Context, end_date: str | None) -> None:
     """The full demo: every sample day from Bronze (dims, Silver, Enriched day by day), then Gold.

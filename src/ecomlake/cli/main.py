@@ -16,10 +16,9 @@ from ecomlake.errors import EcomlakeError
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(dir_okay=False),
     default=None,
     envvar="ECOM_CONFIG_PATH",
-    help="Config file (default: ECOM_CONFIG_PATH, then config/config.yml).",
+    help="Config file (default: ECOM_CONFIG_PATH, then ./config/config.yml, then the packaged default).",
 )
 @click.version_option(__version__, prog_name="ecomlake")
 @click.pass_context
@@ -32,6 +31,9 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
       ecomlake bronze generate --start-date 2023-01-01 --days 3 --out data/bronze
       ecomlake bronze validate --bronze-path data/bronze --partition-date 2023-01-02
     """
+    from ecomlake.ids import run_id_from_env
+
+    run_id_from_env()  # a RUN_ID that could reach outside the lake stops every command (exit 2)
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
 
@@ -41,14 +43,24 @@ def _register() -> None:
 
     for module in (bronze, dim, silver, enriched, quarantine, gold, local, sample, bench):
         cli.add_command(module.group)
+    cli.add_command(__import__("ecomlake.cli.report", fromlist=["command"]).command)  # `ecomlake report`
 
 
 _register()
 
 
 def main(argv: list[str] | None = None) -> None:
+    from ecomlake.cli.common import NOTES
+
+    NOTES.clear()
     try:
-        cli.main(args=argv, prog_name="ecomlake", standalone_mode=False)
+        try:
+            cli.main(args=argv, prog_name="ecomlake", standalone_mode=False)
+        except SystemExit as done:
+            if done.code in (0, 1, None):  # the command ran (0: PASS/WARN, 1: a gate FAILed)
+                _print_notes(NOTES)
+            raise
+        _print_notes(NOTES)
     except EcomlakeError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(exc.exit_code)
@@ -69,6 +81,13 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: unexpected {type(exc).__name__}: {exc} (set ECOMLAKE_DEBUG=1 for the traceback)", err=True)
         sys.exit(2)
     sys.exit(0)
+
+
+def _print_notes(notes: list[str]) -> None:
+    """Notes gathered while the command ran (e.g. which config file it used), after its own output,
+    so that an error stays the one line on stderr."""
+    for note in dict.fromkeys(notes):
+        click.echo(f"note: {note}", err=True)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,18 @@ import json
 
 import click
 
-from ecomlake.cli.common import env_option, run_id_option, settings_from
+from ecomlake.cli.common import date_value, env_option, output_dir, output_file, run_id_option, settings_from
 
 _paths = [
-    click.option("--silver-path", default=None, help="Base Silver root (default: SILVER_BASE_PATH, then config)."),
+    click.option(
+        "--silver-path",
+        callback=output_dir,
+        default=None,
+        help="Base Silver root (default: SILVER_BASE_PATH, then config).",
+    ),
     click.option(
         "--quarantine-path",
+        callback=output_dir,
         default=None,
         help="Quarantine root (default: SILVER_QUARANTINE_PATH, then <silver-path>/quarantine).",
     ),
@@ -42,8 +48,8 @@ def group() -> None:
 )
 @click.option(
     "--output",
+    callback=output_file,
     default=None,
-    type=click.Path(dir_okay=False),
     help="JSON path (default: <reports>/quarantine_summary_<period>.json); the Markdown twin goes next to it.",
 )
 @path_options
@@ -62,7 +68,7 @@ def summary_cmd(ctx, table, since, output, silver_path, quarantine_path, run_id)
 
 @group.command("inspect")
 @click.option("--table", required=True, help="Table name, e.g. orders.")
-@click.option("--ingest-dt", required=True, help="Quarantine partition (YYYY-MM-DD).")
+@click.option("--ingest-dt", callback=date_value, required=True, help="Quarantine partition (YYYY-MM-DD).")
 @click.option("--reason", default=None, help="Only rows carrying this reason code.")
 @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True, help="Rows to show.")
 @click.option("--json", "as_json", is_flag=True, default=False, help="Print JSON instead of text.")
@@ -79,7 +85,7 @@ def inspect_cmd(ctx, table, ingest_dt, reason, limit, as_json, silver_path, quar
 
 @group.command("recover")
 @click.option("--table", required=True, help="Table name, e.g. orders.")
-@click.option("--ingest-dt", required=True, help="Partition to recover (YYYY-MM-DD).")
+@click.option("--ingest-dt", callback=date_value, required=True, help="Partition to recover (YYYY-MM-DD).")
 @click.option(
     "--fill",
     "fills",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ecomlake.bronze.gen_sample import DEFAULT_OUTPUT, DEFAULTS
+from ecomlake.cli.common import date_value, output_file
 
 
 @click.group(name="sample", help="Sample data: package the demo's Bronze and dims archives.")
@@ -13,7 +14,13 @@ def group() -> None:
 
 
 @group.command("package")
-@click.option("--start-date", default=DEFAULTS["start_date"], show_default=True, help="First ingest_dt of the sample.")
+@click.option(
+    "--start-date",
+    callback=date_value,
+    default=DEFAULTS["start_date"],
+    show_default=True,
+    help="First ingest_dt of the sample.",
+)
 @click.option("--days", type=click.IntRange(min=1), default=DEFAULTS["days"], show_default=True, help="Number of days.")
 @click.option(
     "--orders-per-day",
@@ -32,9 +39,9 @@ def group() -> None:
 )
 @click.option(
     "--output",
+    callback=output_file,
     default=DEFAULT_OUTPUT,
     show_default=True,
-    type=click.Path(dir_okay=False),
     help="Zip file to write (entries under bronze/).",
 )
 def package_cmd(start_date, days, orders_per_day, seed, defect_rate, output):
@@ -68,17 +75,17 @@ def package_cmd(start_date, days, orders_per_day, seed, defect_rate, output):
 @group.command("dims")
 @click.option(
     "--bronze-zip",
+    callback=output_file,
     default="samples/bronze_samples.zip",
     show_default=True,
-    type=click.Path(dir_okay=False),
     help="Bronze sample archive to build from.",
 )
-@click.option("--date", "date", default="2023-01-01", show_default=True, help="Demo date.")
+@click.option("--date", "date", callback=date_value, default="2023-01-01", show_default=True, help="Demo date.")
 @click.option(
     "--output",
+    callback=output_file,
     default="samples/dims_samples.zip",
     show_default=True,
-    type=click.Path(dir_okay=False),
     help="Archive to write (entries under dims/ and silver/base/).",
 )
 @click.pass_context

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from ecomlake.cli.common import enforce_option, env_option, report_option, run_id_option, settings_from
+from ecomlake.cli.common import (
+    date_value,
+    enforce_option,
+    env_option,
+    output_dir,
+    report_option,
+    run_id_option,
+    settings_from,
+)
 
 
 @click.group(name="silver", help="Base Silver (dbt-duckdb) and its quality gate.")
@@ -13,16 +21,30 @@ def group() -> None:
 
 
 @group.command("validate")
-@click.option("--silver-path", default=None, help="Base Silver root (default: SILVER_BASE_PATH, then config).")
+@click.option(
+    "--silver-path",
+    callback=output_dir,
+    default=None,
+    help="Base Silver root (default: SILVER_BASE_PATH, then config).",
+)
 @click.option(
     "--quarantine-path",
+    callback=output_dir,
     default=None,
     help="Quarantine root (default: SILVER_QUARANTINE_PATH, then <silver-path>/quarantine).",
 )
 @click.option(
-    "--bronze-path", default=None, help="Bronze root, for row conservation (default: BRONZE_BASE_PATH, then config)."
+    "--bronze-path",
+    callback=output_dir,
+    default=None,
+    help="Bronze root, for row conservation (default: BRONZE_BASE_PATH, then config).",
 )
-@click.option("--partition-date", default=None, help="ingest_dt to validate (default: every ingest_dt in Bronze).")
+@click.option(
+    "--partition-date",
+    callback=date_value,
+    default=None,
+    help="ingest_dt to validate (default: every ingest_dt in Bronze).",
+)
 @click.option(
     "--lookback-days",
     type=click.IntRange(min=0),

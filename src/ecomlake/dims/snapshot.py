@@ -30,7 +30,7 @@ from ecomlake.contract import (
 )
 from ecomlake.duck import connect, sql_literal
 from ecomlake.errors import InputError
-from ecomlake.runs import new_run_id, parse_date, utc_now_iso
+from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
 
 SNAPSHOT_KEY = "snapshot_dt"
 LATEST_NAME = "_latest.json"
@@ -219,7 +219,7 @@ def run_dims(
     from ecomlake.silver.run import run_tables
 
     day = parse_date(run_date, "--run-date").isoformat()
-    run_id = run_id or new_run_id()
+    run_id = resolve_run_id(run_id)
     check_history(settings, day)
     silver = run_tables(settings, day, "dims", run_id=run_id, echo=echo)
     if echo:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ecomlake import storage
+from ecomlake import ids, storage
 from ecomlake.config import Settings
 from ecomlake.contract import (
     CONTRACT,
@@ -26,7 +26,7 @@ from ecomlake.dims.snapshot import SNAPSHOT_KEY, bronze_landed, previous_snapsho
 from ecomlake.duck import connect, sql_literal
 from ecomlake.errors import InputError
 from ecomlake.quality.gate import Check, GateResult, Status, finish, fmt_int, md_table
-from ecomlake.runs import new_run_id, parse_date
+from ecomlake.runs import parse_date, resolve_run_id
 
 GATE = "dims_quality"
 
@@ -46,17 +46,20 @@ def validate_dims(
 ) -> tuple[int, GateResult]:
     """Run the dims gate for snapshot_dt = run_date; returns (exit code, result)."""
     day = parse_date(run_date, "--run-date").isoformat()
+    run_id = resolve_run_id(run_id)
+    if output_report is not None:
+        ids.user_path(output_report, "--output-report")
     root = settings.paths.silver_dims_path
     if not storage.isdir(root):
         raise InputError(
             f"dims path not found: {root} (pass --dims-path or set SILVER_DIMS_PATH; run `ecomlake local dims` first)"
         )
-    run_id = run_id or new_run_id()
     result = GateResult(
         gate=GATE,
         title="Dims Snapshot Quality Report",
         run_id=run_id,
         environment=settings.environment,
+        config_source=settings.source,
         parameters={"run_date": day, "dims_path": root, "max_shrink_pct": settings.dims.max_shrink_pct},
     )
     con = connect(settings)

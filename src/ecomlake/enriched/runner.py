@@ -22,11 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ecomlake import storage
+from ecomlake import ids, storage
 from ecomlake.config import Settings
 from ecomlake.duck import connect
 from ecomlake.enriched import state as state_mod
-from ecomlake.runs import new_run_id, parse_date, utc_now_iso
+from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
 from ecomlake.transforms import builders
 from ecomlake.transforms.common import Context
 from ecomlake.transforms.schemas import NULL_PARTITION, SPECS, TABLE_NAMES, TableSpec
@@ -69,12 +69,19 @@ def partition_label(value) -> str:
 
 
 def write_partitions(
-    table: pa.Table, spec: TableSpec, staging_dir: Callable[[str], str], max_rows: int, presorted: bool = False
+    table: pa.Table,
+    spec: TableSpec,
+    staging_dir: Callable[[str], str],
+    max_rows: int,
+    presorted: bool = False,
+    *,
+    within: str,
 ) -> dict[str, tuple[str, int, int]]:
     """Write `table` (already in the spec's schema) as sorted part files per partition value.
 
     Rows are ordered by partition then grain (unique), so the same rows always give the same
-    bytes. Returns {partition value label: (staged directory, rows, files)}.
+    bytes. `within` is the root every staged directory lies in (a stale one is replaced).
+    Returns {partition value label: (staged directory, rows, files)}.
     """
     if not presorted:
         table = table.sort_by([(k, "ascending", "at_end") for k in spec.sort_keys])
@@ -91,7 +98,7 @@ def write_partitions(
     for value, part in groups:
         label = partition_label(value)
         target = staging_dir(f"{spec.partition_key}={label}")
-        storage.remove_tree(target)
+        storage.remove_tree(target, within)
         storage.makedirs(target)
         n_files = 0
         for i, start in enumerate(range(0, part.num_rows, max_rows)):
@@ -135,7 +142,10 @@ def run_enriched(
 ) -> EnrichedRunResult:
     """Build the Enriched tables for `ingest_dt`, publish them, write the run record."""
     d = parse_date(ingest_dt, "--ingest-dt")
-    run_id = run_id or new_run_id("enriched_")
+    run_id = resolve_run_id(run_id, "enriched_")
+    if tables is not None:
+        for name in tables:
+            ids.table(name, TABLE_NAMES, "Enriched table")
     root = settings.paths.silver_enriched_path
     mode = settings.publish.enriched_publish_mode
     wanted = [t for t in TABLE_NAMES if tables is None or t in tables]
@@ -165,6 +175,7 @@ def run_enriched(
                 lambda part, name=name: storage.staging_path(root, run_id, name, part),
                 settings.enriched.max_rows_per_file,
                 presorted=expr is not None,
+                within=root,
             )
             for label, (staged, rows, _files) in written.items():
                 publishes.append(
@@ -190,7 +201,7 @@ def run_enriched(
                 progress(run)
         for st in state_mod.states_of_run(ctx):
             staged = storage.staging_path(root, run_id, st.table_dir, f"ingest_dt={d.isoformat()}")
-            storage.remove_tree(staged)
+            storage.remove_tree(staged, root)
             storage.makedirs(staged)
             _write_parquet(st.table, storage.join(staged, "part-00000.parquet"))
             publishes.append(
@@ -228,6 +239,7 @@ def run_enriched(
             "publish_mode": mode,
             "status": "pending" if mode == "staging" else "published",
             "enriched_path": root,
+            "config_source": settings.source,
             "staging_root": storage.staging_root(root, run_id) if mode == "staging" else None,
             "tables": {
                 t.table: {
@@ -275,7 +287,8 @@ def refresh_latest(settings: Settings, ingest_dt: dt.date, tables: list[str]) ->
         target = storage.join(root, name, LATEST_NAME)
         tmp = storage.join(root, name, f"_latest.tmp-{os.getpid()}.parquet")
         _write_parquet(table, tmp)
-        storage.move(tmp, target) if storage.is_remote(tmp) else os.replace(tmp, target)
+        storage.check_inside(target, root, "replace")
+        storage.move(tmp, target, root) if storage.is_remote(tmp) else os.replace(tmp, target)
         written.append(target)
     return written
 
@@ -289,7 +302,8 @@ def _read_parquet(path: str) -> pa.Table:
 
 
 def promote_enriched(settings: Settings, run_id: str) -> list[dict]:
-    """Staging publish mode: move a gated run's partitions into place (the promote_enriched task)."""
+    """Staging publish mode: move a gated run's partitions into place (`ecomlake enriched promote`)."""
+    ids.run_id(run_id)
     manifests = storage.promote(settings.paths.silver_enriched_path, run_id)
     path = run_record_path(settings, run_id)
     if storage.exists(path):
@@ -303,7 +317,8 @@ def promote_enriched(settings: Settings, run_id: str) -> list[dict]:
 def load_run_record(settings: Settings, run_id: str | None = None, ingest_dt: dt.date | None = None) -> dict | None:
     """The record of `run_id`, else the newest record for `ingest_dt`, else the newest record (None if none)."""
     metrics = settings.paths.metrics_base_path
-    if run_id:
+    if run_id is not None:
+        ids.run_id(run_id)
         path = run_record_path(settings, run_id)
         return storage.read_json(path) if storage.exists(path) else None
     best = None

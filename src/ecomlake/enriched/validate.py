@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pyarrow.parquet as pq
 
-from ecomlake import storage
+from ecomlake import ids, storage
 from ecomlake.config import Settings
 from ecomlake.contract import DIM_SNAPSHOTS, GUEST_PREFIX
 from ecomlake.duck import connect, sql_literal
@@ -546,6 +546,28 @@ def _details(result: GateResult) -> str:
     return "\n".join(out)
 
 
+def _check_config_loaded(settings: Settings, result: GateResult) -> None:
+    """A gate that loaded no semantic or sanity checks would PASS while checking no business rule: FAIL."""
+    semantic = sum(len(v) for v in settings.enriched_validation.semantic_checks.values())
+    sanity = sum(len(v) for v in settings.enriched_validation.sanity_checks.values())
+    source = settings.source or "no config file (built-in defaults)"
+    missing = [what for what, n in (("semantic_checks", semantic), ("sanity_checks", sanity)) if n == 0]
+    result.add(
+        Check(
+            "config_checks_loaded",
+            Status.FAIL if missing else Status.PASS,
+            f"no enriched_validation.{' or '.join(missing)} loaded from {source}: the gate would check no business rule"
+            if missing
+            else f"{semantic} semantic checks and {sanity} sanity entries loaded from {source}",
+            observed={"semantic_checks": semantic, "sanity_checks": sanity, "config_source": settings.source},
+            action="run with the project's config (--config config/config.yml or ECOM_CONFIG_PATH), "
+            "or add the checks to your config file"
+            if missing
+            else None,
+        )
+    )
+
+
 def validate_enriched(
     settings: Settings,
     ingest_dt: str | dt.date | None = None,
@@ -554,7 +576,11 @@ def validate_enriched(
     run_id: str | None = None,
 ) -> tuple[int, GateResult]:
     """Validate the partitions a run wrote; returns (exit code, GateResult). Exit 2 raises."""
-    d = parse_date(ingest_dt, "--ingest-dt") if ingest_dt else None
+    d = parse_date(ingest_dt, "--ingest-dt") if ingest_dt is not None else None
+    if run_id is not None:
+        ids.run_id(run_id)
+    if output_report is not None:
+        ids.user_path(output_report, "--output-report")
     root = settings.paths.silver_enriched_path
     if not storage.isdir(root):
         raise InputError(
@@ -577,6 +603,7 @@ def validate_enriched(
         title="Enriched Silver Quality Report",
         run_id=gate_run_id,
         environment=settings.environment,
+        config_source=settings.source,
         parameters={
             "enriched_path": root,
             "ingest_dt": d.isoformat() if d else None,
@@ -584,6 +611,7 @@ def validate_enriched(
             "enforce": enforce,
         },
     )
+    _check_config_loaded(settings, result)
     parts = _resolve_partitions(settings, record, d)
     v = _Validator(settings, record, d, result)
     try:

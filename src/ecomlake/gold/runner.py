@@ -21,7 +21,6 @@ import contextlib
 import datetime as dt
 import os
 import re
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,7 +29,7 @@ from pathlib import Path
 from ecomlake import storage
 from ecomlake.config import Settings
 from ecomlake.errors import EcomlakeError, GateFailed, InputError
-from ecomlake.runs import new_run_id, parse_date, utc_now_iso
+from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
 
 MARTS: tuple[str, ...] = (
     "fct_finance_revenue",
@@ -127,8 +126,10 @@ def resolve_as_of(settings: Settings, run_date: dt.date | None) -> dt.date:
     return dt.date.fromisoformat(max(common))
 
 
-def _export_marts(settings: Settings, warehouse: Path, export_dir: Callable[[str], str]) -> list[MartResult]:
-    """Row count of each mart, and its parquet export written into `export_dir(mart)`."""
+def _export_marts(
+    settings: Settings, warehouse: Path, export_dir: Callable[[str], str], within: str
+) -> list[MartResult]:
+    """Row count of each mart, and its parquet export written into `export_dir(mart)` (inside `within`)."""
     from ecomlake.duck import connect, sql_literal
 
     out: list[MartResult] = []
@@ -137,7 +138,7 @@ def _export_marts(settings: Settings, warehouse: Path, export_dir: Callable[[str
         for mart in MARTS:
             rows = con.execute(f"select count(*) from main.{mart}").fetchone()[0]
             target = export_dir(mart)
-            storage.remove_tree(target)
+            storage.remove_tree(target, within)
             storage.makedirs(target)
             con.execute(
                 f"copy (select * from main.{mart}) to {sql_literal(storage.join(target, EXPORT_FILE))} "
@@ -170,8 +171,8 @@ def run_gold(
     from ecomlake.silver.dbt_runner import close_dbt_connections, invoke
 
     t0 = time.perf_counter()
-    run_id = run_id or new_run_id("gold_")
     requested = parse_date(run_date, "--date") if run_date is not None else None
+    run_id = resolve_run_id(run_id, "gold_")
     as_of = resolve_as_of(settings, requested)
     gold_root = settings.paths.gold_path
     remote = storage.is_remote(gold_root)
@@ -197,6 +198,7 @@ def run_gold(
         "started_at": utc_now_iso(),
         "enriched_path": settings.paths.silver_enriched_path,
         "gold_path": gold_root,
+        "config_source": settings.source,
     }
     published = False
     try:
@@ -253,13 +255,15 @@ def run_gold(
         # Export every mart as parquet, then publish all eight and the warehouse.
         if remote:
             local_exports = build_dir / "exports"
-            marts = _export_marts(settings, warehouse, lambda m: str(local_exports / m))
+            marts = _export_marts(settings, warehouse, lambda m: str(local_exports / m), str(build_dir))
             for m in marts:
                 staged = storage.staging_path(gold_root, run_id, m.name, "")
                 fs, p = storage.fs_for(storage.join(staged, EXPORT_FILE))
                 fs.put_file(str(local_exports / m.name / EXPORT_FILE), p)
         else:
-            marts = _export_marts(settings, warehouse, lambda m: storage.staging_path(gold_root, run_id, m, ""))
+            marts = _export_marts(
+                settings, warehouse, lambda m: storage.staging_path(gold_root, run_id, m, ""), gold_root
+            )
         publishes = [
             storage.Publish(
                 staged=storage.staging_path(gold_root, run_id, m.name, ""),
@@ -284,7 +288,7 @@ def run_gold(
     finally:
         close_dbt_connections()
         if remote:
-            shutil.rmtree(build_dir, ignore_errors=True)
+            storage.remove_tree(str(build_dir), settings.paths.work_path)
         storage.release_staging(gold_root, run_id)
         result.seconds = round(time.perf_counter() - t0, 3)
         record.update(

@@ -7,6 +7,9 @@ of the runbook's table:
     0  PASS or WARN, and not enforcing
     1  FAIL with --env prod (or PIPELINE_ENV=prod), or FAIL with --enforce, in any environment
     2  the validator could not run (raised as EcomlakeError before a result exists)
+
+Every metrics JSON and report names the config file the thresholds came from
+(`config_source`), and a gate that evaluated no check at all FAILs: it validated nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ecomlake import __version__
+from ecomlake import __version__, ids
 from ecomlake.storage import join, write_bytes_atomic, write_json_atomic
 
 
@@ -97,6 +100,7 @@ class GateResult:
     checks: list[Check] = field(default_factory=list)
     table_metrics: list[dict] = field(default_factory=list)
     extra: dict = field(default_factory=dict)  # gate-specific top-level JSON fields
+    config_source: str | None = None  # the config file the thresholds and checks came from
     started_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
     def add(self, check: Check) -> Check:
@@ -125,6 +129,7 @@ class GateResult:
                 "environment": self.environment,
                 "metric_type": self.gate,
                 "ecomlake_version": __version__,
+                "config_source": self.config_source,
             },
             "validation_metadata": {
                 "run_id": self.run_id,
@@ -182,6 +187,7 @@ def render_markdown(result: GateResult, sections: list[tuple[str, str]]) -> str:
         f"**Last Updated:** {result.started_at.replace('T', ' ').replace('+00:00', ' UTC')}  ",
         f"**Run ID:** `{result.run_id}`  ",
         f"**Environment:** {result.environment}  ",
+        f"**Config:** `{result.config_source or 'built-in defaults (no config file)'}`  ",
         f"**Overall Status:** {status.emoji} {status.value}",
         "",
     ]
@@ -231,6 +237,19 @@ def finish(
     enforce: bool,
 ) -> tuple[int, str, str | None]:
     """Write metrics JSON and Markdown; return (exit code, metrics path, report path)."""
+    ids.run_id(result.run_id, "run id")  # it names the metrics file
+    if report_path is not None:
+        ids.user_path(report_path, "report path")
+    if not result.checks:
+        result.add(
+            Check(
+                "checks_evaluated",
+                Status.FAIL,
+                f"the {result.gate} gate evaluated no check at all, so nothing was validated",
+                action="check the gate's inputs (tables, dates, paths) and the config it loaded "
+                f"({result.config_source or 'no config file'})",
+            )
+        )
     metrics_path = join(metrics_dir, f"{result.gate}_{result.run_id}.json")
     write_json_atomic(metrics_path, result.to_dict())
     if report_path:

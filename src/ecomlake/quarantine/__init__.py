@@ -4,7 +4,8 @@ Quarantine partitions live at ``<quarantine_path>/<table>/ingest_dt=D/`` (defaul
 ``<silver_base_path>/quarantine``) and hold every Bronze column as it arrived, plus ``ingest_dt``,
 ``_quarantine_reason`` (rule codes joined with ``|`` in registry order), ``_quarantine_timestamp``,
 ``_run_id`` and ``_raw_text`` (JSON text of non-text values whose Bronze arrived in another physical
-type; partitions written before it existed do not have it). Everything here goes through `ecomlake.storage`, so local paths and gs:// work alike.
+type; partitions written before it existed do not have it). Everything here goes through
+`ecomlake.storage`.
 """
 
 from __future__ import annotations
@@ -40,15 +41,15 @@ def parse_days(value: str | int, what: str = "--older-than") -> int:
 
 
 def parse_since(value: str | None, today: dt.date | None = None) -> dt.date | None:
-    """'7d' -> today minus 7 days; 'YYYY-MM-DD' -> that date; None -> no lower bound."""
-    if value is None or str(value).strip() == "":
+    """'7d' -> today minus 7 days; 'YYYY-MM-DD' -> that date; None -> no lower bound ('' is refused)."""
+    if value is None:
         return None
-    text = str(value).strip()
-    if re.fullmatch(r"\d+\s*d", text):
+    text = str(value)
+    if re.fullmatch(r"\d+\s*d", text.strip()):
         return (today or today_utc()) - dt.timedelta(days=parse_days(text, "--since"))
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         return parse_date(text, "--since")
-    raise InputError(f"invalid --since {value!r}: expected a number of days such as 7d, or a date YYYY-MM-DD")
+    raise InputError(f"invalid --since {text!r}: expected a number of days such as 7d, or a date YYYY-MM-DD")
 
 
 def read_files(files: list[str], columns: list[str] | None = None) -> pa.Table:

@@ -44,8 +44,8 @@ def inspect_quarantine(
     settings: Settings, *, table: str, ingest_dt: str, reason: str | None = None, limit: int = 20
 ) -> dict:
     """Up to `limit` rows of quarantine partition D: key, reasons, and the raw values that failed."""
-    t = contract_table(table)
     d = parse_date(ingest_dt, "--ingest-dt").isoformat()
+    t = contract_table(table)
     check_reason(table, reason)
     if limit < 0:
         raise InputError(f"--limit must be >= 0, got {limit}")

@@ -18,7 +18,7 @@ from ecomlake.config import Settings
 from ecomlake.contract import parse_tables
 from ecomlake.errors import InputError
 from ecomlake.quarantine import parse_days, partition_dir, today_utc
-from ecomlake.runs import new_run_id, utc_now_iso
+from ecomlake.runs import resolve_run_id, utc_now_iso
 from ecomlake.silver.validate import PRUNED_LEDGER, reason_counts, scan_partition
 
 
@@ -31,6 +31,8 @@ def prune_quarantine(
     today: dt.date | None = None,
     run_id: str | None = None,
 ) -> dict:
+    run_id = resolve_run_id(run_id)
+    table_names = parse_tables(tables)
     env = settings.environment
     if older_than is None:
         days = settings.quarantine.retention_days.get(env)
@@ -40,10 +42,8 @@ def prune_quarantine(
             )
     else:
         days = parse_days(older_than)
-    table_names = parse_tables(tables)
     cutoff = (today or today_utc()) - dt.timedelta(days=days)
     qroot = settings.paths.quarantine_path
-    run_id = run_id or new_run_id()
     pruned, kept, skipped = [], 0, []
     for table in table_names:
         doomed = []
@@ -80,7 +80,7 @@ def prune_quarantine(
         ledger.setdefault("partitions", {}).update(entries)
         storage.write_json_atomic(ledger_path, ledger)
         for d in doomed:
-            storage.remove_tree(partition_dir(qroot, table, d))
+            storage.remove_tree(partition_dir(qroot, table, d), qroot)
     result = {
         "run_id": run_id,
         "environment": env,
@@ -88,6 +88,7 @@ def prune_quarantine(
         "older_than_days": days,
         "cutoff": cutoff.isoformat(),
         "quarantine_path": qroot,
+        "config_source": settings.source,
         "tables": table_names,
         "pruned": pruned,
         "partitions_pruned": len(pruned),

@@ -32,7 +32,7 @@ from ecomlake.contract import table as contract_table
 from ecomlake.errors import EcomlakeError, InputError
 from ecomlake.quarantine import META_COLUMNS, NULL_TOKENS, REASON, RUN_ID, TIMESTAMP, read_files
 from ecomlake.quarantine.inspect import check_reason
-from ecomlake.runs import new_run_id, parse_date, utc_now_iso
+from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
 
 Revalidate = Callable[[Settings, str, str, pa.Table, str], tuple[pa.Table, pa.Table]]
 ROW = "__recover_row"
@@ -260,11 +260,11 @@ def recover_quarantine(
     run_id: str | None = None,
     revalidate: Revalidate | None = None,
 ) -> dict:
-    t = contract_table(table)
     d = parse_date(ingest_dt, "--ingest-dt").isoformat()
+    t = contract_table(table)
+    run_id = resolve_run_id(run_id)
     check_reason(table, reason)
     fill_map = parse_fills(fills, table)
-    run_id = run_id or new_run_id()
     silver_root, qroot = settings.paths.silver_base_path, settings.paths.quarantine_path
     part = f"ingest_dt={d}"
     s_dir = storage.partition_path(silver_root, table, d)
@@ -277,6 +277,7 @@ def recover_quarantine(
         "where": where,
         "reason": reason,
         "dry_run": dry_run,
+        "config_source": settings.source,
         "started_at": utc_now_iso(),
         "selected": 0,
         "moved": 0,
@@ -419,6 +420,7 @@ def recover_quarantine(
                 part,
                 expected_rows=new_q.num_rows,
                 extra={**_carried(q_dir), "recovered": {"run_id": run_id, "rows": n_pass}},
+                root=qroot,
             )
         )
         in_publish = True  # from here a crash must leave staging (and any journal) to storage.recover

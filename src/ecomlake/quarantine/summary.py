@@ -12,12 +12,12 @@ from collections import Counter
 
 import pyarrow.compute as pc
 
-from ecomlake import rules, storage
+from ecomlake import ids, rules, storage
 from ecomlake.config import Settings
 from ecomlake.contract import CONTRACT, parse_tables
 from ecomlake.quality.gate import fmt_int, fmt_pct, md_table
 from ecomlake.quarantine import REASON, key_string, parse_since, partition_dir, read_files, today_utc
-from ecomlake.runs import new_run_id, utc_now_iso
+from ecomlake.runs import resolve_run_id, utc_now_iso
 
 EXAMPLES_PER_CODE = 3
 
@@ -64,10 +64,12 @@ def quarantine_summary(
     run_id: str | None = None,
     today: dt.date | None = None,
 ) -> dict:
-    tables = parse_tables(table)
     since_date = parse_since(since, today or today_utc())
+    tables = parse_tables(table)
+    run_id = resolve_run_id(run_id)
+    if output is not None:
+        ids.user_path(output, "--output")
     qroot = settings.paths.quarantine_path
-    run_id = run_id or new_run_id()
     table_out = []
     all_dates: set[str] = set()
     totals_reason: Counter = Counter()
@@ -162,6 +164,7 @@ def quarantine_summary(
         "generated_at": utc_now_iso(),
         "run_id": run_id,
         "quarantine_path": qroot,
+        "config_source": settings.source,
         "since": since_date.isoformat() if since_date else None,
         "ingest_dts": sorted(all_dates),
         "total_rows": sum(t["rows"] for t in table_out),
@@ -211,6 +214,7 @@ def render_markdown(summary: dict) -> str:
         "",
         f"**Generated:** {summary['generated_at']}  ",
         f"**Quarantine path:** `{summary['quarantine_path']}`  ",
+        f"**Config:** `{summary.get('config_source') or 'built-in defaults (no config file)'}`  ",
         f"**Since:** {summary['since'] or 'all dates'}  ",
         f"**Total quarantined rows:** {fmt_int(summary['total_rows'])}",
         "",

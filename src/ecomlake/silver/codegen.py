@@ -860,7 +860,8 @@ def sources_yaml() -> str:
         "    config:",
         "      meta:",
         "        external_location: >-",
-        "          read_parquet('{{ var('bronze_root', env_var('BRONZE_BASE_PATH', '../data/bronze')) }}/{name}/ingest_dt={{ var('run_date', env_var('ECOM_RUN_DATE', '2023-01-01')) }}/*.parquet',",
+        # The root is escaped for the SQL string literal: a lake path may hold a quote.
+        "          read_parquet('{{ var('bronze_root', env_var('BRONZE_BASE_PATH', '../data/bronze')) | replace(\"'\", \"''\") }}/{name}/ingest_dt={{ var('run_date', env_var('ECOM_RUN_DATE', '2023-01-01')) }}/*.parquet',",
         "          hive_partitioning = true, union_by_name = true, filename = true, file_row_number = true)",
         "    tables:",
     ]

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ecomlake import ids
 from ecomlake.config import Settings
 from ecomlake.errors import EcomlakeError, GateFailed
 
@@ -44,7 +45,7 @@ def work_dir(settings: Settings) -> Path:
 
 
 def warehouse_path(settings: Settings, run_id: str) -> Path:
-    return work_dir(settings) / f"silver_{run_id}.duckdb"
+    return work_dir(settings) / f"silver_{ids.run_id(run_id, 'run id')}.duckdb"
 
 
 @dataclass
@@ -149,7 +150,7 @@ def invoke(
 
     work = work_dir(settings)
     warehouse = warehouse or warehouse_path(settings, run_id)
-    run_dir = work / "dbt" / run_id
+    run_dir = work / "dbt" / ids.run_id(run_id, "run id")
     target_path, log_path = run_dir / "target", run_dir / "logs"
     temp_dir = Path(settings.temp_directory).resolve() if "://" not in settings.temp_directory else work / "duckdb_tmp"
     temp_dir.mkdir(parents=True, exist_ok=True)

@@ -37,9 +37,10 @@ from ecomlake.contract import (
     RAW_TEXT_COLUMN,
     silver_columns,
 )
+from ecomlake.contract import table as contract_table
 from ecomlake.duck import connect, sql_literal
 from ecomlake.errors import EcomlakeError, InputError
-from ecomlake.runs import new_run_id, parse_date, utc_now_iso
+from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
 from ecomlake.silver import dbt_runner
 from ecomlake.silver.codegen import OPTIONAL_BRONZE, PARENT_KEYS
 
@@ -267,6 +268,7 @@ def export_and_publish(
                 part,
                 expected_rows=quarantine_rows,
                 extra={"layer": "quarantine", "bronze_rows": bronze_rows},
+                root=quarantine_root,
             )
         )
         results.append(
@@ -308,8 +310,10 @@ def run_tables(
 ) -> SilverRun:
     """Build, test and publish Base Silver for one date and one group ('facts' or 'dims')."""
     day = parse_date(ingest_dt, "ingest date").isoformat()
+    if group not in ("facts", "dims"):
+        raise InputError(f"unknown table group {group!r} (expected 'facts' or 'dims')")
     tables = FACT_TABLES if group == "facts" else DIM_TABLES
-    run_id = run_id or new_run_id()
+    run_id = resolve_run_id(run_id)
     say = echo or (lambda _m: None)
     timings: dict[str, float] = {}
 
@@ -377,11 +381,10 @@ def run_tables(
         if settings.publish.silver_publish_mode != "staging" or not ok:
             storage.release_staging(silver_root, run_id)
         if ok and not keep_warehouse:
+            work = str(dbt_runner.work_dir(settings))
             for suffix in ("", ".wal"):
-                Path(str(warehouse) + suffix).unlink(missing_ok=True)
-            import shutil
-
-            shutil.rmtree(dbt_runner.work_dir(settings) / "dbt" / run_id, ignore_errors=True)
+                storage.remove_tree(str(warehouse) + suffix, work)
+            storage.remove_tree(str(dbt_runner.work_dir(settings) / "dbt" / run_id), work)
 
     run = SilverRun(
         run_id=run_id,
@@ -407,6 +410,7 @@ def write_ledger(settings: Settings, run: SilverRun) -> str:
             "group": run.group,
             "written_at": utc_now_iso(),
             "publish_mode": run.publish_mode,
+            "config_source": settings.source,
             "tables": {t.table: {k: v for k, v in asdict(t).items() if k != "table"} for t in run.tables},
             "dbt": run.dbt,
             "seconds": run.seconds,
@@ -473,10 +477,9 @@ def revalidate(
     `run_id`); `failing` has the Bronze columns, ``ingest_dt`` and ``_quarantine_reason``. Nothing is
     published here: the caller publishes both.
     """
-    t = CONTRACT.get(table)
-    if t is None:
-        raise InputError(f"unknown table {table!r}")
     day = parse_date(ingest_dt, "ingest date").isoformat()
+    t = contract_table(table)
+    run_id = resolve_run_id(run_id)
     return score_bronze(settings, day, {table: [_revalidation_bronze(t.bronze_schema(), raw_rows)]}, run_id)[table]
 
 
@@ -491,9 +494,12 @@ def score_bronze(
     recovery (see `revalidate`). Nothing is published. Quarantine recovery and the property tests
     of the cleaning rules go through here, so both exercise exactly the daily run's models.
     """
-    import shutil
-
     import pyarrow.parquet as pq
+
+    day = parse_date(day, "ingest date").isoformat()
+    run_id = resolve_run_id(run_id)
+    for table in bronze:
+        contract_table(table)
 
     work = dbt_runner.work_dir(settings) / f"revalidate_{run_id}"
     models: list[str] = []
@@ -541,6 +547,7 @@ def score_bronze(
             con.close()
     finally:
         dbt_runner.close_dbt_connections()
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(dbt_runner.work_dir(settings) / "dbt" / f"revalidate_{run_id}", ignore_errors=True)
+        root = str(dbt_runner.work_dir(settings))
+        storage.remove_tree(str(work), root)
+        storage.remove_tree(str(dbt_runner.work_dir(settings) / "dbt" / f"revalidate_{run_id}"), root)
     return out

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import click
 
-from ecomlake import rules
+from ecomlake import ids, rules
 from ecomlake.config import Settings
 from ecomlake.contract import FACT_TABLES, parse_tables
 from ecomlake.errors import InputError
@@ -30,7 +30,7 @@ from ecomlake.quality.gate import (
     fmt_pct,
     md_table,
 )
-from ecomlake.runs import date_window, new_run_id, parse_date
+from ecomlake.runs import date_window, parse_date, resolve_run_id
 from ecomlake.storage import (
     STAGING_DIR,
     SUCCESS_NAME,
@@ -295,6 +295,10 @@ def validate_silver(
     echo: bool = True,
 ) -> tuple[int, GateResult]:
     """Run the Silver gate; returns (exit code, result). Raises EcomlakeError (exit 2) when it cannot run."""
+    end = parse_date(partition_date, "--partition-date") if partition_date is not None else None
+    run_id = resolve_run_id(run_id)
+    if output_report is not None:
+        ids.user_path(output_report, "--output-report")
     paths = settings.paths
     silver, quarantine, bronze = paths.silver_base_path, paths.quarantine_path, paths.bronze_base_path
     if isinstance(tables, (list, tuple)):
@@ -303,18 +307,17 @@ def validate_silver(
     lookback = settings.silver.lookback_days if lookback_days is None else int(lookback_days)
     if lookback < 0:
         raise InputError(f"--lookback-days must be >= 0, got {lookback}")
-    if lookback_days and not partition_date:
+    if lookback_days and end is None:
         raise InputError(
             "--lookback-days needs --partition-date (without a date every ingest_dt in Bronze is validated)"
         )
-    window = date_window(parse_date(partition_date, "--partition-date"), lookback) if partition_date else None
+    window = date_window(end, lookback) if end is not None else None
     if not isdir(silver):
         raise InputError(
             f"silver path not found: {silver} (pass --silver-path or set SILVER_BASE_PATH; run `ecomlake local silver` first)"
         )
     bronze_ok = isdir(bronze)
     staged = staged_partitions(silver, run_id)  # staging mode: validate what is about to be promoted
-    run_id = run_id or new_run_id()
     env = settings.environment
 
     result = GateResult(
@@ -322,11 +325,12 @@ def validate_silver(
         title="Silver Layer Quality Report",
         run_id=run_id,
         environment=env,
+        config_source=settings.source,
         parameters={
             "bronze_path": bronze,
             "silver_path": silver,
             "quarantine_path": quarantine,
-            "partition_date": str(partition_date) if partition_date else None,
+            "partition_date": end.isoformat() if end is not None else None,
             "lookback_days": lookback,
             "tables": table_names,
             "enforce": enforce,
@@ -403,7 +407,7 @@ def validate_silver(
                         table=table,
                         partition=part_name,
                         observed=b.rows,
-                        action=f"run `ecomlake local silver --date {d}` (or the Silver DAG) for this date",
+                        action=f"run `ecomlake local silver --date {d}` for this date",
                     )
                 )
             for label, sc in (("bronze", b), ("silver", s), ("quarantine", q)):
@@ -639,7 +643,9 @@ def validate_silver(
         "new_reason_codes": new_codes_all,
     }
 
-    report = output_report or join(paths.reports_base_path, f"SILVER_QUALITY_{partition_date or run_id}.md")
+    report = output_report or join(
+        paths.reports_base_path, f"SILVER_QUALITY_{end.isoformat() if end is not None else run_id}.md"
+    )
     result.parameters["output_report"] = report
     sections = _sections(result, conservation_rows, gaps, new_codes_all, history)
     rc, metrics_path, report_path = finish(
