@@ -18,23 +18,6 @@
 {%- endmacro %}
 
 
-{#- The Bronze partition of the run date. `empty_columns` (returns, return_items) turns an absent
-    partition into zero rows with the Bronze schema; for every other table an absent partition is
-    an error (ecomlake's runner reports it before dbt starts). -#}
-{% macro bronze_source(table, empty_columns=none) %}
-  {%- set relation = source('bronze', table) -%}
-  {%- if empty_columns is not none and execute -%}
-    {%- set pattern = ecom_var('bronze_root') ~ '/' ~ table ~ '/ingest_dt=' ~ ecom_var('run_date') ~ '/*.parquet' -%}
-    {%- if list_files(pattern) | length == 0 -%}
-      {%- set cols = dict(empty_columns) -%}
-      {%- do cols.update({'ingest_dt': 'DATE', 'filename': 'VARCHAR', 'file_row_number': 'BIGINT'}) -%}
-      {{ return(empty_relation(cols)) }}
-    {%- endif -%}
-  {%- endif -%}
-  {{ return(relation) }}
-{% endmacro %}
-
-
 {#- Rows of `table` already published in Silver before the run date (through it with var
     published_through_run_date, used by quarantine recovery), reduced to `columns` {name: type}. -#}
 {% macro silver_history(table, columns) %}

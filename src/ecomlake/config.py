@@ -116,6 +116,18 @@ class BronzeSettings(_Strict):
 
 class DimsSettings(_Strict):
     max_shrink_pct: float = Field(5.0, ge=0, le=100)
+    # A day without a customers/product_catalog partition means nothing changed: snapshot(D) is
+    # snapshot(D-1) carried forward, with a WARN. True turns that day into an error (exit 2).
+    require_daily_partition: bool = False
+
+
+def _bool(value: str) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
 
 
 class SilverSettings(_Strict):
@@ -259,6 +271,7 @@ ENV_OVERRIDES: dict[str, tuple[str, Any]] = {
     "ENRICHED_PUBLISH_MODE": ("publish.enriched_publish_mode", str),
     "DIMS_PUBLISH_MODE": ("publish.dims_publish_mode", str),
     "BRONZE_VALIDATION_LOOKBACK_DAYS": ("bronze.lookback_days", int),
+    "DIMS_REQUIRE_DAILY_PARTITION": ("dims.require_daily_partition", _bool),
     "SILVER_VALIDATION_LOOKBACK_DAYS": ("silver.lookback_days", int),
     # The runbook's alert threshold is a fraction; the config key is the same threshold in percent.
     "MAX_QUARANTINE_RATE": ("silver.max_quarantine_pct", _fraction_as_pct),

@@ -79,6 +79,13 @@ class Column:
         """True when Bronze holds a string that Silver casts to another type (cast can fail)."""
         return self.bronze == STRING and self.silver != "VARCHAR"
 
+    @property
+    def cast_can_fail(self) -> bool:
+        """True when a value can fail to reach the Silver type: a string to parse, a DOUBLE that is
+        infinite or too large for DECIMAL, or a non-text column whose Bronze arrived in another
+        physical type (see ecomlake.bronze.coerce). Text columns kept as text never fail."""
+        return self.silver != "VARCHAR"
+
 
 @dataclass(frozen=True)
 class Table:
@@ -350,8 +357,12 @@ SILVER_LINEAGE_TYPES = {
     "event_id": "VARCHAR",
     "source_file": "VARCHAR",
 }
-# Quarantine keeps every Bronze column as it arrived, plus these:
-QUARANTINE_COLUMNS = ("_quarantine_reason", "_quarantine_timestamp", "_run_id")
+# Quarantine keeps every Bronze column as it arrived, plus these. `_raw_text` is a JSON object
+# {column: value as text} of the non-text columns whose Bronze arrived in another physical type
+# than the contract's (null for Bronze in the contract's types): a value that did not cast to the
+# contract's type is kept there, as it arrived.
+QUARANTINE_COLUMNS = ("_quarantine_reason", "_quarantine_timestamp", "_run_id", "_raw_text")
+RAW_TEXT_COLUMN = "_raw_text"
 
 
 def table(name: str) -> Table:

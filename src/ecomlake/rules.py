@@ -69,7 +69,7 @@ def _rules_for(table_name: str) -> list[Rule]:
     for name in LINEAGE_COLUMNS:
         add(f"null_{name}", NULL_PRIMARY_KEY, name, f"lineage column {name} is null")
     for c in t.columns:
-        if c.castable:
+        if c.cast_can_fail:
             add(f"cast_failed_{c.name}", TYPE_CAST_FAILURE, c.name, f"{c.name} does not cast to {c.silver}")
     add("cast_failed_ingestion_ts", TYPE_CAST_FAILURE, "ingestion_ts", "ingestion_ts does not cast to TIMESTAMP")
     for c in t.columns:

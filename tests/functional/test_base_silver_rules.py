@@ -210,7 +210,9 @@ def test_conservation_and_exact_columns(lake, table):
         "_quarantine_reason",
         "_quarantine_timestamp",
         "_run_id",
+        "_raw_text",
     ]
+    assert set(q.column("_raw_text").to_pylist()) <= {None}  # Bronze in the contract's types: nothing retyped
     # quarantine keeps the raw Bronze types
     assert str(q.schema.field("ingest_dt").type) == "date32[day]"
     for f in t.bronze_schema():
@@ -261,7 +263,9 @@ def test_run_ledger_has_real_numbers(lake):
     assert orders["quarantine_rows"] == len(lake["exp"]["orders"])
     assert orders["reasons"]["duplicate_order_id_published"] == 1
     assert ledger["dbt"]["tests_failed"] == 0 and ledger["dbt"]["tests_passed"] >= 147
-    assert ledger["dbt"]["unit_tests_passed"] >= 3 and ledger["dbt"]["models_built"] >= 30
+    assert ledger["dbt"]["models_built"] >= 30
+    # dbt unit tests test our SQL, not the day's data: never in the production build (make test runs them)
+    assert ledger["dbt"]["unit_tests_passed"] == ledger["dbt"]["unit_tests_failed"] == 0
 
 
 def test_revalidate_uses_the_same_models(lake):

@@ -136,26 +136,52 @@ def test_dropped_required_column_is_reported_by_column(lake, tmp_path):
     assert "required column customer_id is missing" in report
 
 
-def test_type_change_fails_and_extra_column_warns(lake, tmp_path):
+def test_castable_type_change_and_extra_column_warn(lake, tmp_path):
+    """Money written as text by another exporter: Silver casts it, so the gate warns, naming the
+    column, the contract's type and the arrived type; the run is not stopped."""
     bf.fault_type_change(lake, table="orders", column="gross_total")
     bf.fault_extra_column(lake, table="customers", column="promo_code")
-    _, metrics, _ = run(lake, tmp_path / "out", partition_date="2023-01-02")
+    rc, metrics, report = run(lake, tmp_path / "out", partition_date="2023-01-02", enforce=True)
     orders, customers = tm(metrics, "orders"), tm(metrics, "customers")
-    assert orders["status"] == "FAIL"
+    assert orders["status"] == "WARN"
     assert orders["schema_drift"][0] | {"files": None} == {
         "partition": "ingest_dt=2023-01-02",
         "column": "gross_total",
         "issue": "type_change",
-        "status": "FAIL",
+        "status": "WARN",
         "actual_type": "string",
         "contract_type": "double",
         "files": None,
     }
+    assert (
+        "column gross_total is string in orders/ingest_dt=2023-01-02/part-0000.parquet, the contract says double; Silver casts it"
+        in report
+    )
     assert customers["status"] == "WARN"
     assert (
         customers["schema_drift"][0]["issue"] == "unexpected" and customers["schema_drift"][0]["column"] == "promo_code"
     )
-    assert metrics["overall_status"] == "FAIL"
+    assert metrics["overall_status"] == "WARN" and rc == 0  # a WARN never blocks, even enforced
+
+
+def test_type_that_cannot_be_cast_fails(lake, tmp_path):
+    f = bf.pdir(lake, "orders", "2023-01-02") / "part-0000.parquet"
+    t = pq.read_table(f)
+    i = t.schema.get_field_index("order_date")
+    t = t.set_column(i, "order_date", pa.array([[1]] * t.num_rows, pa.list_(pa.int64())))
+    pq.write_table(t, f)
+    bf.reseal(f.parent, "orders")
+    rc, metrics, report = run(lake, tmp_path / "out", partition_date="2023-01-02", enforce=True)
+    drift = tm(metrics, "orders")["schema_drift"][0]
+    assert (drift["column"], drift["issue"], drift["status"], drift["contract_type"]) == (
+        "order_date",
+        "type_change",
+        "FAIL",
+        "string",
+    )
+    assert drift["actual_type"].startswith("list<")
+    assert "cannot be cast to it (Base Silver refuses this partition)" in report
+    assert metrics["overall_status"] == "FAIL" and rc == 1
 
 
 def test_missing_optional_column_warns(lake, tmp_path):

@@ -22,7 +22,7 @@ def test_generated_dbt_files_are_in_sync_with_the_contract():
 
 def test_seed_is_generated_from_the_registry():
     assert rules.seed_path(PROJECT).read_text() == rules.seed_csv()
-    assert len(rules.RULES) == 165
+    assert len(rules.RULES) == 198
 
 
 @pytest.mark.parametrize("table", TABLES)

@@ -34,6 +34,12 @@ cleaned as (
         event_id as event_id__raw,
         source_file as source_file__raw,
 
+        -- text of non-text values that arrived as another type (null for Bronze in the contract's types)
+        cart_item_id__arrived,
+        product_id__arrived,
+        quantity__arrived,
+        unit_price__arrived,
+
         -- cleaned text of values whose cast can fail
         {{ clean_string('added_at') }} as added_at__text,
         {{ clean_string('ingestion_ts') }} as ingestion_ts__text,

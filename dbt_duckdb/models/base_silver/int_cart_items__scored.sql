@@ -41,17 +41,21 @@ checked as (
     select
         *,
         concat_ws('|',
-            case when cart_item_id is null then 'null_cart_item_id' end,
+            case when cart_item_id is null and not ((cart_item_id__raw is not null) or {{ clean_string('cart_item_id__arrived') }} is not null) then 'null_cart_item_id' end,
             case when cart_id is null then 'null_cart_id' end,
-            case when product_id is null then 'null_product_id' end,
+            case when product_id is null and not ((product_id__raw is not null) or {{ clean_string('product_id__arrived') }} is not null) then 'null_product_id' end,
             case when added_at__text is null then 'null_added_at' end,
-            case when quantity is null then 'null_quantity' end,
-            case when unit_price is null then 'null_unit_price' end,
+            case when quantity is null and not ((quantity__raw is not null) or {{ clean_string('quantity__arrived') }} is not null) then 'null_quantity' end,
+            case when unit_price is null and not ((unit_price__raw is not null and not isnan(unit_price__raw)) or {{ clean_string('unit_price__arrived') }} is not null) then 'null_unit_price' end,
             case when batch_id is null then 'null_batch_id' end,
             case when ingestion_ts__text is null then 'null_ingestion_ts' end,
             case when event_id is null then 'null_event_id' end,
             case when source_file is null then 'null_source_file' end,
+            case when cart_item_id is null and ((cart_item_id__raw is not null) or {{ clean_string('cart_item_id__arrived') }} is not null) then 'cast_failed_cart_item_id' end,
+            case when product_id is null and ((product_id__raw is not null) or {{ clean_string('product_id__arrived') }} is not null) then 'cast_failed_product_id' end,
             case when added_at__text is not null and added_at is null then 'cast_failed_added_at' end,
+            case when quantity is null and ((quantity__raw is not null) or {{ clean_string('quantity__arrived') }} is not null) then 'cast_failed_quantity' end,
+            case when unit_price is null and ((unit_price__raw is not null and not isnan(unit_price__raw)) or {{ clean_string('unit_price__arrived') }} is not null) then 'cast_failed_unit_price' end,
             case when ingestion_ts__text is not null and ingestion_ts is null then 'cast_failed_ingestion_ts' end,
             case when cart_item_id <= 0 then 'nonpositive_cart_item_id' end,
             case when product_id <= 0 then 'nonpositive_product_id' end,
@@ -132,7 +136,11 @@ final as (
             batch_id__raw,
             ingestion_ts__raw,
             event_id__raw,
-            source_file__raw
+            source_file__raw,
+            cart_item_id__arrived,
+            product_id__arrived,
+            quantity__arrived,
+            unit_price__arrived
         ),
         case when _quarantine_reason is not null then cart_item_id__raw end as cart_item_id__raw,
         case when _quarantine_reason is not null then cart_id__raw end as cart_id__raw,
@@ -145,7 +153,11 @@ final as (
         case when _quarantine_reason is not null then batch_id__raw end as batch_id__raw,
         case when _quarantine_reason is not null then ingestion_ts__raw end as ingestion_ts__raw,
         case when _quarantine_reason is not null then event_id__raw end as event_id__raw,
-        case when _quarantine_reason is not null then source_file__raw end as source_file__raw
+        case when _quarantine_reason is not null then source_file__raw end as source_file__raw,
+        case when _quarantine_reason is not null then cart_item_id__arrived end as cart_item_id__arrived,
+        case when _quarantine_reason is not null then product_id__arrived end as product_id__arrived,
+        case when _quarantine_reason is not null then quantity__arrived end as quantity__arrived,
+        case when _quarantine_reason is not null then unit_price__arrived end as unit_price__arrived
     from scored
 )
 

@@ -2,13 +2,40 @@
 
 {{ config(materialized='view', tags=['dims']) }}
 
--- The Bronze customers rows of ingest_dt = run_date, as they arrived, with their position in the source.
--- An absent partition is an error: the runner stops before dbt; a hand run fails on 'No files found'.
+-- The Bronze customers rows of ingest_dt = run_date with their position in the source, every column cast
+-- to the contract's Bronze type whatever physical type it arrived in (macros/bronze.sql), so every
+-- downstream model sees the contract's types. `<column>__arrived` keeps the text of a non-text value
+-- that arrived as another kind of type (null for Bronze written in the contract's types).
+-- An absent partition is an error: the runner stops before dbt; a hand run fails with 'no Bronze files'.
 
 with
 
 source as (
-    select * from {{ bronze_source('customers') }}
+    select * from {{ bronze_coerced('customers', {
+        'customer_id': 'VARCHAR',
+        'email': 'VARCHAR',
+        'signup_date': 'VARCHAR',
+        'first_name': 'VARCHAR',
+        'last_name': 'VARCHAR',
+        'phone_number': 'VARCHAR',
+        'gender': 'VARCHAR',
+        'age': 'DOUBLE',
+        'is_guest': 'BOOLEAN',
+        'customer_status': 'VARCHAR',
+        'signup_channel': 'VARCHAR',
+        'loyalty_tier': 'VARCHAR',
+        'initial_loyalty_tier': 'VARCHAR',
+        'email_verified': 'BOOLEAN',
+        'marketing_opt_in': 'BOOLEAN',
+        'mailing_address': 'VARCHAR',
+        'billing_address': 'VARCHAR',
+        'loyalty_enrollment_date': 'VARCHAR',
+        'clv_bucket': 'VARCHAR',
+        'batch_id': 'VARCHAR',
+        'ingestion_ts': 'VARCHAR',
+        'event_id': 'VARCHAR',
+        'source_file': 'VARCHAR'
+    }) }}
 ),
 
 renamed as (
@@ -36,9 +63,13 @@ renamed as (
         ingestion_ts,
         event_id,
         source_file,
-        cast(ingest_dt as date) as ingest_dt,
-        filename as _bronze_file,
-        file_row_number as _bronze_row
+        age__arrived,
+        is_guest__arrived,
+        email_verified__arrived,
+        marketing_opt_in__arrived,
+        ingest_dt,
+        _bronze_file,
+        _bronze_row
     from source
 )
 

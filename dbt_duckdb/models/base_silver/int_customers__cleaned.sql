@@ -45,6 +45,12 @@ cleaned as (
         event_id as event_id__raw,
         source_file as source_file__raw,
 
+        -- text of non-text values that arrived as another type (null for Bronze in the contract's types)
+        age__arrived,
+        is_guest__arrived,
+        email_verified__arrived,
+        marketing_opt_in__arrived,
+
         -- cleaned text of values whose cast can fail
         {{ clean_string('signup_date') }} as signup_date__text,
         {{ clean_string('loyalty_enrollment_date') }} as loyalty_enrollment_date__text,

@@ -38,6 +38,10 @@ checked as (
             case when event_id is null then 'null_event_id' end,
             case when source_file is null then 'null_source_file' end,
             case when signup_date__text is not null and signup_date is null then 'cast_failed_signup_date' end,
+            case when age is null and ((age__raw is not null and not isnan(age__raw)) or {{ clean_string('age__arrived') }} is not null) then 'cast_failed_age' end,
+            case when is_guest is null and ((is_guest__raw is not null) or {{ clean_string('is_guest__arrived') }} is not null) then 'cast_failed_is_guest' end,
+            case when email_verified is null and ((email_verified__raw is not null) or {{ clean_string('email_verified__arrived') }} is not null) then 'cast_failed_email_verified' end,
+            case when marketing_opt_in is null and ((marketing_opt_in__raw is not null) or {{ clean_string('marketing_opt_in__arrived') }} is not null) then 'cast_failed_marketing_opt_in' end,
             case when loyalty_enrollment_date__text is not null and loyalty_enrollment_date is null then 'cast_failed_loyalty_enrollment_date' end,
             case when ingestion_ts__text is not null and ingestion_ts is null then 'cast_failed_ingestion_ts' end,
             case when not {{ is_email('email') }} then 'invalid_email' end,
@@ -131,7 +135,11 @@ final as (
             batch_id__raw,
             ingestion_ts__raw,
             event_id__raw,
-            source_file__raw
+            source_file__raw,
+            age__arrived,
+            is_guest__arrived,
+            email_verified__arrived,
+            marketing_opt_in__arrived
         ),
         case when _quarantine_reason is not null then customer_id__raw end as customer_id__raw,
         case when _quarantine_reason is not null then email__raw end as email__raw,
@@ -155,7 +163,11 @@ final as (
         case when _quarantine_reason is not null then batch_id__raw end as batch_id__raw,
         case when _quarantine_reason is not null then ingestion_ts__raw end as ingestion_ts__raw,
         case when _quarantine_reason is not null then event_id__raw end as event_id__raw,
-        case when _quarantine_reason is not null then source_file__raw end as source_file__raw
+        case when _quarantine_reason is not null then source_file__raw end as source_file__raw,
+        case when _quarantine_reason is not null then age__arrived end as age__arrived,
+        case when _quarantine_reason is not null then is_guest__arrived end as is_guest__arrived,
+        case when _quarantine_reason is not null then email_verified__arrived end as email_verified__arrived,
+        case when _quarantine_reason is not null then marketing_opt_in__arrived end as marketing_opt_in__arrived
     from scored
 )
 

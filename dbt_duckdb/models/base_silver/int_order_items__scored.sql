@@ -43,13 +43,18 @@ checked as (
         *,
         concat_ws('|',
             case when order_id is null then 'null_order_id' end,
-            case when product_id is null then 'null_product_id' end,
-            case when quantity is null then 'null_quantity' end,
-            case when unit_price is null then 'null_unit_price' end,
+            case when product_id is null and not ((product_id__raw is not null) or {{ clean_string('product_id__arrived') }} is not null) then 'null_product_id' end,
+            case when quantity is null and not ((quantity__raw is not null) or {{ clean_string('quantity__arrived') }} is not null) then 'null_quantity' end,
+            case when unit_price is null and not ((unit_price__raw is not null and not isnan(unit_price__raw)) or {{ clean_string('unit_price__arrived') }} is not null) then 'null_unit_price' end,
             case when batch_id is null then 'null_batch_id' end,
             case when ingestion_ts__text is null then 'null_ingestion_ts' end,
             case when event_id is null then 'null_event_id' end,
             case when source_file is null then 'null_source_file' end,
+            case when product_id is null and ((product_id__raw is not null) or {{ clean_string('product_id__arrived') }} is not null) then 'cast_failed_product_id' end,
+            case when quantity is null and ((quantity__raw is not null) or {{ clean_string('quantity__arrived') }} is not null) then 'cast_failed_quantity' end,
+            case when unit_price is null and ((unit_price__raw is not null and not isnan(unit_price__raw)) or {{ clean_string('unit_price__arrived') }} is not null) then 'cast_failed_unit_price' end,
+            case when discount_amount is null and ((discount_amount__raw is not null and not isnan(discount_amount__raw)) or {{ clean_string('discount_amount__arrived') }} is not null) then 'cast_failed_discount_amount' end,
+            case when cost_price is null and ((cost_price__raw is not null and not isnan(cost_price__raw)) or {{ clean_string('cost_price__arrived') }} is not null) then 'cast_failed_cost_price' end,
             case when ingestion_ts__text is not null and ingestion_ts is null then 'cast_failed_ingestion_ts' end,
             case when product_id <= 0 then 'nonpositive_product_id' end,
             case when category not in ('electronics', 'clothing', 'books', 'home', 'toys') then 'invalid_category' end,
@@ -129,7 +134,12 @@ final as (
             batch_id__raw,
             ingestion_ts__raw,
             event_id__raw,
-            source_file__raw
+            source_file__raw,
+            product_id__arrived,
+            quantity__arrived,
+            unit_price__arrived,
+            discount_amount__arrived,
+            cost_price__arrived
         ),
         case when _quarantine_reason is not null then order_id__raw end as order_id__raw,
         case when _quarantine_reason is not null then product_id__raw end as product_id__raw,
@@ -142,7 +152,12 @@ final as (
         case when _quarantine_reason is not null then batch_id__raw end as batch_id__raw,
         case when _quarantine_reason is not null then ingestion_ts__raw end as ingestion_ts__raw,
         case when _quarantine_reason is not null then event_id__raw end as event_id__raw,
-        case when _quarantine_reason is not null then source_file__raw end as source_file__raw
+        case when _quarantine_reason is not null then source_file__raw end as source_file__raw,
+        case when _quarantine_reason is not null then product_id__arrived end as product_id__arrived,
+        case when _quarantine_reason is not null then quantity__arrived end as quantity__arrived,
+        case when _quarantine_reason is not null then unit_price__arrived end as unit_price__arrived,
+        case when _quarantine_reason is not null then discount_amount__arrived end as discount_amount__arrived,
+        case when _quarantine_reason is not null then cost_price__arrived end as cost_price__arrived
     from scored
 )
 

@@ -2,13 +2,42 @@
 
 {{ config(materialized='view', tags=['facts']) }}
 
--- The Bronze orders rows of ingest_dt = run_date, as they arrived, with their position in the source.
--- An absent partition is an error: the runner stops before dbt; a hand run fails on 'No files found'.
+-- The Bronze orders rows of ingest_dt = run_date with their position in the source, every column cast
+-- to the contract's Bronze type whatever physical type it arrived in (macros/bronze.sql), so every
+-- downstream model sees the contract's types. `<column>__arrived` keeps the text of a non-text value
+-- that arrived as another kind of type (null for Bronze written in the contract's types).
+-- An absent partition is an error: the runner stops before dbt; a hand run fails with 'no Bronze files'.
 
 with
 
 source as (
-    select * from {{ bronze_source('orders') }}
+    select * from {{ bronze_coerced('orders', {
+        'order_id': 'VARCHAR',
+        'total_items': 'BIGINT',
+        'order_date': 'VARCHAR',
+        'customer_id': 'VARCHAR',
+        'email': 'VARCHAR',
+        'order_channel': 'VARCHAR',
+        'is_expedited': 'BOOLEAN',
+        'customer_tier': 'VARCHAR',
+        'gross_total': 'DOUBLE',
+        'net_total': 'DOUBLE',
+        'total_discount_amount': 'DOUBLE',
+        'payment_method': 'VARCHAR',
+        'shipping_speed': 'VARCHAR',
+        'shipping_cost': 'DOUBLE',
+        'agent_id': 'VARCHAR',
+        'actual_shipping_cost': 'DOUBLE',
+        'payment_processing_fee': 'VARCHAR',
+        'shipping_address': 'VARCHAR',
+        'billing_address': 'VARCHAR',
+        'clv_bucket': 'VARCHAR',
+        'is_reactivated': 'BOOLEAN',
+        'batch_id': 'VARCHAR',
+        'ingestion_ts': 'VARCHAR',
+        'event_id': 'VARCHAR',
+        'source_file': 'VARCHAR'
+    }) }}
 ),
 
 renamed as (
@@ -38,9 +67,17 @@ renamed as (
         ingestion_ts,
         event_id,
         source_file,
-        cast(ingest_dt as date) as ingest_dt,
-        filename as _bronze_file,
-        file_row_number as _bronze_row
+        total_items__arrived,
+        is_expedited__arrived,
+        gross_total__arrived,
+        net_total__arrived,
+        total_discount_amount__arrived,
+        shipping_cost__arrived,
+        actual_shipping_cost__arrived,
+        is_reactivated__arrived,
+        ingest_dt,
+        _bronze_file,
+        _bronze_row
     from source
 )
 

@@ -47,6 +47,16 @@ cleaned as (
         event_id as event_id__raw,
         source_file as source_file__raw,
 
+        -- text of non-text values that arrived as another type (null for Bronze in the contract's types)
+        total_items__arrived,
+        is_expedited__arrived,
+        gross_total__arrived,
+        net_total__arrived,
+        total_discount_amount__arrived,
+        shipping_cost__arrived,
+        actual_shipping_cost__arrived,
+        is_reactivated__arrived,
+
         -- cleaned text of values whose cast can fail
         {{ clean_string('order_date') }} as order_date__text,
         {{ clean_string('payment_processing_fee') }} as payment_processing_fee__text,

@@ -2,13 +2,27 @@
 
 {{ config(materialized='view', tags=['dims']) }}
 
--- The Bronze product_catalog rows of ingest_dt = run_date, as they arrived, with their position in the source.
--- An absent partition is an error: the runner stops before dbt; a hand run fails on 'No files found'.
+-- The Bronze product_catalog rows of ingest_dt = run_date with their position in the source, every column cast
+-- to the contract's Bronze type whatever physical type it arrived in (macros/bronze.sql), so every
+-- downstream model sees the contract's types. `<column>__arrived` keeps the text of a non-text value
+-- that arrived as another kind of type (null for Bronze written in the contract's types).
+-- An absent partition is an error: the runner stops before dbt; a hand run fails with 'no Bronze files'.
 
 with
 
 source as (
-    select * from {{ bronze_source('product_catalog') }}
+    select * from {{ bronze_coerced('product_catalog', {
+        'product_id': 'BIGINT',
+        'product_name': 'VARCHAR',
+        'category': 'VARCHAR',
+        'unit_price': 'DOUBLE',
+        'cost_price': 'DOUBLE',
+        'inventory_quantity': 'BIGINT',
+        'batch_id': 'VARCHAR',
+        'ingestion_ts': 'VARCHAR',
+        'event_id': 'VARCHAR',
+        'source_file': 'VARCHAR'
+    }) }}
 ),
 
 renamed as (
@@ -23,9 +37,13 @@ renamed as (
         ingestion_ts,
         event_id,
         source_file,
-        cast(ingest_dt as date) as ingest_dt,
-        filename as _bronze_file,
-        file_row_number as _bronze_row
+        product_id__arrived,
+        unit_price__arrived,
+        cost_price__arrived,
+        inventory_quantity__arrived,
+        ingest_dt,
+        _bronze_file,
+        _bronze_row
     from source
 )
 

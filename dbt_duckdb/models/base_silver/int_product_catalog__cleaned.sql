@@ -32,6 +32,12 @@ cleaned as (
         event_id as event_id__raw,
         source_file as source_file__raw,
 
+        -- text of non-text values that arrived as another type (null for Bronze in the contract's types)
+        product_id__arrived,
+        unit_price__arrived,
+        cost_price__arrived,
+        inventory_quantity__arrived,
+
         -- cleaned text of values whose cast can fail
         {{ clean_string('ingestion_ts') }} as ingestion_ts__text,
 

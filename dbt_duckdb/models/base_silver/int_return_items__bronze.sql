@@ -2,13 +2,31 @@
 
 {{ config(materialized='view', tags=['facts']) }}
 
--- The Bronze return_items rows of ingest_dt = run_date, as they arrived, with their position in the source.
+-- The Bronze return_items rows of ingest_dt = run_date with their position in the source, every column cast
+-- to the contract's Bronze type whatever physical type it arrived in (macros/bronze.sql), so every
+-- downstream model sees the contract's types. `<column>__arrived` keeps the text of a non-text value
+-- that arrived as another kind of type (null for Bronze written in the contract's types).
 -- An absent partition means no return_items that day (quiet days happen), so it reads as zero rows.
 
 with
 
 source as (
-    select * from {{ bronze_source('return_items', empty_columns={'return_item_id': 'BIGINT', 'return_id': 'VARCHAR', 'order_id': 'VARCHAR', 'product_id': 'BIGINT', 'product_name': 'VARCHAR', 'category': 'VARCHAR', 'quantity_returned': 'BIGINT', 'unit_price': 'DOUBLE', 'cost_price': 'DOUBLE', 'refunded_amount': 'DOUBLE', 'batch_id': 'VARCHAR', 'ingestion_ts': 'VARCHAR', 'event_id': 'VARCHAR', 'source_file': 'VARCHAR'}) }}
+    select * from {{ bronze_coerced('return_items', {
+        'return_item_id': 'BIGINT',
+        'return_id': 'VARCHAR',
+        'order_id': 'VARCHAR',
+        'product_id': 'BIGINT',
+        'product_name': 'VARCHAR',
+        'category': 'VARCHAR',
+        'quantity_returned': 'BIGINT',
+        'unit_price': 'DOUBLE',
+        'cost_price': 'DOUBLE',
+        'refunded_amount': 'DOUBLE',
+        'batch_id': 'VARCHAR',
+        'ingestion_ts': 'VARCHAR',
+        'event_id': 'VARCHAR',
+        'source_file': 'VARCHAR'
+    }, optional=true) }}
 ),
 
 renamed as (
@@ -27,9 +45,15 @@ renamed as (
         ingestion_ts,
         event_id,
         source_file,
-        cast(ingest_dt as date) as ingest_dt,
-        filename as _bronze_file,
-        file_row_number as _bronze_row
+        return_item_id__arrived,
+        product_id__arrived,
+        quantity_returned__arrived,
+        unit_price__arrived,
+        cost_price__arrived,
+        refunded_amount__arrived,
+        ingest_dt,
+        _bronze_file,
+        _bronze_row
     from source
 )
 

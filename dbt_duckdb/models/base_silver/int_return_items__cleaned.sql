@@ -36,6 +36,14 @@ cleaned as (
         event_id as event_id__raw,
         source_file as source_file__raw,
 
+        -- text of non-text values that arrived as another type (null for Bronze in the contract's types)
+        return_item_id__arrived,
+        product_id__arrived,
+        quantity_returned__arrived,
+        unit_price__arrived,
+        cost_price__arrived,
+        refunded_amount__arrived,
+
         -- cleaned text of values whose cast can fail
         {{ clean_string('ingestion_ts') }} as ingestion_ts__text,
 

@@ -48,15 +48,21 @@ checked as (
     select
         *,
         concat_ws('|',
-            case when return_item_id is null then 'null_return_item_id' end,
+            case when return_item_id is null and not ((return_item_id__raw is not null) or {{ clean_string('return_item_id__arrived') }} is not null) then 'null_return_item_id' end,
             case when return_id is null then 'null_return_id' end,
             case when order_id is null then 'null_order_id' end,
-            case when product_id is null then 'null_product_id' end,
-            case when quantity_returned is null then 'null_quantity_returned' end,
+            case when product_id is null and not ((product_id__raw is not null) or {{ clean_string('product_id__arrived') }} is not null) then 'null_product_id' end,
+            case when quantity_returned is null and not ((quantity_returned__raw is not null) or {{ clean_string('quantity_returned__arrived') }} is not null) then 'null_quantity_returned' end,
             case when batch_id is null then 'null_batch_id' end,
             case when ingestion_ts__text is null then 'null_ingestion_ts' end,
             case when event_id is null then 'null_event_id' end,
             case when source_file is null then 'null_source_file' end,
+            case when return_item_id is null and ((return_item_id__raw is not null) or {{ clean_string('return_item_id__arrived') }} is not null) then 'cast_failed_return_item_id' end,
+            case when product_id is null and ((product_id__raw is not null) or {{ clean_string('product_id__arrived') }} is not null) then 'cast_failed_product_id' end,
+            case when quantity_returned is null and ((quantity_returned__raw is not null) or {{ clean_string('quantity_returned__arrived') }} is not null) then 'cast_failed_quantity_returned' end,
+            case when unit_price is null and ((unit_price__raw is not null and not isnan(unit_price__raw)) or {{ clean_string('unit_price__arrived') }} is not null) then 'cast_failed_unit_price' end,
+            case when cost_price is null and ((cost_price__raw is not null and not isnan(cost_price__raw)) or {{ clean_string('cost_price__arrived') }} is not null) then 'cast_failed_cost_price' end,
+            case when refunded_amount is null and ((refunded_amount__raw is not null and not isnan(refunded_amount__raw)) or {{ clean_string('refunded_amount__arrived') }} is not null) then 'cast_failed_refunded_amount' end,
             case when ingestion_ts__text is not null and ingestion_ts is null then 'cast_failed_ingestion_ts' end,
             case when return_item_id <= 0 then 'nonpositive_return_item_id' end,
             case when product_id <= 0 then 'nonpositive_product_id' end,
@@ -140,7 +146,13 @@ final as (
             batch_id__raw,
             ingestion_ts__raw,
             event_id__raw,
-            source_file__raw
+            source_file__raw,
+            return_item_id__arrived,
+            product_id__arrived,
+            quantity_returned__arrived,
+            unit_price__arrived,
+            cost_price__arrived,
+            refunded_amount__arrived
         ),
         case when _quarantine_reason is not null then return_item_id__raw end as return_item_id__raw,
         case when _quarantine_reason is not null then return_id__raw end as return_id__raw,
@@ -155,7 +167,13 @@ final as (
         case when _quarantine_reason is not null then batch_id__raw end as batch_id__raw,
         case when _quarantine_reason is not null then ingestion_ts__raw end as ingestion_ts__raw,
         case when _quarantine_reason is not null then event_id__raw end as event_id__raw,
-        case when _quarantine_reason is not null then source_file__raw end as source_file__raw
+        case when _quarantine_reason is not null then source_file__raw end as source_file__raw,
+        case when _quarantine_reason is not null then return_item_id__arrived end as return_item_id__arrived,
+        case when _quarantine_reason is not null then product_id__arrived end as product_id__arrived,
+        case when _quarantine_reason is not null then quantity_returned__arrived end as quantity_returned__arrived,
+        case when _quarantine_reason is not null then unit_price__arrived end as unit_price__arrived,
+        case when _quarantine_reason is not null then cost_price__arrived end as cost_price__arrived,
+        case when _quarantine_reason is not null then refunded_amount__arrived end as refunded_amount__arrived
     from scored
 )
 

@@ -2,13 +2,32 @@
 
 {{ config(materialized='view', tags=['facts']) }}
 
--- The Bronze returns rows of ingest_dt = run_date, as they arrived, with their position in the source.
+-- The Bronze returns rows of ingest_dt = run_date with their position in the source, every column cast
+-- to the contract's Bronze type whatever physical type it arrived in (macros/bronze.sql), so every
+-- downstream model sees the contract's types. `<column>__arrived` keeps the text of a non-text value
+-- that arrived as another kind of type (null for Bronze written in the contract's types).
 -- An absent partition means no returns that day (quiet days happen), so it reads as zero rows.
 
 with
 
 source as (
-    select * from {{ bronze_source('returns', empty_columns={'return_id': 'VARCHAR', 'order_id': 'VARCHAR', 'customer_id': 'VARCHAR', 'email': 'VARCHAR', 'return_date': 'VARCHAR', 'reason': 'VARCHAR', 'return_type': 'VARCHAR', 'refunded_amount': 'DOUBLE', 'return_channel': 'VARCHAR', 'agent_id': 'VARCHAR', 'refund_method': 'VARCHAR', 'batch_id': 'VARCHAR', 'ingestion_ts': 'VARCHAR', 'event_id': 'VARCHAR', 'source_file': 'VARCHAR'}) }}
+    select * from {{ bronze_coerced('returns', {
+        'return_id': 'VARCHAR',
+        'order_id': 'VARCHAR',
+        'customer_id': 'VARCHAR',
+        'email': 'VARCHAR',
+        'return_date': 'VARCHAR',
+        'reason': 'VARCHAR',
+        'return_type': 'VARCHAR',
+        'refunded_amount': 'DOUBLE',
+        'return_channel': 'VARCHAR',
+        'agent_id': 'VARCHAR',
+        'refund_method': 'VARCHAR',
+        'batch_id': 'VARCHAR',
+        'ingestion_ts': 'VARCHAR',
+        'event_id': 'VARCHAR',
+        'source_file': 'VARCHAR'
+    }, optional=true) }}
 ),
 
 renamed as (
@@ -28,9 +47,10 @@ renamed as (
         ingestion_ts,
         event_id,
         source_file,
-        cast(ingest_dt as date) as ingest_dt,
-        filename as _bronze_file,
-        file_row_number as _bronze_row
+        refunded_amount__arrived,
+        ingest_dt,
+        _bronze_file,
+        _bronze_row
     from source
 )
 

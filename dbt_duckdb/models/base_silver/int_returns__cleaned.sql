@@ -37,6 +37,9 @@ cleaned as (
         event_id as event_id__raw,
         source_file as source_file__raw,
 
+        -- text of non-text values that arrived as another type (null for Bronze in the contract's types)
+        refunded_amount__arrived,
+
         -- cleaned text of values whose cast can fail
         {{ clean_string('return_date') }} as return_date__text,
         {{ clean_string('ingestion_ts') }} as ingestion_ts__text,

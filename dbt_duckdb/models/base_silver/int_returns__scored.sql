@@ -50,6 +50,7 @@ checked as (
             case when event_id is null then 'null_event_id' end,
             case when source_file is null then 'null_source_file' end,
             case when return_date__text is not null and return_date is null then 'cast_failed_return_date' end,
+            case when refunded_amount is null and ((refunded_amount__raw is not null and not isnan(refunded_amount__raw)) or {{ clean_string('refunded_amount__arrived') }} is not null) then 'cast_failed_refunded_amount' end,
             case when ingestion_ts__text is not null and ingestion_ts is null then 'cast_failed_ingestion_ts' end,
             case when cast(return_date as timestamp) > {{ future_limit() }} then 'future_return_date' end,
             case when reason not in ('Defective', 'Wrong item', 'Arrived damaged', 'Product did not match description', 'Found a better price', 'Item arrived late', 'No longer needed', 'Damaged in transit', 'Changed mind') then 'invalid_reason' end,
@@ -133,7 +134,8 @@ final as (
             batch_id__raw,
             ingestion_ts__raw,
             event_id__raw,
-            source_file__raw
+            source_file__raw,
+            refunded_amount__arrived
         ),
         case when _quarantine_reason is not null then return_id__raw end as return_id__raw,
         case when _quarantine_reason is not null then order_id__raw end as order_id__raw,
@@ -149,7 +151,8 @@ final as (
         case when _quarantine_reason is not null then batch_id__raw end as batch_id__raw,
         case when _quarantine_reason is not null then ingestion_ts__raw end as ingestion_ts__raw,
         case when _quarantine_reason is not null then event_id__raw end as event_id__raw,
-        case when _quarantine_reason is not null then source_file__raw end as source_file__raw
+        case when _quarantine_reason is not null then source_file__raw end as source_file__raw,
+        case when _quarantine_reason is not null then refunded_amount__arrived end as refunded_amount__arrived
     from scored
 )
 

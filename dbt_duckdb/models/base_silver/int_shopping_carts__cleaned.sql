@@ -32,6 +32,9 @@ cleaned as (
         event_id as event_id__raw,
         source_file as source_file__raw,
 
+        -- text of non-text values that arrived as another type (null for Bronze in the contract's types)
+        cart_total__arrived,
+
         -- cleaned text of values whose cast can fail
         {{ clean_string('created_at') }} as created_at__text,
         {{ clean_string('updated_at') }} as updated_at__text,

@@ -44,6 +44,7 @@ checked as (
             case when source_file is null then 'null_source_file' end,
             case when created_at__text is not null and created_at is null then 'cast_failed_created_at' end,
             case when updated_at__text is not null and updated_at is null then 'cast_failed_updated_at' end,
+            case when cart_total is null and ((cart_total__raw is not null and not isnan(cart_total__raw)) or {{ clean_string('cart_total__arrived') }} is not null) then 'cast_failed_cart_total' end,
             case when ingestion_ts__text is not null and ingestion_ts is null then 'cast_failed_ingestion_ts' end,
             case when cast(created_at as timestamp) > {{ future_limit() }} then 'future_created_at' end,
             case when cart_total < 0 then 'negative_cart_total' end,
@@ -120,7 +121,8 @@ final as (
             batch_id__raw,
             ingestion_ts__raw,
             event_id__raw,
-            source_file__raw
+            source_file__raw,
+            cart_total__arrived
         ),
         case when _quarantine_reason is not null then cart_id__raw end as cart_id__raw,
         case when _quarantine_reason is not null then customer_id__raw end as customer_id__raw,
@@ -131,7 +133,8 @@ final as (
         case when _quarantine_reason is not null then batch_id__raw end as batch_id__raw,
         case when _quarantine_reason is not null then ingestion_ts__raw end as ingestion_ts__raw,
         case when _quarantine_reason is not null then event_id__raw end as event_id__raw,
-        case when _quarantine_reason is not null then source_file__raw end as source_file__raw
+        case when _quarantine_reason is not null then source_file__raw end as source_file__raw,
+        case when _quarantine_reason is not null then cart_total__arrived end as cart_total__arrived
     from scored
 )
 

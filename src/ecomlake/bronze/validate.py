@@ -3,8 +3,10 @@
 Per table and ingest_dt partition: the partition exists, its manifest is present and valid, the
 manifest's row counts equal the parquet footers, every listed file exists and every file present
 is listed, checksums match, every file starts and ends with PAR1 and its footer opens, the schema
-matches the contract column by column, and `_SUCCESS` is present. Only footers are read (plus a
-streaming sha256 of each file), never row data, so the gate stays fast on large partitions.
+matches the contract column by column (a type Silver can cast is a WARN naming the column, the
+contract's type and the arrived type; a type it cannot cast is a FAIL), and `_SUCCESS` is present.
+Only footers are read (plus a streaming sha256 of each file), never row data, so the gate stays
+fast on large partitions.
 
 Unlike the predecessor's gate, nothing is skipped: a corrupt file, a table without partitions or a
 partition still being written is a FAIL that names the table, partition and file.
@@ -21,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ecomlake import contract, ids, storage
+from ecomlake.bronze import coerce
 from ecomlake.config import Settings
 from ecomlake.errors import InputError
 from ecomlake.quality.gate import Check, CheckName, GateResult, Status, finish, fmt_int, md_table, worst
@@ -213,6 +216,7 @@ def _check_schema(run: _TableRun, part: PartitionReport, schemas: dict[str, pa.S
     required = set(tbl.required_columns) | set(contract.LINEAGE_COLUMNS)
     missing: dict[str, list[str]] = defaultdict(list)
     wrong: dict[tuple[str, str], list[str]] = defaultdict(list)
+    castable: dict[tuple[str, str], list[str]] = defaultdict(list)
     extra: dict[tuple[str, str], list[str]] = defaultdict(list)
     for rel, schema in schemas.items():
         run.seen(CheckName.COLUMN_PRESENT, len(expected))
@@ -222,8 +226,14 @@ def _check_schema(run: _TableRun, part: PartitionReport, schemas: dict[str, pa.S
             idx = schema.get_field_index(f.name)
             if idx < 0:
                 missing[f.name].append(rel)
-            elif not compatible_type(schema.field(idx).type, f.type):
-                wrong[(f.name, str(schema.field(idx).type))].append(rel)
+                continue
+            arrived = schema.field(idx).type
+            bronze = tbl.column(f.name).bronze if f.name in tbl.column_names else contract.STRING
+            verdict = coerce.verdict(arrived, bronze)
+            if verdict == coerce.CASTABLE:
+                castable[(f.name, str(arrived))].append(rel)
+            elif verdict == coerce.INCOMPATIBLE:
+                wrong[(f.name, str(arrived))].append(rel)
         for f in schema:
             if expected.get_field_index(f.name) < 0:
                 extra[(f.name, str(f.type))].append(rel)
@@ -248,7 +258,8 @@ def _check_schema(run: _TableRun, part: PartitionReport, schemas: dict[str, pa.S
         run.problem(
             CheckName.COLUMN_TYPE,
             Status.FAIL,
-            f"{where}: column {col} is {typ} in {_names(files)}, the contract says {want}",
+            f"{where}: column {col} is {typ} in {_names(files)}, the contract says {want}, and {typ} cannot be cast "
+            "to it (Base Silver refuses this partition)",
             part=part,
             observed=typ,
             threshold=want,
@@ -261,6 +272,30 @@ def _check_schema(run: _TableRun, part: PartitionReport, schemas: dict[str, pa.S
                 "column": col,
                 "issue": "type_change",
                 "status": "FAIL",
+                "actual_type": typ,
+                "contract_type": want,
+                "files": files,
+            }
+        )
+    for (col, typ), files in castable.items():
+        want = str(expected.field(col).type)
+        run.problem(
+            CheckName.COLUMN_TYPE,
+            Status.WARN,
+            f"{where}: column {col} is {typ} in {_names(files)}, the contract says {want}; Silver casts it "
+            "(values that do not cast are quarantined, their text kept)",
+            part=part,
+            observed=typ,
+            threshold=want,
+            files=files,
+            action=f"write {col} as {want} in the exporter if you can; nothing is lost meanwhile",
+        )
+        run.schema_drift.append(
+            {
+                "partition": part.partition,
+                "column": col,
+                "issue": "type_change",
+                "status": "WARN",
                 "actual_type": typ,
                 "contract_type": want,
                 "files": files,

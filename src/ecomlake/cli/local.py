@@ -40,10 +40,11 @@ def echo_dims_run(run, settings=None) -> None:
         echo_table_runs(run.silver)
     for name, rows in run.rows.items():
         prev = run.previous.get(name)
-        click.echo(
-            f"  {name:<16} snapshot_dt={run.snapshot_dt}: {rows:,} rows "
-            f"({run.changes.get(name, 0):,} changes merged into {prev or 'an empty dimension'})"
-        )
+        if name in run.carried_forward:
+            what = f"no Bronze partition for {run.snapshot_dt}: no changes landed, {prev or 'an empty dimension'} carried forward"
+        else:
+            what = f"{run.changes.get(name, 0):,} changes merged into {prev or 'an empty dimension'}"
+        click.echo(f"  {name:<16} snapshot_dt={run.snapshot_dt}: {rows:,} rows ({what})")
     if settings is not None and settings.publish.dims_publish_mode == "staging":
         note = staged_note("dims", "DIMS_PUBLISH_MODE", settings.paths.silver_dims_path, run.run_id)
         echo_step("dims", f"snapshot {run.snapshot_dt} {note}")

@@ -23,6 +23,7 @@ from ecomlake.contract import (
     CONTRACT,
     DIM_SNAPSHOTS,
     DIM_TABLES,
+    TABLES,
     UNKNOWN_CUSTOMER_ID,
     UNKNOWN_PRODUCT_ID,
     silver_columns,
@@ -43,6 +44,7 @@ class DimsRun:
     rows: dict[str, int] = field(default_factory=dict)
     previous: dict[str, str | None] = field(default_factory=dict)
     changes: dict[str, int] = field(default_factory=dict)
+    carried_forward: list[str] = field(default_factory=list)  # snapshots of dims with no Bronze partition for D
     silver: object | None = None  # the SilverRun of the dims' Base Silver models
 
 
@@ -53,6 +55,12 @@ def snapshot_dates(settings: Settings, dim_table: str) -> list[str]:
 def previous_snapshot(settings: Settings, dim_table: str, day: str) -> str | None:
     earlier = [d for d in snapshot_dates(settings, dim_table) if d < day]
     return earlier[-1] if earlier else None
+
+
+def bronze_landed(settings: Settings, dim_table: str, day: str) -> bool:
+    """Did a Bronze partition of `dim_table` land for D (an empty one counts: nothing changed, said so)?"""
+    part = storage.partition_path(settings.paths.bronze_base_path, dim_table, day)
+    return storage.isdir(part) and bool(storage.list_data_files(part))
 
 
 def check_history(settings: Settings, day: str) -> None:
@@ -101,15 +109,18 @@ def build_snapshot_sql(settings: Settings, dim_table: str, day: str, run_id: str
     col_list = ", ".join(cols)
     prev = previous_snapshot(settings, dim_table, day)
     parts = []
+    prev_files: list[str] = []
     if prev:
-        files = storage.list_data_files(
+        prev_files = storage.list_data_files(
             storage.partition_path(settings.paths.silver_dims_path, DIM_SNAPSHOTS[dim_table], prev, SNAPSHOT_KEY)
         )
-        if files:
-            parts.append(
-                f"select {col_list}, 0 as _newer from read_parquet([{', '.join(sql_literal(f) for f in files)}], union_by_name = true)"
-            )
+    prev_sql = f"read_parquet([{', '.join(sql_literal(f) for f in prev_files)}], union_by_name = true)"
+    if prev_files:
+        parts.append(f"select {col_list}, 0 as _newer from {prev_sql}")
     changes = storage.list_data_files(storage.partition_path(settings.paths.silver_base_path, dim_table, day))
+    if not changes and prev_files:
+        # No change records landed for D: snapshot(D) is snapshot(prev), row for row (sentinel included).
+        return f"select {col_list} from {prev_sql}", prev
     if changes:
         parts.append(
             f"select {col_list}, 1 as _newer from read_parquet([{', '.join(sql_literal(f) for f in changes)}], union_by_name = true)"
@@ -166,6 +177,8 @@ def _publish_snapshots(settings: Settings, day: str, run_id: str, echo: Callable
                 run.previous[name] = prev
                 changes = storage.list_data_files(storage.partition_path(settings.paths.silver_base_path, dim, day))
                 run.changes[name] = sum(storage.parquet_num_rows(f) for f in changes)
+                if not bronze_landed(settings, dim, day):
+                    run.carried_forward.append(name)
                 publishes.append(
                     storage.Publish(
                         staged,
@@ -239,19 +252,22 @@ def run_dims(
 
 
 def pending_dates(settings: Settings) -> list[str]:
-    """Dates `local dims` processes without --date: every Bronze dims date without a snapshot, in
-    order; when all have one, the latest Bronze date again (the runbook's "re-run to refresh")."""
-    arrived = sorted(
-        set(storage.list_partitions(settings.paths.bronze_base_path, "customers"))
-        | set(storage.list_partitions(settings.paths.bronze_base_path, "product_catalog"))
+    """Dates `local dims` processes without --date: every Bronze date (of any table: a day on which
+    no dimension changed still needs its snapshot) without a snapshot, in order; when all have one,
+    the latest Bronze dims date again (the runbook's "re-run to refresh")."""
+    root = settings.paths.bronze_base_path
+    dims_arrived = set(storage.list_partitions(root, "customers")) | set(
+        storage.list_partitions(root, "product_catalog")
     )
-    if not arrived:
+    if not dims_arrived:
         from ecomlake.lake import missing_bronze_hint
 
         raise InputError(
             f"no Bronze customers or product_catalog partitions under {settings.paths.bronze_base_path}; "
             f"{missing_bronze_hint(settings)}"
         )
+    first = min(dims_arrived)  # days before the first dimension change have nothing to snapshot
+    arrived = sorted({d for t in TABLES for d in storage.list_partitions(root, t) if d >= first})
     done = set(snapshot_dates(settings, "customers")) & set(snapshot_dates(settings, "product_catalog"))
     todo = [d for d in arrived if d not in done]
-    return todo or [arrived[-1]]
+    return todo or [sorted(dims_arrived)[-1]]

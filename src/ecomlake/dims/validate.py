@@ -1,8 +1,9 @@
 """The dims gate (`ecomlake dim validate`): is snapshot(D) of each dimension usable?
 
-Per dimension: the snapshot partition exists and opens, is not empty, has every Silver column of
-the contract, its primary key is non-null and unique, the unknown-member sentinel row is present,
-and it did not shrink by more than ``dims.max_shrink_pct`` percent against the previous snapshot
+Per dimension: a Bronze partition of changes landed for D (none: WARN, the snapshot carries the
+previous one forward; FAIL with ``dims.require_daily_partition``), the snapshot partition exists
+and opens, is not empty, has every Silver column of the contract, its primary key is non-null and
+unique, the unknown-member sentinel row is present, and it did not shrink by more than ``dims.max_shrink_pct`` percent against the previous snapshot
 (dimension rows are never deleted, so a shrinking snapshot means lost data). Verdicts go through
 `ecomlake.quality.gate`: metrics ``dims_quality_<run_id>.json``, report ``DIMS_QUALITY_<date>.md``.
 """
@@ -21,7 +22,7 @@ from ecomlake.contract import (
     UNKNOWN_PRODUCT_ID,
     silver_columns,
 )
-from ecomlake.dims.snapshot import SNAPSHOT_KEY, previous_snapshot
+from ecomlake.dims.snapshot import SNAPSHOT_KEY, bronze_landed, previous_snapshot
 from ecomlake.duck import connect, sql_literal
 from ecomlake.errors import InputError
 from ecomlake.quality.gate import Check, GateResult, Status, finish, fmt_int, md_table
@@ -109,6 +110,26 @@ def _validate_one(settings: Settings, con, result: GateResult, dim: str, day: st
     path = storage.partition_path(settings.paths.silver_dims_path, name, day, SNAPSHOT_KEY)
     metrics: dict = {"table_name": name, "snapshot_dt": day, "path": path}
     result.table_metrics.append(metrics)
+    landed = bronze_landed(settings, dim, day)
+    metrics["changes_landed"] = landed
+    if landed:
+        result.add(Check("changes_landed", Status.PASS, f"Bronze {dim} partition for {day} landed", table=name))
+    else:
+        strict = settings.dims.require_daily_partition
+        prev = previous_snapshot(settings, dim, day)
+        result.add(
+            Check(
+                "changes_landed",
+                Status.FAIL if strict else Status.WARN,
+                f"no Bronze {dim} partition for {day}: no {dim} changes landed, so snapshot {day} carries "
+                f"{prev or 'an empty dimension'} forward"
+                + (" (dims.require_daily_partition is true)" if strict else ""),
+                table=name,
+                partition=day,
+                action=f"check the {dim} export for {day}"
+                + (" or set DIMS_REQUIRE_DAILY_PARTITION=false" if strict else " if changes were expected"),
+            )
+        )
     files = storage.list_data_files(path)
     if not files:
         result.add(

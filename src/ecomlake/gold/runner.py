@@ -296,7 +296,18 @@ def _run_gold(
         # dbt's console output is silenced (the CLI prints its own lines); the log file keeps the details.
         summary = invoke(
             settings,
-            ["build", "--select", "path:models/gold", "--log-level", "none", "--log-level-file", "debug"],
+            # dbt unit tests (tests of our SQL) run in `make test`, never in a production build
+            [
+                "build",
+                "--select",
+                "path:models/gold",
+                "--exclude-resource-type",
+                "unit_test",
+                "--log-level",
+                "none",
+                "--log-level-file",
+                "debug",
+            ],
             dbt_vars={"gold": True, "enriched_root": enriched_root, "run_date": as_of.isoformat()},
             run_id=run_id,
             warehouse=warehouse,

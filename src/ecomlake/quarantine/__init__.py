@@ -2,8 +2,10 @@
 
 Quarantine partitions live at ``<quarantine_path>/<table>/ingest_dt=D/`` (default
 ``<silver_base_path>/quarantine``) and hold every Bronze column as it arrived, plus ``ingest_dt``,
-``_quarantine_reason`` (rule codes joined with ``|`` in registry order), ``_quarantine_timestamp``
-and ``_run_id``. Everything here goes through `ecomlake.storage`.
+``_quarantine_reason`` (rule codes joined with ``|`` in registry order), ``_quarantine_timestamp``,
+``_run_id`` and ``_raw_text`` (JSON text of non-text values whose Bronze arrived in another physical
+type; partitions written before it existed do not have it). Everything here goes through
+`ecomlake.storage`.
 """
 
 from __future__ import annotations

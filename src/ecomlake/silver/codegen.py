@@ -10,7 +10,7 @@ ordinary dbt code, while a unit test keeps the files in sync with the contract:
 
 Per table T the chain is (jaffle-shop style, one CTE skeleton per model):
 
-    source bronze.T -> int_T__bronze (view: the day's Bronze rows + file position)
+    source bronze.T -> int_T__bronze (view: the day's Bronze rows cast to the contract's Bronze types + file position)
                     -> int_T__cleaned (view: null tokens -> NULL, TRY_CAST to Silver types)
                     -> int_T__scored (table: every rule's code, in registry order; dedup among valid rows)
                     -> stg_T (table: valid rows, Silver columns)  +  stg_T_quarantine (table: raw Bronze + reason)
@@ -31,6 +31,7 @@ from ecomlake.contract import (
     DIM_SNAPSHOTS,
     GUEST_PREFIX,
     LINEAGE_COLUMNS,
+    RAW_TEXT_COLUMN,
     TABLES,
     Column,
     Table,
@@ -70,37 +71,44 @@ def _has_text(c: Column) -> bool:
 # ------------------------------------------------------------------------------------- models
 
 
+def _arrived_columns(t: Table) -> list[str]:
+    """Non-text contract columns: the Bronze model also returns their arrived text (macros/bronze.sql)."""
+    return [c.name for c in t.columns if c.bronze != "string"]
+
+
 def bronze_model(t: Table) -> str:
-    cols = t.bronze_column_names
     optional = t.name in OPTIONAL_BRONZE
-    empty = ""
-    if optional:
-        types = _bronze_sql_types(t)
-        empty = ", empty_columns={" + ", ".join(f"'{n}': '{types[n]}'" for n in cols) + "}"
+    types = _bronze_sql_types(t)
+    arrived = _arrived_columns(t)
     lines = [
         HEADER,
         f"{{{{ config(materialized='view', tags=['{tag(t)}']) }}}}",
         "",
-        f"-- The Bronze {t.name} rows of ingest_dt = run_date, as they arrived, with their position in the source.",
+        f"-- The Bronze {t.name} rows of ingest_dt = run_date with their position in the source, every column cast",
+        "-- to the contract's Bronze type whatever physical type it arrived in (macros/bronze.sql), so every",
+        "-- downstream model sees the contract's types. `<column>__arrived` keeps the text of a non-text value",
+        "-- that arrived as another kind of type (null for Bronze written in the contract's types).",
         ("-- An absent partition means no " + t.name + " that day (quiet days happen), so it reads as zero rows.")
         if optional
-        else "-- An absent partition is an error: the runner stops before dbt; a hand run fails on 'No files found'.",
+        else "-- An absent partition is an error: the runner stops before dbt; a hand run fails with 'no Bronze files'.",
         "",
         "with",
         "",
         "source as (",
-        f"    select * from {{{{ bronze_source('{t.name}'{empty}) }}}}",
+        f"    select * from {{{{ bronze_coerced('{t.name}', {{",
+    ]
+    names = t.bronze_column_names
+    lines += [f"        '{n}': '{types[n]}'" + ("," if i < len(names) - 1 else "") for i, n in enumerate(names)]
+    lines += [
+        "    }" + (", optional=true" if optional else "") + ") }}",
         "),",
         "",
         "renamed as (",
         "    select",
     ]
-    body = [f"        {c}" for c in cols]
-    body += [
-        "        cast(ingest_dt as date) as ingest_dt",
-        "        filename as _bronze_file",
-        "        file_row_number as _bronze_row",
-    ]
+    body = [f"        {c}" for c in names]
+    body += [f"        {c}__arrived" for c in arrived]
+    body += ["        ingest_dt", "        _bronze_file", "        _bronze_row"]
     lines += [b + ("," if i < len(body) - 1 else "") for i, b in enumerate(body)]
     lines += ["    from source", ")", "", "select * from renamed", ""]
     return "\n".join(lines)
@@ -133,6 +141,13 @@ def cleaned_model(t: Table) -> str:
     ]
     for n in t.bronze_column_names:
         lines.append(f"        {n} as {n}__raw,")
+    arrived = _arrived_columns(t)
+    if arrived:
+        lines += [
+            "",
+            "        -- text of non-text values that arrived as another type (null for Bronze in the contract's types)",
+        ]
+        lines += [f"        {n}__arrived," for n in arrived]
     lines += ["", "        -- cleaned text of values whose cast can fail"]
     for c in t.columns:
         if _has_text(c):
@@ -179,6 +194,15 @@ def _inline_typed(c: Column) -> str:
     return f"try_cast({c.name} as {c.silver})"
 
 
+def _given(c: Column) -> str:
+    """SQL: a non-text column holds a value (not null, not NaN), or its Bronze arrived as another type
+    with text that is not a null token. A given value that ends up null in Silver did not cast."""
+    present = f"{c.name}__raw is not null"
+    if c.bronze == "float64":
+        present += f" and not isnan({c.name}__raw)"
+    return f"({present}) or {{{{ clean_string('{c.name}__arrived') }}}} is not null"
+
+
 def _sql_list(values) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
@@ -193,9 +217,15 @@ def _rule_predicate(t: Table, r: R.Rule) -> str | None:
         if r.column in LINEAGE_COLUMNS:
             return f"{r.column} is null"
         c = t.column(r.column)
-        return f"{c.name}__text is null" if _has_text(c) else f"{c.name} is null"
+        if _has_text(c):
+            return f"{c.name}__text is null"
+        if c.bronze != "string":
+            return f"{c.name} is null and not ({_given(c)})"
+        return f"{c.name} is null"
     if r.family == R.TYPE_CAST_FAILURE:
-        return f"{r.column}__text is not null and {r.column} is null"
+        if r.column in LINEAGE_COLUMNS or _has_text(t.column(r.column)):
+            return f"{r.column}__text is not null and {r.column} is null"
+        return f"{r.column} is null and ({_given(t.column(r.column))})"
     if r.family == R.INVALID_FOREIGN_KEY:
         c = t.column(r.column)
         guest = f" and not starts_with({c.name}, '{GUEST_PREFIX}')" if c.fk.guest_exempt else ""
@@ -229,7 +259,7 @@ def scored_model(t: Table) -> str:
     pk = list(t.primary_key)
     pk_not_null = " and ".join(f"{k} is not null" for k in pk)
     dup, pub = R.duplicate_code(t.name), R.published_duplicate_code(t.name)
-    raw_cols = [f"{n}__raw" for n in t.bronze_column_names]
+    raw_cols = [f"{n}__raw" for n in t.bronze_column_names] + [f"{n}__arrived" for n in _arrived_columns(t)]
     text_cols = [f"{c.name}__text" for c in t.columns if _has_text(c)] + ["ingestion_ts__text"]
     lines = [
         HEADER,
@@ -429,7 +459,8 @@ def quarantine_model(t: Table) -> str:
         "        ingest_dt,",
         "        _quarantine_reason,",
         "        {{ quarantine_timestamp() }} as _quarantine_timestamp,",
-        "        {{ run_id_literal() }} as _run_id",
+        "        {{ run_id_literal() }} as _run_id,",
+        f"        {_raw_text_sql(t)} as {RAW_TEXT_COLUMN}",
         "    from scored",
         "    where _quarantine_reason is not null",
         ")",
@@ -438,6 +469,15 @@ def quarantine_model(t: Table) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _raw_text_sql(t: Table) -> str:
+    """JSON {column: arrived text} of the non-text columns that arrived as another type; null when none."""
+    arrived = _arrived_columns(t)
+    if not arrived:
+        return "cast(null as varchar)"
+    pairs = ", ".join(f"'{n}', {n}__arrived" for n in arrived)
+    return f"nullif(cast(json_merge_patch('{{}}', json_object({pairs})) as varchar), '{{}}')"
 
 
 def parent_keys_model(parent: str) -> str:
@@ -691,6 +731,9 @@ def quarantine_yaml(t: Table) -> str:
         '        description: "Pipeline run that quarantined the row."',
         "        data_tests:",
         "          - not_null",
+        f"      - name: {RAW_TEXT_COLUMN}",
+        "        data_type: varchar",
+        '        description: "JSON {column: value as text} of the non-text columns whose Bronze arrived in another physical type than the contract\'s (a value that did not cast is kept here as it arrived); null when every column arrived in its contract type."',
     ]
     return "\n".join(lines) + "\n"
 

@@ -3,9 +3,12 @@
 For one arrival date D and a group of tables (the six facts, or the two dims):
 
 1. Check inputs before dbt starts: every Bronze partition of D exists (returns and return_items
-   may be absent: a quiet day reads as zero rows); for facts, a dims snapshot for D or earlier.
-2. ``dbt build`` (seed + models + data tests + unit tests) of the group's models in
-   ``<work>/silver_<run_id>.duckdb``. A failing test stops the run: nothing is published.
+   may be absent: a quiet day reads as zero rows; so may a dimension, see step 2), no column has a
+   physical type that cannot be cast to the contract's; for facts, a dims snapshot for D or earlier.
+2. ``dbt build`` (seed + models + data tests) of the group's models in
+   ``<work>/silver_<run_id>.duckdb``. A failing test stops the run: nothing is published. dbt unit
+   tests (tests of our SQL on fixed rows, not of the day's data) run in ``make test`` instead.
+   A dimension without a Bronze partition that day changed nothing: its models are left out.
 3. Export, per table, the valid rows (``stg_<t>``) and the rejected rows (``stg_<t>_quarantine``)
    to staging with ``COPY ... (FORMAT parquet, COMPRESSION zstd)``, and publish every silver and
    quarantine partition of D in one `storage.publish` (all or nothing; other dates untouched),
@@ -26,7 +29,15 @@ import pyarrow.parquet as pq
 
 from ecomlake import locks, storage
 from ecomlake.config import Settings
-from ecomlake.contract import CONTRACT, DIM_SNAPSHOTS, DIM_TABLES, FACT_TABLES, silver_columns
+from ecomlake.contract import (
+    CONTRACT,
+    DIM_SNAPSHOTS,
+    DIM_TABLES,
+    FACT_TABLES,
+    QUARANTINE_COLUMNS,
+    RAW_TEXT_COLUMN,
+    silver_columns,
+)
 from ecomlake.contract import table as contract_table
 from ecomlake.duck import connect, sql_literal
 from ecomlake.errors import EcomlakeError, InputError
@@ -89,6 +100,57 @@ def check_bronze(settings: Settings, tables: tuple[str, ...], day: str) -> None:
             f"no Bronze data for {', '.join(missing)} on {day} (looked in {where}); "
             f"{missing_bronze_hint(settings, day)}"
         )
+    check_bronze_types(settings, tables, day)
+
+
+def check_bronze_types(settings: Settings, tables: tuple[str, ...], day: str) -> None:
+    """Refuse, before dbt, a Bronze column whose physical type can never cast to the contract's.
+
+    Castable drift (a number as text, text as a number, a real TIMESTAMP, int32, ...) is fine: the
+    Bronze models cast it (ecomlake.bronze.coerce); only footers are read here.
+    """
+    from ecomlake.bronze.coerce import INCOMPATIBLE, schema_drift
+    from ecomlake.bronze.validate import read_footer
+
+    for table in tables:
+        part = storage.partition_path(settings.paths.bronze_base_path, table, day)
+        for f in storage.list_data_files(part) if storage.isdir(part) else []:
+            try:
+                schema = read_footer(f).schema.to_arrow_schema()
+            except Exception as exc:
+                raise InputError(
+                    f"Bronze file {f} does not open as parquet ({str(exc).splitlines()[0]}); nothing was published; "
+                    f"run `ecomlake bronze validate --partition-date {day}` and land {table} {day} again"
+                ) from None
+            bad = [d for d in schema_drift(table, schema) if d.verdict == INCOMPATIBLE]
+            if bad:
+                d = bad[0]
+                raise InputError(
+                    f"Bronze {table}.{d.column} is {d.arrived_type} in {f}, which cannot be cast to the contract's "
+                    f"{d.contract_type}; nothing was published; fix the exporter and land {table} {day} again "
+                    f"(`ecomlake bronze validate --partition-date {day}` lists every such column)"
+                )
+
+
+def landed_tables(
+    settings: Settings, group: str, tables: tuple[str, ...], day: str, present: dict[str, bool], say: Echo
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(tables to build, dims left out). Dims arrive as change records: a dimension without a Bronze
+    partition for D changed nothing (its snapshot carries the previous one forward), unless
+    dims.require_daily_partition says a partition is due every day (then: exit 2)."""
+    if group != "dims":
+        return tables, ()
+    skipped = tuple(t for t in tables if not present[t])
+    if skipped and settings.dims.require_daily_partition:
+        where = storage.partition_path(settings.paths.bronze_base_path, skipped[0], day)
+        raise InputError(
+            f"no Bronze {' or '.join(skipped)} partition for {day} (looked in {where}) and "
+            "dims.require_daily_partition is true; land the partition (an empty one when nothing changed) "
+            "or set DIMS_REQUIRE_DAILY_PARTITION=false to carry the previous snapshot forward"
+        )
+    for t in skipped:
+        say(f"      note: no Bronze {t} partition for {day}: no {t} changes landed that day")
+    return tuple(t for t in tables if present[t]), skipped
 
 
 def snapshot_dates(settings: Settings, dim_table: str) -> list[str]:
@@ -217,7 +279,7 @@ def export_and_publish(
         _check_columns(
             con,
             f"stg_{table}_quarantine",
-            [*t.bronze_column_names, "ingest_dt", "_quarantine_reason", "_quarantine_timestamp", "_run_id"],
+            [*t.bronze_column_names, "ingest_dt", *QUARANTINE_COLUMNS],
         )
         bronze_rows = con.execute(f"select count(*) from int_{table}__bronze").fetchone()[0]
         silver_rows = con.execute(f"select count(*) from stg_{table}").fetchone()[0]
@@ -337,6 +399,7 @@ def publish_from_warehouse(
     tables = FACT_TABLES if group == "facts" else DIM_TABLES
     silver_root = settings.paths.silver_base_path
     present = {t: _has_bronze(settings, t, day) for t in tables}
+    tables, _skipped = landed_tables(settings, group, tables, day, present, echo or (lambda _m: None))
     with locks.lease(silver_root, "silver", day, run_id, locks.timeout_of(settings)):
         storage.claim_staging(silver_root, run_id)
         ok = False
@@ -358,6 +421,8 @@ def _run_tables(
 
     t0 = time.perf_counter()
     say(f"[1/4] checking inputs for {day}")
+    present = {t: _has_bronze(settings, t, day) for t in tables}
+    tables, skipped = landed_tables(settings, group, tables, day, present, say)
     check_bronze(settings, tables, day)
     extra = {}
     if group == "facts":
@@ -366,8 +431,11 @@ def _run_tables(
         if snap != day:
             say(f"      note: no dims snapshot for {day}; using the latest before it ({snap})")
         extra["dims_snapshot_dt"] = snap
-    present = {t: _has_bronze(settings, t, day) for t in tables}
     timings["inputs"] = round(time.perf_counter() - t0, 3)
+    if not tables:  # a dims day on which neither dimension changed: nothing for dbt to do
+        run = SilverRun(run_id, day, group, [], {}, settings.publish.silver_publish_mode, seconds=timings)
+        run.ledger_path = write_ledger(settings, run)
+        return run
 
     silver_root = settings.paths.silver_base_path
     storage.claim_staging(silver_root, run_id)
@@ -378,7 +446,17 @@ def _run_tables(
         say(f"[2/4] dbt build ({group}) in {warehouse.name}")
         summary = dbt_runner.invoke(
             settings,
-            ["build", "--select", f"tag:{group}", "--indirect-selection", "cautious"],
+            # dbt unit tests test our SQL, not the day's data: they run in `make test`, not here
+            [
+                "build",
+                "--select",
+                f"tag:{group}",
+                *(["--exclude", *(f"int_{t}__bronze+" for t in skipped)] if skipped else []),
+                "--indirect-selection",
+                "cautious",
+                "--exclude-resource-type",
+                "unit_test",
+            ],
             dbt_vars=dbt_vars(settings, day, run_id, **extra),
             run_id=run_id,
             warehouse=warehouse,
@@ -387,7 +465,7 @@ def _run_tables(
         timings["dbt_build"] = round(time.perf_counter() - t0, 3)
         say(
             f"      {summary.models} models, {summary.tests_passed} tests passed, {summary.tests_warned} warned, "
-            f"{summary.tests_failed} failed, {summary.unit_tests_passed} unit tests passed"
+            f"{summary.tests_failed} failed"
         )
 
         t0 = time.perf_counter()
@@ -441,6 +519,41 @@ def write_ledger(settings: Settings, run: SilverRun) -> str:
 # ------------------------------------------------------------------------------ revalidation
 
 
+def _as_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _revalidation_bronze(schema: pa.Schema, raw_rows: pa.Table) -> pa.Table:
+    """Quarantined (repaired) rows as a Bronze table for the same models.
+
+    Columns are in the contract's Bronze types, except a non-text column that has arrived text in
+    `_raw_text` (Bronze that came in another physical type): it is written as text again, the
+    arrived text where the typed value is still null (a value that did not cast, not repaired) and
+    the typed value otherwise, so a row that still fails keeps its `cast_failed_*` code and its text.
+    """
+    import json
+
+    n = raw_rows.num_rows
+    texts: list[dict] = [{}] * n
+    if RAW_TEXT_COLUMN in raw_rows.column_names:
+        texts = [json.loads(v) if v else {} for v in raw_rows.column(RAW_TEXT_COLUMN).to_pylist()]
+    retyped = {name for d in texts for name in d}
+    fields, cols = [], []
+    for f in schema:
+        values = raw_rows.column(f.name) if f.name in raw_rows.column_names else pa.nulls(n, f.type)
+        if f.name in retyped:
+            typed = values.to_pylist()
+            text = [texts[i].get(f.name) if typed[i] is None else _as_text(typed[i]) for i in range(n)]
+            fields.append(pa.field(f.name, pa.string()))
+            cols.append(pa.array(text, pa.string()))
+        else:
+            fields.append(f)
+            cols.append(values.cast(f.type))
+    return pa.Table.from_arrays(cols, schema=pa.schema(fields))
+
+
 def revalidate(
     settings: Settings, table: str, ingest_dt: str | dt.date, raw_rows: pa.Table, run_id: str
 ) -> tuple[pa.Table, pa.Table]:
@@ -461,40 +574,55 @@ def revalidate(
     `run_id`); `failing` has the Bronze columns, ``ingest_dt`` and ``_quarantine_reason``. Nothing is
     published here: the caller publishes both.
     """
-    import pyarrow.parquet as pq
-
     day = parse_date(ingest_dt, "ingest date").isoformat()
     t = contract_table(table)
     run_id = resolve_run_id(run_id)
-    schema = t.bronze_schema()
-    cols = []
-    for f in schema:
-        if f.name in raw_rows.column_names:
-            cols.append(raw_rows.column(f.name).cast(f.type))
-        else:
-            cols.append(pa.nulls(raw_rows.num_rows, f.type))
-    bronze_tbl = pa.Table.from_arrays(cols, schema=schema)
+    return score_bronze(settings, day, {table: [_revalidation_bronze(t.bronze_schema(), raw_rows)]}, run_id)[table]
+
+
+def score_bronze(
+    settings: Settings, day: str, bronze: dict[str, list[pa.Table]], run_id: str
+) -> dict[str, tuple[pa.Table, pa.Table]]:
+    """Run the Base Silver models of the tables in `bronze` on those rows; per table (valid, failing).
+
+    Each Arrow table becomes one parquet file of a temporary Bronze partition
+    ``<work>/revalidate_<run_id>/bronze/<table>/ingest_dt=D/``, written as given (any physical
+    types; the files may disagree), and the tables' models run against it with the vars of a
+    recovery (see `revalidate`). Nothing is published. Quarantine recovery and the property tests
+    of the cleaning rules go through here, so both exercise exactly the daily run's models.
+    """
+    import pyarrow.parquet as pq
+
+    day = parse_date(day, "ingest date").isoformat()
+    run_id = resolve_run_id(run_id)
+    for table in bronze:
+        contract_table(table)
 
     work = dbt_runner.work_dir(settings) / f"revalidate_{run_id}"
-    part = work / "bronze" / table / f"ingest_dt={day}"
-    part.mkdir(parents=True, exist_ok=True)
-    pq.write_table(bronze_tbl, part / "part-0000.parquet")
-    models = [
-        f"int_{table}__bronze",
-        f"int_{table}__cleaned",
-        f"int_{table}__scored",
-        f"stg_{table}",
-        f"stg_{table}_quarantine",
-    ]
+    models: list[str] = []
     extra: dict = {"bronze_root": str(work / "bronze"), "published_through_run_date": True, "parent_source": "silver"}
-    if t.kind == "fact":
-        extra["dims_snapshot_dt"] = dims_snapshot_for(settings, day)
-        for _col, fk in t.foreign_keys:
-            if fk.table in PARENT_KEYS:
-                models.append(f"int_{fk.table}__keys")
-            else:
-                models.append("int_dims__customers" if fk.table == "customers" else "int_dims__product_catalog")
+    for table, files in bronze.items():
+        t = CONTRACT[table]
+        part = work / "bronze" / table / f"ingest_dt={day}"
+        part.mkdir(parents=True, exist_ok=True)
+        for i, tbl in enumerate(files):
+            pq.write_table(tbl, part / f"part-{i:04d}.parquet")
+        models += [
+            f"int_{table}__bronze",
+            f"int_{table}__cleaned",
+            f"int_{table}__scored",
+            f"stg_{table}",
+            f"stg_{table}_quarantine",
+        ]
+        if t.kind == "fact":
+            extra["dims_snapshot_dt"] = dims_snapshot_for(settings, day)
+            for _col, fk in t.foreign_keys:
+                if fk.table in PARENT_KEYS:
+                    models.append(f"int_{fk.table}__keys")
+                else:
+                    models.append("int_dims__customers" if fk.table == "customers" else "int_dims__product_catalog")
     warehouse = work / "warehouse.duckdb"
+    out: dict[str, tuple[pa.Table, pa.Table]] = {}
     try:
         dbt_runner.invoke(
             settings,
@@ -506,12 +634,12 @@ def revalidate(
         dbt_runner.close_dbt_connections()
         con = connect(settings, str(warehouse), read_only=True)
         try:
-            valid = con.sql(
-                f"select * from stg_{table}"
-            ).to_arrow_table()  # duckdb 2.0: no fetch_arrow_table on execute()
-            failing = con.sql(
-                f"select * exclude (_quarantine_timestamp, _run_id) from stg_{table}_quarantine"
-            ).to_arrow_table()
+            for table in bronze:
+                valid = con.sql(f"select * from stg_{table}").to_arrow_table()  # duckdb 2.0: no fetch_arrow_table
+                failing = con.sql(
+                    f"select * exclude (_quarantine_timestamp, _run_id) from stg_{table}_quarantine"
+                ).to_arrow_table()
+                out[table] = (valid, failing)
         finally:
             con.close()
     finally:
@@ -519,4 +647,4 @@ def revalidate(
         root = str(dbt_runner.work_dir(settings))
         storage.remove_tree(str(work), root)
         storage.remove_tree(str(dbt_runner.work_dir(settings) / "dbt" / f"revalidate_{run_id}"), root)
-    return valid, failing
+    return out
