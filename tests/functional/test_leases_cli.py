@@ -23,6 +23,11 @@ D = DAYS[0]
 def lake(tmp_path_factory) -> Lake:
     lake = Lake(tmp_path_factory.mktemp("leases"))
     fill_small_lake(lake)
+    # Gold checks its input (every Enriched day) before it takes its lease: give it a complete Enriched.
+    from ecomlake.enriched.runner import run_enriched
+
+    for d in DAYS:
+        run_enriched(lake.settings(), d, run_id=f"enr_{d.replace('-', '')}")
     q = lake.silver / "quarantine" / "orders" / f"ingest_dt={D}"
     q.mkdir(parents=True)
     pq.write_table(pa.table({"order_id": ["X"], "_quarantine_reason": ["null_customer_id"]}), q / "part-0000.parquet")
