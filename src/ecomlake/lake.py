@@ -177,7 +177,7 @@ def enriched_days(settings: Settings) -> list[str]:
         days = set()
         for d in _dates(storage.list_partitions(root, name, spec.partition_key)):
             part = storage.partition_path(root, name, d, spec.partition_key)
-            if storage.list_data_files(part) and storage.exists(storage.join(part, storage.SUCCESS_NAME)):
+            if storage.partition_files(part) and storage.exists(storage.join(part, storage.SUCCESS_NAME)):
                 days.add(d)
         sets.append(days)
     return sorted(set.intersection(*sets)) if sets else []

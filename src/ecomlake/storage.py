@@ -407,6 +407,15 @@ def read_manifest(partition_dir: str) -> dict | None:
     return data
 
 
+def read_table(path: str, columns: list[str] | None = None):
+    """One parquet file as an Arrow table, local or gs://."""
+    if is_remote(path):
+        fs, p = fs_for(path)
+        with fs.open(p, "rb") as fh:
+            return pq.read_table(fh, columns=columns)
+    return pq.read_table(path, columns=columns)
+
+
 def sha256_file(path: str) -> str:
     h = hashlib.sha256()
     if is_remote(path):
@@ -712,17 +721,25 @@ def _publish_objects(
         old_manifest, gen = _live_manifest(p.final)
         live = dict(staged_manifest)
         live["version"] = version
-        live["files"] = [{**e, "path": _versioned(e["path"], version)} for e in staged_manifest.get("files", [])]
+        names = [str(e["path"]).rstrip("/").rsplit("/", 1)[-1] for e in staged_manifest.get("files", [])]
+        live["files"] = [
+            {**e, "path": _versioned(n, version)} for e, n in zip(staged_manifest.get("files", []), names, strict=True)
+        ]
+        side = [
+            n
+            for n in listdir(p.staged)
+            if n not in (MANIFEST_NAME, SUCCESS_NAME, *names)
+            and not n.endswith(".parquet")
+            and not isdir(join(p.staged, n))
+        ]
         move_.update(
             base_generation=gen,
             manifest=live,
             previous_manifest=old_manifest,
-            copies=[
-                [join(p.staged, e["path"]), join(p.final, v["path"])]
-                for e, v in zip(staged_manifest.get("files", []), live["files"], strict=True)
-            ],
-        )
-    # 1. data objects, recorded first so that a crash here leaves nothing we cannot find again
+            copies=[[join(p.staged, n), join(p.final, v["path"])] for n, v in zip(names, live["files"], strict=True)],
+            # Small files that travel with a partition (Bronze's _defects.json): replaced after the commit.
+            side_files=side,
+        )  # 1. data objects, recorded first so that a crash here leaves nothing we cannot find again
     write_json_atomic(
         join(run_dir, COPIES_NAME),
         {"run_id": run_id, "objects": [list(o) for o in _copied_objects(moves, layer_root)]},
@@ -789,6 +806,9 @@ def _apply_objects(journal: dict, layer_root: str) -> None:
                 "(re-run it to publish on top of the new version)"
             ) from None
         done.append({**m, "committed_generation": new_gen})
+        for n in m.get("side_files", []):
+            if exists(join(m["staged"], n)):
+                copy_file(join(m["staged"], n), join(m["final"], n))
         if not exists(join(m["final"], SUCCESS_NAME)):
             write_bytes_atomic(join(m["final"], SUCCESS_NAME), b"")
         if i == 0:

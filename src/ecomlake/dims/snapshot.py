@@ -102,14 +102,14 @@ def build_snapshot_sql(settings: Settings, dim_table: str, day: str, run_id: str
     prev = previous_snapshot(settings, dim_table, day)
     parts = []
     if prev:
-        files = storage.list_data_files(
+        files = storage.partition_files(
             storage.partition_path(settings.paths.silver_dims_path, DIM_SNAPSHOTS[dim_table], prev, SNAPSHOT_KEY)
         )
         if files:
             parts.append(
                 f"select {col_list}, 0 as _newer from read_parquet([{', '.join(sql_literal(f) for f in files)}], union_by_name = true)"
             )
-    changes = storage.list_data_files(storage.partition_path(settings.paths.silver_base_path, dim_table, day))
+    changes = storage.partition_files(storage.partition_path(settings.paths.silver_base_path, dim_table, day))
     if changes:
         parts.append(
             f"select {col_list}, 1 as _newer from read_parquet([{', '.join(sql_literal(f) for f in changes)}], union_by_name = true)"
@@ -164,7 +164,7 @@ def _publish_snapshots(settings: Settings, day: str, run_id: str, echo: Callable
                 storage.fault("while_writing")
                 run.rows[name] = int(rows)
                 run.previous[name] = prev
-                changes = storage.list_data_files(storage.partition_path(settings.paths.silver_base_path, dim, day))
+                changes = storage.partition_files(storage.partition_path(settings.paths.silver_base_path, dim, day))
                 run.changes[name] = sum(storage.parquet_num_rows(f) for f in changes)
                 publishes.append(
                     storage.Publish(

@@ -109,7 +109,7 @@ def _validate_one(settings: Settings, con, result: GateResult, dim: str, day: st
     path = storage.partition_path(settings.paths.silver_dims_path, name, day, SNAPSHOT_KEY)
     metrics: dict = {"table_name": name, "snapshot_dt": day, "path": path}
     result.table_metrics.append(metrics)
-    files = storage.list_data_files(path)
+    files = storage.partition_files(path)
     if not files:
         result.add(
             Check(
@@ -206,7 +206,7 @@ def _validate_one(settings: Settings, con, result: GateResult, dim: str, day: st
     prev = previous_snapshot(settings, dim, day)
     metrics["previous_snapshot_dt"] = prev
     if prev:
-        prev_files = storage.list_data_files(
+        prev_files = storage.partition_files(
             storage.partition_path(settings.paths.silver_dims_path, name, prev, SNAPSHOT_KEY)
         )
         prev_rows = _rows(prev_files) if prev_files else 0

@@ -314,15 +314,18 @@ def refresh_latest(settings: Settings, ingest_dt: dt.date, tables: list[str]) ->
         spec = SPECS[name]
         if not spec.snapshot:
             continue
-        files = storage.list_data_files(storage.partition_path(root, name, ingest_dt.isoformat(), spec.partition_key))
+        files = storage.partition_files(storage.partition_path(root, name, ingest_dt.isoformat(), spec.partition_key))
         if not files:
             continue
         table = pa.concat_tables([_read_parquet(f) for f in files])
         target = storage.join(root, name, LATEST_NAME)
-        tmp = storage.join(root, name, f"_latest.tmp-{os.getpid()}.parquet")
-        _write_parquet(table, tmp)
         storage.check_inside(target, root, "replace")
-        storage.move(tmp, target, root) if storage.is_remote(tmp) else os.replace(tmp, target)
+        if storage.is_remote(target):
+            _write_parquet(table, target)  # one object upload replaces it atomically
+        else:
+            tmp = storage.join(root, name, f"_latest.tmp-{os.getpid()}.parquet")
+            _write_parquet(table, tmp)
+            os.replace(tmp, target)
         written.append(target)
     return written
 

@@ -76,7 +76,7 @@ def bronze_dates(settings: Settings, table: str) -> list[str]:
 
 def _has_bronze(settings: Settings, table: str, day: str) -> bool:
     part = storage.partition_path(settings.paths.bronze_base_path, table, day)
-    return bool(storage.list_data_files(part))
+    return bool(storage.partition_files(part))
 
 
 def check_bronze(settings: Settings, tables: tuple[str, ...], day: str) -> None:
