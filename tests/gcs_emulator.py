@@ -64,6 +64,17 @@ class Emulator:
                 self.process.wait()
 
 
+def _die_with_parent() -> None:
+    """Linux: the emulator gets SIGTERM when the test process dies, even by SIGKILL (no orphan server)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def start() -> Emulator:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -87,6 +98,7 @@ def start() -> Emulator:
         stdout=subprocess.DEVNULL,
         stderr=log,  # a file, not a pipe: a full pipe would block the server
         stdin=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -385,6 +385,33 @@ def partition_files(partition_dir: str) -> list[str]:
     return [by_name[n] for n in names if n in by_name]
 
 
+def unlisted_files(table_dir: str) -> list[str]:
+    """Data files in the partitions under `table_dir` that their partition's manifest does not list
+    (partitions without a manifest are not judged here). One listing of the whole table."""
+    by_dir: dict[str, list[str]] = {}
+    for f in find_files(table_dir):
+        parent, name = f.rsplit("/", 1)
+        if "=" in parent.rsplit("/", 1)[-1] and "/_staging/" not in f:
+            by_dir.setdefault(parent, []).append(name)
+    out = []
+    for d, names in sorted(by_dir.items()):
+        if not any(n in MANIFEST_NAMES for n in names):
+            continue
+        try:
+            manifest = read_manifest(d)
+        except InputError:
+            continue
+        listed = _listed_names(manifest) if manifest else None
+        if listed is None:
+            continue
+        out += [
+            join(d, n)
+            for n in sorted(names)
+            if n.endswith(".parquet") and not n.startswith(("_", ".")) and n not in listed
+        ]
+    return out
+
+
 def find_manifest(partition_dir: str) -> str | None:
     names = set(listdir(partition_dir))
     for name in MANIFEST_NAMES:
@@ -680,8 +707,14 @@ class PublishConflict(InputError):
 
 
 def _versioned(name: str, version: str) -> str:
-    stem, dot, ext = name.rpartition(".")
+    stem, dot, ext = logical_name(name).rpartition(".")
     return f"{stem}-{version}.{ext}" if dot else f"{name}-{version}"
+
+
+def logical_name(name: str) -> str:
+    """A data file's name without the version an object-store publish gave it
+    (`part-0000-<version>.parquet` -> `part-0000.parquet`); other names as they are."""
+    return _VERSIONED.sub(".parquet", name)
 
 
 def _live_manifest(final: str) -> tuple[dict | None, int]:
@@ -722,6 +755,10 @@ def _publish_objects(
         live = dict(staged_manifest)
         live["version"] = version
         names = [str(e["path"]).rstrip("/").rsplit("/", 1)[-1] for e in staged_manifest.get("files", [])]
+        if len({logical_name(n) for n in names}) != len(names):
+            raise InputError(
+                f"{p.staged}: two staged files share a name once their versions are dropped; nothing was published"
+            )
         live["files"] = [
             {**e, "path": _versioned(n, version)} for e, n in zip(staged_manifest.get("files", []), names, strict=True)
         ]

@@ -66,7 +66,7 @@ def rows_of(prefix: str) -> dict[str, int]:
 
 
 def test_the_demo_day_runs_with_every_root_on_gs(gcs_lake):
-    tmp, bucket, env, demo = gcs_lake
+    _, bucket, env, demo = gcs_lake
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     out = demo.stdout
     for line in (
@@ -93,7 +93,7 @@ def test_the_demo_day_runs_with_every_root_on_gs(gcs_lake):
 
 
 def test_a_rerun_of_the_day_on_gs_replaces_and_never_adds(gcs_lake):
-    tmp, bucket, env, demo = gcs_lake
+    _, bucket, env, demo = gcs_lake
     assert demo.returncode == 0
     root = f"gs://{bucket}/silver/base"
     before = rows_of(root)
@@ -107,13 +107,13 @@ def test_a_rerun_of_the_day_on_gs_replaces_and_never_adds(gcs_lake):
 
 
 def test_the_runbooks_read_parquet_on_gs_paths_through_gcsfs(gcs_lake):
-    tmp, bucket, env, demo = gcs_lake
+    _, bucket, _, demo = gcs_lake
     assert demo.returncode == 0
     import polars as pl
 
-    # As in the README: gcsfs from ecomlake (credentials or STORAGE_EMULATOR_HOST), polars reads file objects.
+    # As in the README (import ecomlake.storage as storage): gcsfs from ecomlake (credentials or STORAGE_EMULATOR_HOST), polars reads file objects.
     fs, _ = storage.fs_for(f"gs://{bucket}")
-    files = fs.glob(f"gs://{bucket}/silver/base/quarantine/orders/*/*.parquet")
+    files = ["gs://" + f for f in fs.glob(f"gs://{bucket}/silver/base/quarantine/orders/*/*.parquet")]
     assert files
     df = pl.concat([pl.read_parquet(fs.open(f)) for f in files])
     by_reason = df.group_by("_quarantine_reason").agg(pl.len().alias("record_count"))
@@ -122,7 +122,7 @@ def test_the_runbooks_read_parquet_on_gs_paths_through_gcsfs(gcs_lake):
 
 
 def test_staging_then_promote_for_each_layer_on_gs(gcs_lake):
-    tmp, bucket, env, demo = gcs_lake
+    _, bucket, env, demo = gcs_lake
     assert demo.returncode == 0
     root = f"gs://{bucket}"
 

@@ -17,6 +17,7 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -103,8 +104,8 @@ def test_without_a_project_or_gold_it_is_one_line_exit_2(tmp_path):
 
 
 class _Recorder(BaseHTTPRequestHandler):
-    tables: set[str] = set()
-    log: list[tuple[str, str, dict | None, bytes]] = []
+    tables: ClassVar[set[str]] = set()
+    log: ClassVar[list[tuple[str, str, dict | None, bytes]]] = []
 
     def log_message(self, *args):  # quiet
         pass

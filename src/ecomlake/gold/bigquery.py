@@ -15,6 +15,7 @@ mart's date column and clustered on the rest of its grain.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -282,10 +283,8 @@ def _ensure_dataset(bq, project: str, dataset: str, location: str | None, calls:
     ds = bigquery.Dataset(f"{project}.{dataset}")
     if location:
         ds.location = location
-    try:
+    with contextlib.suppress(Conflict):
         bq.create_dataset(ds, exists_ok=True, **calls)
-    except Conflict:
-        pass
 
 
 def _ensure_table(bq, m: MartLoad, calls: dict) -> bool:

@@ -95,7 +95,8 @@ def silver_files(settings: Settings, table: str, day: str, run_ids: list[str] | 
     return [
         f
         for f in storage.partition_files(part)
-        if f.rsplit("/", 1)[-1].startswith("silver-") and (want is None or f.rsplit("/", 1)[-1] in want)
+        if f.rsplit("/", 1)[-1].startswith("silver-")
+        and (want is None or storage.logical_name(f.rsplit("/", 1)[-1]) in want)
     ]
 
 
@@ -170,7 +171,7 @@ def replay(
     if not recorded:
         return out
     part = ledger_dir(settings, table, day)
-    names = {f.rsplit("/", 1)[-1]: f for f in storage.partition_files(part)}
+    names = {storage.logical_name(f.rsplit("/", 1)[-1]): f for f in storage.partition_files(part)}
     q = quarantine
     keys = _key_set(silver_keys, table)
     for entry in recorded:

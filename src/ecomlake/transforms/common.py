@@ -350,9 +350,10 @@ def _partition_digest(pdir: str) -> str:
         manifest = {}
     listed = {e.get("path"): e.get("sha256") for e in manifest.get("files", []) if isinstance(e, dict)}
     h = hashlib.sha256()
-    for name in sorted(files):
+    # By content and logical name: a republish of the same bytes on gs:// (new version names) is unchanged.
+    for name in sorted(files, key=storage.logical_name):
         digest = listed.get(name) or storage.sha256_file(files[name])  # not in the manifest: hash it
-        h.update(f"{name}:{digest};".encode())
+        h.update(f"{storage.logical_name(name)}:{digest};".encode())
     return h.hexdigest()[:32]
 
 
