@@ -98,7 +98,7 @@ def start() -> Emulator:
         stdout=subprocess.DEVNULL,
         stderr=log,  # a file, not a pipe: a full pipe would block the server
         stdin=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509  (one prctl call, no locks taken in the child)
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
