@@ -137,18 +137,27 @@ def put_tree(local_dir: str, dst: str) -> None:
             copy_file(os.path.join(dirpath, n), join(dst, "" if rel == "." else rel, n))
 
 
+def _info(path: str) -> dict | None:
+    """Remote metadata, None when absent. Unlike fsspec's exists/isdir, a network or permission
+    error is raised, never mistaken for 'not found'."""
+    fs, p = fs_for(path)
+    try:
+        return fs.info(p)
+    except FileNotFoundError:
+        return None
+
+
 def exists(path: str) -> bool:
     if not is_remote(path):
         return os.path.exists(path)
-    fs, p = fs_for(path)
-    return fs.exists(p)
+    return _info(path) is not None
 
 
 def isdir(path: str) -> bool:
     if not is_remote(path):
         return os.path.isdir(path)
-    fs, p = fs_for(path)
-    return fs.isdir(p)
+    info = _info(path)
+    return info is not None and info.get("type") == "directory"
 
 
 def listdir(path: str) -> list[str]:
@@ -235,8 +244,8 @@ def remove_tree(path: str, root: str) -> None:
         else:
             shutil.rmtree(path, ignore_errors=True)
         return
-    fs, p = fs_for(path)
-    if fs.exists(p):
+    if exists(path):
+        fs, p = fs_for(path)
         fs.rm(p, recursive=True)
 
 
