@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
-LOCK_EXTRAS := --extra dev --extra bench
+LOCK_EXTRAS := --extra dev --extra bench --extra gcs
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: demo test lint install lock bench clean browser

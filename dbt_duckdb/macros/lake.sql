@@ -1,10 +1,36 @@
 {#- Where the lake's parquet lives. Files are listed when the model runs (execute), so the same SQL
-    works for the runner and for hand runs; nothing is listed while dbt only parses. -#}
+    works for the runner and for hand runs; nothing is listed while dbt only parses.
+
+    Like every ecomlake reader (storage.partition_files), only the files each partition's committed
+    `_manifest.json` lists are read: a file dropped in by hand, or the data objects of a publish to
+    gs:// that has not committed yet, are not. A partition without a manifest: all its files
+    locally, none on object storage (there, no manifest means no committed version). -#}
 
 {% macro list_files(pattern) %}
   {%- if not execute -%}{{ return([]) }}{%- endif -%}
-  {%- set result = run_query("select file from glob(" ~ sql_string(pattern) ~ ") order by file") -%}
-  {{ return(result.columns[0].values() | list) }}
+  {%- set found = run_query("select file from glob(" ~ sql_string(pattern) ~ ") order by file").columns[0].values() | list -%}
+  {%- if found | length == 0 -%}{{ return([]) }}{%- endif -%}
+  {%- set manifest_pattern = pattern.rsplit('/', 1)[0] ~ '/_manifest.json' -%}
+  {%- set manifests = run_query("select file from glob(" ~ sql_string(manifest_pattern) ~ ")").columns[0].values() | list -%}
+  {%- set listed = {} -%}
+  {%- if manifests | length > 0 -%}
+    {%- set rows = run_query(
+        "select filename, coalesce(array_to_string(list_transform(files, lambda x: regexp_extract(x.path, '[^/]*$')), '/'), '') from read_json(" ~ file_list_sql(manifests)
+        ~ ", filename = true, columns = {'files': 'STRUCT(path VARCHAR)[]'})").rows -%}
+    {%- for row in rows -%}
+      {%- do listed.update({row[0].rsplit('/', 1)[0]: (row[1] or '').split('/')}) -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {%- set files = [] -%}
+  {%- for f in found -%}
+    {%- set d, name = f.rsplit('/', 1) -%}
+    {%- if d in listed -%}
+      {%- if name in listed[d] -%}{%- do files.append(f) -%}{%- endif -%}
+    {%- elif '://' not in f -%}
+      {%- do files.append(f) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(files) }}
 {% endmacro %}
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator
 
 from ecomlake.errors import ConfigError
 
@@ -38,8 +38,23 @@ def packaged_config_path() -> Path:
     return Path(str(resources.files("ecomlake").joinpath(PACKAGED_CONFIG)))
 
 
-def check_path(value: str | None) -> str | None:
-    """A lake path: not empty, no control characters, not a URL (not supported yet), not the filesystem root."""
+_GS_URL = re.compile(r"gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/[^/].*)?")
+# Layer roots that may live on GCS; the others are written by every command and stay local.
+REMOTE_OK = frozenset(
+    {
+        "bronze_base_path",
+        "silver_base_path",
+        "silver_quarantine_path",
+        "silver_dims_path",
+        "silver_enriched_path",
+        "gold_path",
+    }
+)
+
+
+def check_path(value: str | None, remote_ok: bool = False) -> str | None:
+    """A lake path: not empty, no control characters, not the filesystem root; a gs://bucket/prefix
+    URL only where `remote_ok` (the layer roots)."""
     if value is None:
         return value
     if not value.strip():
@@ -47,10 +62,16 @@ def check_path(value: str | None) -> str | None:
     if _CONTROL.search(value):
         raise ValueError(f"{value!r} contains a control character")
     if "://" in value:
-        raise ValueError(
-            f"{value!r} is a URL; only local paths work today (gs:// support is not built: gcsfs is not "
-            "installed and nothing is tested on GCS)"
-        )
+        if not remote_ok:
+            raise ValueError(
+                f"{value!r} is a URL; this path must be local (only the layer roots bronze, silver base, "
+                "quarantine, dims, enriched and gold may be gs://)"
+            )
+        if not _GS_URL.fullmatch(value.rstrip("/")):
+            raise ValueError(f"{value!r} is not a gs://bucket/prefix URL (GCS is the only object store supported)")
+        if ".." in value.split("/"):
+            raise ValueError(f"{value!r} contains a '..' component")
+        return value.rstrip("/")
     if os.path.realpath(value) == os.path.realpath(os.sep):
         raise ValueError(f"{value!r} is the filesystem root; give the lake a directory of its own")
     return value
@@ -74,8 +95,8 @@ class Paths(_Strict):
 
     @field_validator("*")
     @classmethod
-    def _path(cls, v: str | None) -> str | None:
-        return check_path(v)
+    def _path(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return check_path(v, remote_ok=info.field_name in REMOTE_OK)
 
     @property
     def quarantine_path(self) -> str:
@@ -107,6 +128,22 @@ class PublishSettings(_Strict):
     # A writer's lease (ecomlake.locks) is broken after this long even if its holder cannot be
     # proven dead (another host); well above the longest run.
     lease_timeout_minutes: float = Field(360, gt=0)
+
+
+class GcsSettings(_Strict):
+    """gs:// roots (ecomlake.gcs): per-request timeout and retries of transient failures."""
+
+    request_timeout_s: float = Field(60.0, gt=0, le=3600)
+    retries: int = Field(5, ge=0, le=20)
+    max_backoff_s: float = Field(32.0, ge=0, le=600)
+
+
+class BigQuerySettings(_Strict):
+    """`ecomlake gold load-bigquery` defaults (flags win)."""
+
+    project: str | None = None
+    dataset: str | None = None
+    location: str | None = None
 
 
 class BronzeSettings(_Strict):
@@ -214,6 +251,8 @@ class Settings(_Strict):
     paths: Paths = Field(default_factory=Paths)
     duckdb: DuckDBSettings = Field(default_factory=DuckDBSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
+    gcs: GcsSettings = Field(default_factory=GcsSettings)
+    bigquery: BigQuerySettings = Field(default_factory=BigQuerySettings)
     bronze: BronzeSettings = Field(default_factory=BronzeSettings)
     dims: DimsSettings = Field(default_factory=DimsSettings)
     silver: SilverSettings = Field(default_factory=SilverSettings)
@@ -270,6 +309,12 @@ ENV_OVERRIDES: dict[str, tuple[str, Any]] = {
     "SILVER_PUBLISH_MODE": ("publish.silver_publish_mode", str),
     "ENRICHED_PUBLISH_MODE": ("publish.enriched_publish_mode", str),
     "DIMS_PUBLISH_MODE": ("publish.dims_publish_mode", str),
+    "GCS_REQUEST_TIMEOUT_S": ("gcs.request_timeout_s", float),
+    "GCS_RETRIES": ("gcs.retries", int),
+    "GCS_MAX_BACKOFF_S": ("gcs.max_backoff_s", float),
+    "BIGQUERY_PROJECT": ("bigquery.project", str),
+    "BIGQUERY_DATASET": ("bigquery.dataset", str),
+    "BIGQUERY_LOCATION": ("bigquery.location", str),
     "BRONZE_VALIDATION_LOOKBACK_DAYS": ("bronze.lookback_days", int),
     "DIMS_REQUIRE_DAILY_PARTITION": ("dims.require_daily_partition", _bool),
     "SILVER_VALIDATION_LOOKBACK_DAYS": ("silver.lookback_days", int),
@@ -390,4 +435,7 @@ def load_settings(
         raise ConfigError(_describe(err, shown, origins)) from None
     settings._source = os.path.abspath(cfg_path)
     settings._source_kind = kind
+    from ecomlake import gcs
+
+    gcs.configure(settings.gcs.request_timeout_s, settings.gcs.retries, settings.gcs.max_backoff_s)
     return settings

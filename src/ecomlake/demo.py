@@ -125,6 +125,21 @@ def _files_digest(partition_dir: str) -> dict[str, str]:
     }
 
 
+def _content_digest(partition_dir: str) -> tuple[list[str], dict[str, str]]:
+    """What a partition holds whatever its files are named (on gs:// they carry a version): the
+    sha256 of each data file a reader reads, and of each side file (Bronze's _defects.json)."""
+    data = sorted(storage.sha256_file(f) for f in storage.partition_files(partition_dir))
+    side = {
+        name: storage.sha256_file(storage.join(partition_dir, name))
+        for name in storage.listdir(partition_dir)
+        if not name.endswith(".parquet")
+        and name not in (*storage.MANIFEST_NAMES, storage.SUCCESS_NAME)
+        and not name.startswith(".")
+        and not storage.isdir(storage.join(partition_dir, name))
+    }
+    return data, side
+
+
 def _batch_id(partition_dir: str) -> str | None:
     """The partition's batch: from its manifest, else from the first data file's batch_id column."""
     try:
@@ -133,11 +148,9 @@ def _batch_id(partition_dir: str) -> str | None:
         manifest = None
     if manifest and manifest.get("batch_id"):
         return str(manifest["batch_id"])
-    import pyarrow.parquet as pq
-
-    for f in storage.list_data_files(partition_dir):
+    for f in storage.partition_files(partition_dir):
         try:
-            col = pq.read_table(f, columns=["batch_id"]).column(0)
+            col = storage.read_table(f, columns=["batch_id"]).column(0)
         except Exception:  # an unreadable file says nothing about its batch
             continue
         if len(col):
@@ -162,7 +175,7 @@ def land_sample_bronze(settings: Settings, sample_root: str, run_id: str) -> dic
     sample_parts = {(t, d) for t in TABLES for d in storage.list_partitions(sample_root, t)}
     days = sorted({d for t, d in sample_parts})
     counts = {"landed": 0, "kept": 0, "repaired": 0}
-    if Path(target).resolve() == Path(sample_root).resolve():
+    if not storage.is_remote(target) and Path(target).resolve() == Path(sample_root).resolve():
         counts["kept"] = len(sample_parts)  # the lake reads the sample in place
         return counts
     lake_parts = {(t, d) for t in TABLES for d in storage.list_partitions(target, t)}
@@ -172,7 +185,12 @@ def land_sample_bronze(settings: Settings, sample_root: str, run_id: str) -> dic
         src = storage.partition_path(sample_root, t, d)
         if (t, d) in lake_parts:
             dst = storage.partition_path(target, t, d)
-            if _files_digest(src) == _files_digest(dst):
+            same = (
+                _content_digest(src) == _content_digest(dst)
+                if storage.is_remote(dst)
+                else _files_digest(src) == _files_digest(dst)
+            )
+            if same:
                 counts["kept"] += 1
                 continue
             if _batch_id(dst) != _batch_id(src):
@@ -198,7 +216,7 @@ def land_sample_bronze(settings: Settings, sample_root: str, run_id: str) -> dic
             for t, d in todo:
                 part = storage.partition_name(d)
                 staged = storage.staging_path(target, run_id, t, part)
-                shutil.copytree(storage.partition_path(sample_root, t, d), staged)
+                _copy_tree(storage.partition_path(sample_root, t, d), staged)
                 publishes.append(storage.Publish(staged, storage.partition_path(target, t, d), t, part))
             storage.publish(target, run_id, publishes, sealed=True)
         finally:
@@ -207,6 +225,14 @@ def land_sample_bronze(settings: Settings, sample_root: str, run_id: str) -> dic
         storage.join(target, SOURCE_NAME), {**SAMPLE_SOURCE, "days": days, "landed_at": utc_now_iso(), "run_id": run_id}
     )
     return counts
+
+
+def _copy_tree(src: str, dst: str) -> None:
+    """A local partition directory into staging (local or gs://)."""
+    if storage.is_remote(dst):
+        storage.put_tree(src, dst)
+    else:
+        shutil.copytree(src, dst)
 
 
 def _landed_line(counts: dict[str, int], target: str) -> str:
@@ -318,7 +344,7 @@ def load_history(settings: Settings, run_id: str) -> dict[str, int]:
                     continue
                 for part in sorted(table_dir.glob(f"{key}=*")):
                     staged = storage.staging_path(live_root, run_id, table_dir.name, part.name)
-                    shutil.copytree(part, staged)
+                    _copy_tree(str(part), staged)
                     publishes.append(
                         storage.Publish(
                             staged, storage.join(live_root, table_dir.name, part.name), table_dir.name, part.name
@@ -611,7 +637,7 @@ def _clv_refunds(settings: Settings, day: str) -> float:
     from ecomlake.duck import connect, sql_literal
 
     part = storage.partition_path(settings.paths.silver_enriched_path, "int_customer_lifetime_value", day)
-    files = storage.list_data_files(part)
+    files = storage.partition_files(part)
     if not files:
         return 0.0
     con = connect(settings)

@@ -20,7 +20,29 @@ def connect(settings: Settings, database: str = ":memory:", read_only: bool = Fa
     con.execute(f"SET temp_directory = {sql_literal(temp_dir)}")
     # Keeping insertion order costs memory and buys nothing for partitioned writes.
     con.execute("SET preserve_insertion_order = false")
+    if uses_gcs(settings):
+        register_gcs(con)
     return con
+
+
+def uses_gcs(settings: Settings) -> bool:
+    p = settings.paths
+    roots = (
+        p.bronze_base_path,
+        p.silver_base_path,
+        p.quarantine_path,
+        p.silver_dims_path,
+        p.silver_enriched_path,
+        p.gold_path,
+    )
+    return any(str(r).startswith("gs://") for r in roots)
+
+
+def register_gcs(con: duckdb.DuckDBPyConnection) -> None:
+    """Let DuckDB read and write gs:// through gcsfs (DuckDB 2.0 cannot load httpfs offline)."""
+    from ecomlake import gcs
+
+    con.register_filesystem(gcs.filesystem())
 
 
 def sql_literal(value: str) -> str:

@@ -152,7 +152,7 @@ def require_silver_day(settings: Settings, day: str, layer: str = "enriched") ->
     if staged:
         fix = (
             f"it is staged by run {staged} but not promoted (SILVER_PUBLISH_MODE=staging): promote it with "
-            f"`python -c \"import ecomlake.storage as storage; storage.promote('{root}', '{staged}')\"`"
+            f"`ecomlake promote silver --run-id {staged}`"
         )
     else:
         fix = f"build it with `ecomlake local silver --date {day}`"
@@ -177,7 +177,7 @@ def enriched_days(settings: Settings) -> list[str]:
         days = set()
         for d in _dates(storage.list_partitions(root, name, spec.partition_key)):
             part = storage.partition_path(root, name, d, spec.partition_key)
-            if storage.list_data_files(part) and storage.exists(storage.join(part, storage.SUCCESS_NAME)):
+            if storage.partition_files(part) and storage.exists(storage.join(part, storage.SUCCESS_NAME)):
                 days.add(d)
         sets.append(days)
     return sorted(set.intersection(*sets)) if sets else []

@@ -4,12 +4,12 @@ A lease is a small JSON object ``<layer root>/_locks/<layer>_<scope>.lease`` hol
 run id, host, pid (and the pid's start time, so a reused pid is not mistaken for the holder),
 creation time and timeout. It is created exclusively: written to a temp file and hard-linked
 into place, which fails when the name exists (the local equivalent of uploading the object with
-the precondition ``ifGenerationMatch=0`` on GCS). A second writer therefore fails at once with
+the precondition ``ifGenerationMatch=0`` on GCS, which is what happens there). A second writer therefore fails at once with
 `LeaseHeld` (exit 2) naming the holder, instead of racing it.
 
 A lease whose holder is provably gone (same host and its pid is dead or reused) or that is older
-than its timeout is broken: renamed aside (atomic; on GCS a delete with ``ifGenerationMatch`` of the
-generation that was read) and created again. Breaking checks that the object renamed aside is the
+than its timeout is broken: renamed aside (atomic) and created again; on GCS it is replaced by the new holder's lease in
+one upload with ``ifGenerationMatch`` = the generation that was read. Breaking checks that the object renamed aside is the
 one judged stale, so a fresh lease created in between is put back, not stolen.
 
 Leases are re-entrant within a process: a run that holds ``silver 2023-01-01`` may enter code that
@@ -56,6 +56,11 @@ class Lease:
         _HELD.pop(self.path, None)
         current = _read(self.path)
         if current is not None and current[0].get("token") == self.token:
+            if storage.is_remote(self.path):
+                from ecomlake import gcs
+
+                gcs.delete_if_generation(self.path, int(current[1]))  # only the lease we read, never a newer one
+                return
             storage.remove_tree(self.path, self.path.rsplit("/", 1)[0])
 
 
@@ -94,9 +99,15 @@ def _read(path: str) -> tuple[dict, object] | None:
     """(holder, identity of the object read) or None when there is no lease."""
     try:
         if storage.is_remote(path):
-            fs, p = storage.fs_for(path)
-            info = fs.info(p)
-            return json.loads(fs.cat_file(p)), (info.get("generation"), info.get("mtime"))
+            from ecomlake import gcs
+
+            got = gcs.read_with_generation(path)
+            if got is None:
+                return None
+            try:
+                return json.loads(got[0]), got[1]
+            except (ValueError, UnicodeDecodeError):
+                return {}, got[1]
         with open(path, "rb") as fh:
             st = os.fstat(fh.fileno())
             data = fh.read()
@@ -130,11 +141,12 @@ def stale_reason(holder: dict, now: float | None = None) -> str | None:
 def _create(path: str, body: bytes) -> bool:
     """Create `path` with `body` only if it does not exist; True when we created it."""
     if storage.is_remote(path):
-        # Object stores: the publish commit on GCS (issue 14) will create this object with
-        # ifGenerationMatch=0. Until then remote paths get a check-then-write, which is not atomic.
-        if storage.exists(path):
+        from ecomlake import gcs
+
+        try:
+            gcs.write_if_generation(path, body, 0)  # created only if absent: the object store's O_EXCL
+        except gcs.PreconditionFailed:
             return False
-        storage.write_bytes_atomic(path, body)
         return True
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
@@ -154,8 +166,7 @@ def _create(path: str, body: bytes) -> bool:
 def _break(path: str, seen: object) -> None:
     """Remove the stale lease we read (identity `seen`), never a fresher one."""
     if storage.is_remote(path):
-        storage.remove_tree(path, path.rsplit("/", 1)[0])
-        return
+        return  # taken over in place by `_take_over` instead
     aside = f"{path}.broken-{os.getpid()}-{secrets.token_hex(4)}"
     try:
         os.rename(path, aside)
@@ -166,6 +177,18 @@ def _break(path: str, seen: object) -> None:
         with contextlib.suppress(FileExistsError):
             os.link(aside, path)  # a new holder took it between our read and our rename: put it back
     os.remove(aside)
+
+
+def _take_over(path: str, body: bytes, seen: int) -> bool:
+    """Object stores: replace the stale lease we read (generation `seen`) by ours in one conditional
+    upload (ifGenerationMatch=seen), so a fresher lease written in between is never overwritten."""
+    from ecomlake import gcs
+
+    try:
+        gcs.write_if_generation(path, body, seen)
+    except gcs.PreconditionFailed:
+        return False
+    return True
 
 
 def acquire(root: str, layer: str, scope: str, run_id: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Lease:
@@ -204,6 +227,12 @@ def acquire(root: str, layer: str, scope: str, run_id: str, timeout_s: float = D
                 f"pid {holder.get('pid')}, since {holder.get('created_at')}); wait for it to finish and retry "
                 f"(a lease whose holder died is broken automatically; lease file {path})"
             )
+        if storage.is_remote(path):
+            if isinstance(seen, int) and _take_over(path, data, seen):
+                lease = Lease(path, layer, scope, run_id, token)
+                _HELD[path] = lease
+                return lease
+            continue
         _break(path, seen)
     raise LeaseHeld(f"{layer} {scope}: could not take the lease {path} after repeated contention; retry")
 

@@ -1,7 +1,9 @@
 """Storage for every layer: paths, partitions, manifests and atomic publish.
 
-Paths are local today. The fsspec branches for URLs (gs://) are kept for the object-store work to
-come but are not tested against GCS, and the config refuses URL paths, so no command reaches them.
+A layer root is a local directory or a gs://bucket/prefix (gcsfs, see ecomlake.gcs). Locally a
+partition is swapped into place as a directory (below); on object storage, which has no rename,
+a partition version is committed by its manifest (`_publish_objects`, docs/RELIABILITY.md,
+"Object storage").
 
 Publishing a partition never writes into the live tree. A run writes each partition under
 ``<layer root>/_staging/<run_id>/<table>/<key>=<value>/``, verifies it (every file opens, row
@@ -32,6 +34,7 @@ import json
 import os
 import posixpath
 import re
+import secrets
 import shutil
 import socket
 import sys
@@ -72,30 +75,89 @@ def join(*parts: str) -> str:
 
 
 def fs_for(path: str):
-    """(fsspec filesystem, path inside it). Local paths use the local filesystem."""
-    import fsspec.core
-
+    """(fsspec filesystem, path inside it). Local paths use the local filesystem; gs:// uses ecomlake.gcs."""
     if is_remote(path):
         if str(path).startswith("gs://"):
-            os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+            from ecomlake import gcs
+
+            return gcs.filesystem(path), str(path)[len("gs://") :]
+        import fsspec.core
+
         return fsspec.core.url_to_fs(str(path))
     import fsspec
 
     return fsspec.filesystem("file"), str(path)
 
 
+def url(path: str, fs_path: str) -> str:
+    """The URL of `fs_path` (a path inside the filesystem of `path`), e.g. bucket/a -> gs://bucket/a."""
+    if not is_remote(path):
+        return fs_path
+    scheme = str(path).split("://", 1)[0]
+    return f"{scheme}://{fs_path.split('://', 1)[-1]}"
+
+
+def find_files(prefix: str) -> list[str]:
+    """Every file under `prefix` (recursively), as full paths/URLs, sorted; [] when there is none."""
+    if not is_remote(prefix):
+        out = []
+        for dirpath, _, names in os.walk(prefix):
+            out += [os.path.join(dirpath, n) for n in names]
+        return sorted(out)
+    fs, p = fs_for(prefix)
+    try:
+        return sorted(url(prefix, f) for f in fs.find(p.rstrip("/") + "/"))
+    except FileNotFoundError:
+        return []
+
+
+def copy_file(src: str, dst: str) -> None:
+    """Copy one file; between two gs:// paths a server-side copy, local <-> gs:// an upload or download."""
+    if is_remote(src) and is_remote(dst):
+        fs, s = fs_for(src)
+        _, d = fs_for(dst)
+        fs.cp_file(s, d)
+    elif is_remote(dst):
+        fs, d = fs_for(dst)
+        fs.put_file(src, d)
+    elif is_remote(src):
+        fs, s = fs_for(src)
+        os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+        fs.get_file(s, dst)
+    else:
+        os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+        shutil.copyfile(src, dst)
+
+
+def put_tree(local_dir: str, dst: str) -> None:
+    """Copy a local directory tree to `dst` (a local path or a gs:// prefix)."""
+    for dirpath, _, names in os.walk(local_dir):
+        rel = os.path.relpath(dirpath, local_dir)
+        for n in sorted(names):
+            copy_file(os.path.join(dirpath, n), join(dst, "" if rel == "." else rel, n))
+
+
+def _info(path: str) -> dict | None:
+    """Remote metadata, None when absent. Unlike fsspec's exists/isdir, a network or permission
+    error is raised, never mistaken for 'not found'."""
+    fs, p = fs_for(path)
+    try:
+        return fs.info(p)
+    except FileNotFoundError:
+        return None
+
+
 def exists(path: str) -> bool:
     if not is_remote(path):
         return os.path.exists(path)
-    fs, p = fs_for(path)
-    return fs.exists(p)
+    return _info(path) is not None
 
 
 def isdir(path: str) -> bool:
     if not is_remote(path):
         return os.path.isdir(path)
-    fs, p = fs_for(path)
-    return fs.isdir(p)
+    info = _info(path)
+    return info is not None and info.get("type") == "directory"
 
 
 def listdir(path: str) -> list[str]:
@@ -182,8 +244,8 @@ def remove_tree(path: str, root: str) -> None:
         else:
             shutil.rmtree(path, ignore_errors=True)
         return
-    fs, p = fs_for(path)
-    if fs.exists(p):
+    if exists(path):
+        fs, p = fs_for(path)
         fs.rm(p, recursive=True)
 
 
@@ -246,8 +308,20 @@ def partition_path(root: str, table: str, value: str, key: str = "ingest_dt") ->
 
 
 def list_partitions(root: str, table: str, key: str = "ingest_dt") -> list[str]:
-    """Partition values of `table` under `root` (e.g. ['2023-01-01', ...]), sorted."""
+    """Partition values of `table` under `root` (e.g. ['2023-01-01', ...]), sorted.
+
+    On object storage only committed partitions count: those with a manifest (a partition whose
+    first version is still being copied in has data objects but no manifest yet).
+    """
     prefix = f"{key}="
+    if is_remote(root):
+        found = set()
+        for f in find_files(join(root, table)):
+            parent, name = f.rsplit("/", 1)
+            part = parent.rsplit("/", 1)[-1]
+            if name in MANIFEST_NAMES and part.startswith(prefix) and parent == join(root, table, part):
+                found.add(part[len(prefix) :])
+        return sorted(found)
     # `<partition>.__old__<run_id>` is the previous version during (or after a crash in) a publish swap.
     return [n[len(prefix) :] for n in listdir(join(root, table)) if n.startswith(prefix) and ".__old__" not in n]
 
@@ -259,6 +333,92 @@ def list_data_files(partition_dir: str) -> list[str]:
         for n in listdir(partition_dir)
         if n.endswith(".parquet") and not n.startswith(("_", "."))
     ]
+
+
+_REPORTED: set[str] = set()
+_VERSIONED = re.compile(r"-[0-9a-f]{12}\.parquet$")  # part-0000-<version>.parquet, see _publish_objects
+
+
+def _report(line: str) -> None:
+    """A reader's warning about files it did not read, once per process."""
+    if line not in _REPORTED:
+        _REPORTED.add(line)
+        print(f"warning: {line}", file=sys.stderr)
+
+
+def _listed_names(manifest: dict) -> list[str] | None:
+    """Base names of the data files a manifest lists; None when it lists none in a form we read."""
+    entries = manifest.get("files")
+    if not isinstance(entries, list):
+        return None
+    names = []
+    for e in entries:
+        if not isinstance(e, dict) or not isinstance(e.get("path"), str):
+            return None
+        names.append(e["path"].rstrip("/").rsplit("/", 1)[-1])
+    return names
+
+
+def partition_files(partition_dir: str) -> list[str]:
+    """The data files a reader reads: those the partition's committed manifest lists.
+
+    A file in the partition that the manifest does not list (dropped in by hand, or copied in by a
+    publish that has not committed yet) is reported on stderr and not read; a listed file that is
+    missing is reported too. Without a manifest: locally every data file (a directory swap
+    publishes a partition whole, and Bronze from other exporters may have none); on object storage
+    none, because an uncommitted partition has no manifest yet.
+    """
+    present = list_data_files(partition_dir)
+    try:
+        manifest = read_manifest(partition_dir)
+    except InputError:
+        manifest = None
+    names = _listed_names(manifest) if manifest is not None else None
+    if names is None:
+        if is_remote(partition_dir) and present:
+            _report(f"{partition_dir}: {len(present)} data files but no committed _manifest.json; not read")
+            return []
+        return present
+    by_name = {f.rsplit("/", 1)[-1]: f for f in present}
+    for f in present:
+        name = f.rsplit("/", 1)[-1]
+        if name in names:
+            continue
+        if _VERSIONED.search(name):
+            _report(f"{f}: data object of a publish that has not committed (in progress, or killed); not read")
+        else:
+            _report(f"{f}: not listed in the partition's _manifest.json (added outside the pipeline?); not read")
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        _report(f"{partition_dir}: {len(missing)} file(s) listed in _manifest.json are missing: {', '.join(missing)}")
+    return [by_name[n] for n in names if n in by_name]
+
+
+def unlisted_files(table_dir: str) -> list[str]:
+    """Data files in the partitions under `table_dir` that their partition's manifest does not list
+    (partitions without a manifest are not judged here). One listing of the whole table."""
+    by_dir: dict[str, list[str]] = {}
+    for f in find_files(table_dir):
+        parent, name = f.rsplit("/", 1)
+        if "=" in parent.rsplit("/", 1)[-1] and "/_staging/" not in f:
+            by_dir.setdefault(parent, []).append(name)
+    out = []
+    for d, names in sorted(by_dir.items()):
+        if not any(n in MANIFEST_NAMES for n in names):
+            continue
+        try:
+            manifest = read_manifest(d)
+        except InputError:
+            continue
+        listed = _listed_names(manifest) if manifest else None
+        if listed is None:
+            continue
+        out += [
+            join(d, n)
+            for n in sorted(names)
+            if n.endswith(".parquet") and not n.startswith(("_", ".")) and n not in listed
+        ]
+    return out
 
 
 def find_manifest(partition_dir: str) -> str | None:
@@ -281,6 +441,15 @@ def read_manifest(partition_dir: str) -> dict | None:
     if not isinstance(data, dict):
         raise InputError(f"manifest is not a JSON object: {path}")
     return data
+
+
+def read_table(path: str, columns: list[str] | None = None):
+    """One parquet file as an Arrow table, local or gs://."""
+    if is_remote(path):
+        fs, p = fs_for(path)
+        with fs.open(p, "rb") as fh:
+            return pq.read_table(fh, columns=columns)
+    return pq.read_table(path, columns=columns)
 
 
 def sha256_file(path: str) -> str:
@@ -489,6 +658,8 @@ def publish(
     `files` are (staged file, live file) pairs committed in the same journal (Gold's warehouse).
     Returns the manifests. Partitions not named here are never touched.
     """
+    if is_remote(layer_root):
+        return _publish_objects(layer_root, run_id, publishes, sealed, files)
     run_dir = staging_root(layer_root, run_id)
     moves = [
         {
@@ -518,6 +689,235 @@ def publish(
     _apply_journal(journal, layer_root)
     remove_tree(journal_path, layer_root)
     return manifests
+
+
+# ------------------------------------------------------------------- publish on object storage
+#
+# Object stores cannot rename a prefix, so a partition version is never moved into place. Instead:
+#
+# 1. the staged data objects are copied into the live partition under names no version uses
+#    (`part-0000-<version>.parquet`), after recording them in the run's `_copies.json`: readers
+#    read only what the committed manifest lists, so these copies are invisible to them;
+# 2. the run's journal `_staging/<run_id>/_journal.json` is created (ifGenerationMatch=0): from here
+#    the publish is committed and whoever finds the journal of a dead run finishes it;
+# 3. each partition's `_manifest.json` is written with ifGenerationMatch = the generation read
+#    before step 1: this single-object compare-and-swap is the moment readers switch versions, and
+#    a writer that raced us and committed first makes it fail (PublishConflict, nothing of ours
+#    stays visible);
+# 4. superseded objects (the previous version's files) are deleted; then the journal.
+
+COPIES_NAME = "_copies.json"
+JOURNAL_NAME = "_journal.json"
+OBJECT_PROTOCOL = "object-manifest-cas/1"
+
+
+class PublishConflict(InputError):
+    """Another writer committed a partition while this run was publishing it (exit 2)."""
+
+
+def _versioned(name: str, version: str) -> str:
+    stem, dot, ext = logical_name(name).rpartition(".")
+    return f"{stem}-{version}.{ext}" if dot else f"{name}-{version}"
+
+
+def logical_name(name: str) -> str:
+    """A data file's name without the version an object-store publish gave it
+    (`part-0000-<version>.parquet` -> `part-0000.parquet`); other names as they are."""
+    return _VERSIONED.sub(".parquet", name)
+
+
+def _live_manifest(final: str) -> tuple[dict | None, int]:
+    """(manifest, generation) of a live partition; (None, 0) when it has none yet."""
+    from ecomlake import gcs
+
+    got = gcs.read_with_generation(join(final, MANIFEST_NAME))
+    if got is None:
+        return None, 0
+    try:
+        data = json.loads(got[0])
+    except ValueError:
+        data = {}
+    return (data if isinstance(data, dict) else {}), got[1]
+
+
+def _publish_objects(
+    layer_root: str, run_id: str, publishes: list[Publish], sealed: bool, files: list[tuple[str, str]] | None
+) -> list[dict]:
+    from ecomlake import gcs
+
+    run_dir = staging_root(layer_root, run_id)
+    version = secrets.token_hex(6)
+    plan = sorted(publishes, key=lambda p: p.final)  # one order for every writer: the first partition decides a race
+    moves: list[dict] = [
+        {
+            "staged": p.staged,
+            "final": p.final,
+            "old": p.final.rstrip("/") + f".__old__{run_id}",
+            "root": p.root or layer_root,
+        }
+        for p in plan
+    ] + [{"kind": "file", "staged": s_, "final": f, "root": layer_root} for s_, f in (files or [])]
+    _check_journal({"run_id": run_id, "moves": moves}, layer_root)
+    manifests = [read_json(join(p.staged, MANIFEST_NAME)) for p in plan] if sealed else seal(plan, run_id)
+    for move_, p, staged_manifest in zip(moves, plan, manifests, strict=False):
+        old_manifest, gen = _live_manifest(p.final)
+        live = dict(staged_manifest)
+        live["version"] = version
+        names = [str(e["path"]).rstrip("/").rsplit("/", 1)[-1] for e in staged_manifest.get("files", [])]
+        if len({logical_name(n) for n in names}) != len(names):
+            raise InputError(
+                f"{p.staged}: two staged files share a name once their versions are dropped; nothing was published"
+            )
+        live["files"] = [
+            {**e, "path": _versioned(n, version)} for e, n in zip(staged_manifest.get("files", []), names, strict=True)
+        ]
+        side = [
+            n
+            for n in listdir(p.staged)
+            if n not in (MANIFEST_NAME, SUCCESS_NAME, *names)
+            and not n.endswith(".parquet")
+            and not isdir(join(p.staged, n))
+        ]
+        move_.update(
+            base_generation=gen,
+            manifest=live,
+            previous_manifest=old_manifest,
+            copies=[[join(p.staged, n), join(p.final, v["path"])] for n, v in zip(names, live["files"], strict=True)],
+            # Small files that travel with a partition (Bronze's _defects.json): replaced after the commit.
+            side_files=side,
+        )  # 1. data objects, recorded first so that a crash here leaves nothing we cannot find again
+    write_json_atomic(
+        join(run_dir, COPIES_NAME),
+        {"run_id": run_id, "objects": [list(o) for o in _copied_objects(moves, layer_root)]},
+    )
+    for m in moves:
+        for src, dst in m.get("copies", []):
+            copy_file(src, dst)
+    fault("before_swap")
+    journal = {
+        "protocol": OBJECT_PROTOCOL,
+        "run_id": run_id,
+        "version": version,
+        "created_at": utc_now_iso(),
+        "leases": _held_leases(layer_root),
+        "moves": moves,
+    }
+    # 2. the commit of the run: from here the publish is finished, by us or by whoever finds it
+    try:
+        gcs.write_if_generation(join(run_dir, JOURNAL_NAME), _json_bytes(journal), 0)
+    except gcs.PreconditionFailed:
+        _abandon(layer_root, run_id, moves, [])
+        raise PublishConflict(
+            f"run {run_id} already has a publish journal under {run_dir}; nothing was published"
+        ) from None
+    fault("after_journal")
+    _apply_objects(journal, layer_root)
+    return manifests
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n").encode()
+
+
+def _apply_objects(journal: dict, layer_root: str) -> None:
+    """Make each partition show the journal's version (step 3), then clean up (step 4). Idempotent."""
+    from ecomlake import gcs
+
+    _check_journal(journal, layer_root)
+    run_id, version = str(journal["run_id"]), str(journal["version"])
+    run_dir = staging_root(layer_root, run_id)
+    done: list[dict] = []
+    for i, m in enumerate(journal["moves"]):
+        if m.get("kind") == "file":
+            continue
+        current, gen = _live_manifest(m["final"])
+        if current is not None and current.get("version") == version:
+            done.append({**m, "committed_generation": gen})
+            continue
+        if gen != int(m["base_generation"]):
+            _abandon(layer_root, run_id, journal["moves"], done)
+            holder = (current or {}).get("run_id", "another run")
+            raise PublishConflict(
+                f"{m['final']} was published by {holder} while run {run_id} was publishing it; exactly one "
+                "writer commits a partition, and it was the other one: nothing of this run was published "
+                "(re-run it to publish on top of the new version)"
+            )
+        try:
+            new_gen = gcs.write_if_generation(join(m["final"], MANIFEST_NAME), _json_bytes(m["manifest"]), gen)
+        except gcs.PreconditionFailed:
+            _abandon(layer_root, run_id, journal["moves"], done)
+            raise PublishConflict(
+                f"{m['final']} was published by another writer while run {run_id} was publishing it; exactly one "
+                "writer commits a partition, and it was the other one: nothing of this run was published "
+                "(re-run it to publish on top of the new version)"
+            ) from None
+        done.append({**m, "committed_generation": new_gen})
+        for n in m.get("side_files", []):
+            if exists(join(m["staged"], n)):
+                copy_file(join(m["staged"], n), join(m["final"], n))
+        if not exists(join(m["final"], SUCCESS_NAME)):
+            write_bytes_atomic(join(m["final"], SUCCESS_NAME), b"")
+        if i == 0:
+            fault("mid_swap")
+    for m in journal["moves"]:
+        if m.get("kind") == "file" and exists(m["staged"]):
+            copy_file(m["staged"], m["final"])  # one object: atomic
+    fault("after_swap")
+    for m in journal["moves"]:
+        if m.get("kind") == "file":
+            continue
+        keep = {e["path"] for e in m["manifest"].get("files", [])}
+        for f in list_data_files(m["final"]):
+            if f.rsplit("/", 1)[-1] not in keep:
+                remove_tree(f, m.get("root") or layer_root)  # the superseded version (and stray files it replaced)
+    remove_tree(join(run_dir, JOURNAL_NAME), layer_root)
+    remove_tree(join(run_dir, COPIES_NAME), layer_root)
+
+
+def _abandon(layer_root: str, run_id: str, moves: list[dict], done: list[dict]) -> None:
+    """Undo a publish that lost a race: put back the partitions it had switched, drop its copies."""
+    from ecomlake import gcs
+
+    run_dir = staging_root(layer_root, run_id)
+    for m in reversed(done):
+        old = _previous_manifest(m)
+        try:
+            if old is None:
+                gcs.delete_if_generation(join(m["final"], MANIFEST_NAME), int(m["committed_generation"]))
+            else:
+                gcs.write_if_generation(
+                    join(m["final"], MANIFEST_NAME), _json_bytes(old), int(m["committed_generation"])
+                )
+        except gcs.PreconditionFailed:
+            pass  # changed again meanwhile: the newer writer owns it
+    _drop_copies(_copied_objects(moves, layer_root))
+    remove_tree(join(run_dir, JOURNAL_NAME), layer_root)
+    remove_tree(join(run_dir, COPIES_NAME), layer_root)
+
+
+def _previous_manifest(m: dict) -> dict | None:
+    prev = m.get("previous_manifest")
+    return prev if isinstance(prev, dict) else None
+
+
+def _copied_objects(moves: list[dict], layer_root: str) -> list[tuple[str, str]]:
+    return [(c[1], m.get("root") or layer_root) for m in moves for c in m.get("copies", [])]
+
+
+def _drop_copies(objects: list[tuple[str, str]]) -> None:
+    """Delete copied data objects that no committed manifest lists (an uncommitted or abandoned publish)."""
+    by_dir: dict[str, list[tuple[str, str]]] = {}
+    for o, root in objects:
+        by_dir.setdefault(o.rsplit("/", 1)[0], []).append((o, root))
+    for d, objs in by_dir.items():
+        try:
+            manifest = read_manifest(d)
+        except InputError:
+            manifest = None
+        listed = set(_listed_names(manifest) or []) if manifest else set()
+        for o, root in objs:
+            if o.rsplit("/", 1)[-1] not in listed:
+                remove_tree(o, root)
 
 
 def _check_journal(journal: dict, layer_root: str) -> None:
@@ -637,7 +1037,12 @@ def _finish(layer_root: str, run_id: str, journal_path: str) -> bool:
                 return False  # a live writer holds it: that writer (or the next one) finishes it
             taken.append(lease)
         if exists(journal_path):  # not finished by someone else while we took the leases
-            _apply_journal(journal, layer_root)
+            if journal.get("protocol") == OBJECT_PROTOCOL:
+                # A newer version committed after this run's stays; this one is dropped.
+                with contextlib.suppress(PublishConflict):
+                    _apply_objects(journal, layer_root)
+            else:
+                _apply_journal(journal, layer_root)
             remove_tree(journal_path, layer_root)
         return True
     finally:
@@ -675,6 +1080,13 @@ def recover(layer_root: str, max_age_hours: float = 24.0, cleanup: bool = True) 
                 actions.append(f"left the interrupted publish of run {run_id} to the live holder of its lease")
                 continue
             actions.append(f"finished interrupted publish of run {run_id}")
+        elif exists(join(run_dir, COPIES_NAME)):
+            # Killed while copying data objects into live partitions, before its commit: no manifest
+            # lists them, so no reader reads them; remove them (readers too: they are only debris).
+            copies = read_json(join(run_dir, COPIES_NAME))
+            _drop_copies([(o, r) for o, r in copies.get("objects", [])])
+            remove_tree(join(run_dir, COPIES_NAME), layer_root)
+            actions.append(f"removed the uncommitted data objects of run {run_id}")
         if not cleanup or exists(join(run_dir, "_pending.json")):
             continue
         remove_tree(run_dir, layer_root)

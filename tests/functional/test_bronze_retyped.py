@@ -112,6 +112,11 @@ def _write_day2(bronze: Path) -> None:
     # optional columns an exporter left out: shipping_address from both files, billing_address from one
     pq.write_table(tbl.slice(0, 4).drop_columns(["shipping_address"]), part / "part-0000.parquet")
     pq.write_table(moved.drop_columns(["shipping_address", "billing_address"]), part / "part-0001.parquet")
+    # An exporter ships its files with a manifest that lists them (readers read what it lists).
+    files = [{"path": f.name, "rows": pq.read_metadata(f).num_rows} for f in sorted(part.glob("*.parquet"))]
+    manifest = json.loads((part / "_manifest.json").read_text())
+    manifest.update(files=files, total_rows=sum(f["rows"] for f in files))
+    (part / "_manifest.json").write_text(json.dumps(manifest))
 
 
 @pytest.fixture(scope="module")

@@ -169,7 +169,13 @@ ENV_CASES = [
     *[
         (f"{var}={v!r}", {var: v}, ["quarantine", "prune", "--older-than", "0d"], var)
         for var in ("SILVER_BASE_PATH", "SILVER_QUARANTINE_PATH", "METRICS_BASE_PATH", "ECOM_WORK_PATH")
-        for v in ("/", "x\ny", "gs://bucket/lake")
+        # A layer root may be gs:// (issue 14); metrics and the work path stay local; s3:// is refused everywhere.
+        for v in (
+            "/",
+            "x\ny",
+            "s3://bucket/lake",
+            *(("gs://bucket/lake",) if var in ("METRICS_BASE_PATH", "ECOM_WORK_PATH") else ()),
+        )
     ],
     # Issue 17: an invalid environment value names the variable, not config/config.yml.
     (

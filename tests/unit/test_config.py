@@ -206,7 +206,10 @@ def test_malformed_section_is_the_same_error_with_or_without_an_override(tmp_pat
         ("DUCKDB_THREADS", "0", "greater than or equal to 1"),
         ("SILVER_PUBLISH_MODE", "yolo", "'direct' or 'staging'"),
         ("SILVER_BASE_PATH", "/", "filesystem root"),
-        ("BRONZE_BASE_PATH", "gs://bucket/bronze", "only local paths work today"),
+        ("METRICS_BASE_PATH", "gs://bucket/metrics", "this path must be local"),
+        ("BRONZE_BASE_PATH", "s3://bucket/bronze", "not a gs://bucket/prefix URL"),
+        ("SILVER_BASE_PATH", "gs://Bad_Bucket/x", "not a gs://bucket/prefix URL"),
+        ("SILVER_DIMS_PATH", "gs://bucket/a/../b", "'..' component"),
         ("ECOM_WORK_PATH", "a\nb", "control character"),
     ],
 )
@@ -225,8 +228,30 @@ def test_a_bad_flag_value_says_it_came_from_the_command_line():
 
 @pytest.mark.parametrize("value", ["", "a\x00b", "gs://b/x", "/"])
 def test_path_keys_in_the_file_are_checked_too(tmp_path, value):
-    with pytest.raises(ConfigError, match=r"invalid value for 'paths.gold_path'"):
-        load_settings(write(tmp_path, f"paths:\n  gold_path: {json.dumps(value)}\n"), env={})
+    with pytest.raises(ConfigError, match=r"invalid value for 'paths.work_path'"):
+        load_settings(write(tmp_path, f"paths:\n  work_path: {json.dumps(value)}\n"), env={})
+
+
+def test_layer_roots_may_be_gs_urls_and_the_gcs_keys_load_from_env(tmp_path):
+    env = {
+        "BRONZE_BASE_PATH": "gs://my-lake/bronze",
+        "SILVER_BASE_PATH": "gs://my-lake/silver/base/",
+        "SILVER_DIMS_PATH": "gs://my-lake/silver/dims",
+        "SILVER_ENRICHED_PATH": "gs://my-lake/silver/enriched",
+        "GOLD_PATH": "gs://my-lake/gold",
+        "GCS_REQUEST_TIMEOUT_S": "7.5",
+        "GCS_RETRIES": "0",
+    }
+    s = load_settings(REPO_CONFIG, env=env)
+    assert s.paths.silver_base_path == "gs://my-lake/silver/base"  # trailing slash dropped
+    assert s.paths.quarantine_path == "gs://my-lake/silver/base/quarantine"
+    assert (s.gcs.request_timeout_s, s.gcs.retries) == (7.5, 0)
+    from ecomlake import gcs
+
+    assert (gcs.options().request_timeout_s, gcs.options().retries) == (7.5, 0)
+    with pytest.raises(ConfigError, match=r"^environment variable GCS_RETRIES='-1' is not valid for 'gcs.retries'"):
+        load_settings(REPO_CONFIG, env={"GCS_RETRIES": "-1"})
+    load_settings(REPO_CONFIG, env={})  # back to the defaults for other tests in this process
 
 
 def test_ecom_config_path_errors_name_the_variable(tmp_path):

@@ -113,3 +113,43 @@ def test_remove_tree_removes_files_and_dirs(tmp_path):
     storage.remove_tree(str(tmp_path / "d"), str(tmp_path))
     assert not (tmp_path / "d").exists()
     storage.remove_tree(str(tmp_path / "never"), str(tmp_path))  # missing: no error
+
+
+def test_logical_name_drops_the_version_an_object_store_publish_adds():
+    assert storage.logical_name("part-0000-0123456789ab.parquet") == "part-0000.parquet"
+    assert storage.logical_name("silver-run_1-0123456789ab.parquet") == "silver-run_1.parquet"
+    assert storage.logical_name("part-0000.parquet") == "part-0000.parquet"
+    assert storage.logical_name("part-0000-xyz.parquet") == "part-0000-xyz.parquet"
+    # A republished file gets a new version, never a second one.
+    assert storage._versioned("part-0000-0123456789ab.parquet", "ba9876543210") == "part-0000-ba9876543210.parquet"
+
+
+def test_readers_read_what_the_manifest_lists_and_gold_refuses_a_stray_file(tmp_path, capfd):
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import pytest
+
+    from ecomlake.config import Settings
+    from ecomlake.errors import InputError
+    from ecomlake.gold.runner import _refuse_unlisted
+
+    enriched = tmp_path / "enriched"
+    part = enriched / "int_cart_attribution" / "cart_dt=2023-01-01"
+    part.mkdir(parents=True)
+    pq.write_table(pa.table({"v": [1, 2]}), part / "part-00000.parquet")
+    (part / "_manifest.json").write_text(json.dumps({"files": [{"path": "part-00000.parquet", "rows": 2}]}))
+    assert storage.partition_files(str(part)) == [str(part / "part-00000.parquet")]
+    settings = Settings()
+    settings.paths.silver_enriched_path = str(enriched)
+    _refuse_unlisted(settings)  # nothing stray: no error
+
+    pq.write_table(pa.table({"v": [9]}), part / "recovered.parquet")
+    assert storage.partition_files(str(part)) == [str(part / "part-00000.parquet")]  # not read
+    assert f"{part}/recovered.parquet: not listed in the partition's _manifest.json" in capfd.readouterr().err
+    assert storage.unlisted_files(str(enriched / "int_cart_attribution")) == [str(part / "recovered.parquet")]
+    with pytest.raises(
+        InputError, match=r"^gold: .*/recovered.parquet is not listed in its partition's _manifest.json"
+    ):
+        _refuse_unlisted(settings)

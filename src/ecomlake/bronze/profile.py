@@ -114,7 +114,7 @@ def _schemas(root: str, table: str, tp: TableProfile) -> list[str]:
         pdir = storage.join(root, table, part)
         cols: dict[str, str] = {}
         rows = 0
-        for path in storage.list_data_files(pdir):
+        for path in storage.partition_files(pdir):
             tp.files += 1
             rel = f"{table}/{part}/{path.rsplit('/', 1)[-1]}"
             try:

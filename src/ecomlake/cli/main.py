@@ -39,9 +39,9 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 
 def _register() -> None:
-    from ecomlake.cli import bench, bronze, dim, enriched, gold, local, quarantine, sample, silver
+    from ecomlake.cli import bench, bronze, dim, enriched, gold, local, promote, quarantine, sample, silver
 
-    for module in (bronze, dim, silver, enriched, quarantine, gold, local, sample, bench):
+    for module in (bronze, dim, silver, enriched, promote, quarantine, gold, local, sample, bench):
         cli.add_command(module.group)
     cli.add_command(__import__("ecomlake.cli.report", fromlist=["command"]).command)  # `ecomlake report`
 
@@ -78,9 +78,36 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug: one line for the operator, the traceback on request
         if os.environ.get("ECOMLAKE_DEBUG"):
             traceback.print_exc()
+        from ecomlake import gcs
+
+        if gcs.is_gcs_failure(exc) or _caused_by_gcs(exc):  # GCS unreachable, refused, or no credentials
+            click.echo(f"error: {gcs.translate(_gcs_cause(exc)).message}", err=True)
+            sys.exit(2)
         click.echo(f"error: unexpected {type(exc).__name__}: {exc} (set ECOMLAKE_DEBUG=1 for the traceback)", err=True)
         sys.exit(2)
     sys.exit(0)
+
+
+def _gcs_cause(exc: BaseException) -> BaseException:
+    from ecomlake import gcs
+
+    seen = exc
+    while seen is not None:
+        if gcs.is_gcs_failure(seen):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc
+
+
+def _caused_by_gcs(exc: BaseException) -> bool:
+    """DuckDB and dbt wrap what gcsfs raised while they read gs:// through it."""
+    from ecomlake import gcs
+
+    return _gcs_cause(exc) is not exc or (
+        bool(gcs.emulator_host() or os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"))
+        and "gs://" in str(exc)
+        and any(w in str(exc) for w in ("Forbidden", "Credentials", "Cannot connect", "ClientConnector"))
+    )
 
 
 def _print_notes(notes: list[str]) -> None:

@@ -60,7 +60,7 @@ def previous_snapshot(settings: Settings, dim_table: str, day: str) -> str | Non
 def bronze_landed(settings: Settings, dim_table: str, day: str) -> bool:
     """Did a Bronze partition of `dim_table` land for D (an empty one counts: nothing changed, said so)?"""
     part = storage.partition_path(settings.paths.bronze_base_path, dim_table, day)
-    return storage.isdir(part) and bool(storage.list_data_files(part))
+    return storage.isdir(part) and bool(storage.partition_files(part))
 
 
 def check_history(settings: Settings, day: str) -> None:
@@ -111,13 +111,13 @@ def build_snapshot_sql(settings: Settings, dim_table: str, day: str, run_id: str
     parts = []
     prev_files: list[str] = []
     if prev:
-        prev_files = storage.list_data_files(
+        prev_files = storage.partition_files(
             storage.partition_path(settings.paths.silver_dims_path, DIM_SNAPSHOTS[dim_table], prev, SNAPSHOT_KEY)
         )
     prev_sql = f"read_parquet([{', '.join(sql_literal(f) for f in prev_files)}], union_by_name = true)"
     if prev_files:
         parts.append(f"select {col_list}, 0 as _newer from {prev_sql}")
-    changes = storage.list_data_files(storage.partition_path(settings.paths.silver_base_path, dim_table, day))
+    changes = storage.partition_files(storage.partition_path(settings.paths.silver_base_path, dim_table, day))
     if not changes and prev_files:
         # No change records landed for D: snapshot(D) is snapshot(prev), row for row (sentinel included).
         return f"select {col_list} from {prev_sql}", prev
@@ -175,7 +175,7 @@ def _publish_snapshots(settings: Settings, day: str, run_id: str, echo: Callable
                 storage.fault("while_writing")
                 run.rows[name] = int(rows)
                 run.previous[name] = prev
-                changes = storage.list_data_files(storage.partition_path(settings.paths.silver_base_path, dim, day))
+                changes = storage.partition_files(storage.partition_path(settings.paths.silver_base_path, dim, day))
                 run.changes[name] = sum(storage.parquet_num_rows(f) for f in changes)
                 if not bronze_landed(settings, dim, day):
                     run.carried_forward.append(name)

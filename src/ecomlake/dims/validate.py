@@ -130,7 +130,7 @@ def _validate_one(settings: Settings, con, result: GateResult, dim: str, day: st
                 + (" or set DIMS_REQUIRE_DAILY_PARTITION=false" if strict else " if changes were expected"),
             )
         )
-    files = storage.list_data_files(path)
+    files = storage.partition_files(path)
     if not files:
         result.add(
             Check(
@@ -227,7 +227,7 @@ def _validate_one(settings: Settings, con, result: GateResult, dim: str, day: st
     prev = previous_snapshot(settings, dim, day)
     metrics["previous_snapshot_dt"] = prev
     if prev:
-        prev_files = storage.list_data_files(
+        prev_files = storage.partition_files(
             storage.partition_path(settings.paths.silver_dims_path, name, prev, SNAPSHOT_KEY)
         )
         prev_rows = _rows(prev_files) if prev_files else 0

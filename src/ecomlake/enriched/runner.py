@@ -314,15 +314,18 @@ def refresh_latest(settings: Settings, ingest_dt: dt.date, tables: list[str]) ->
         spec = SPECS[name]
         if not spec.snapshot:
             continue
-        files = storage.list_data_files(storage.partition_path(root, name, ingest_dt.isoformat(), spec.partition_key))
+        files = storage.partition_files(storage.partition_path(root, name, ingest_dt.isoformat(), spec.partition_key))
         if not files:
             continue
         table = pa.concat_tables([_read_parquet(f) for f in files])
         target = storage.join(root, name, LATEST_NAME)
-        tmp = storage.join(root, name, f"_latest.tmp-{os.getpid()}.parquet")
-        _write_parquet(table, tmp)
         storage.check_inside(target, root, "replace")
-        storage.move(tmp, target, root) if storage.is_remote(tmp) else os.replace(tmp, target)
+        if storage.is_remote(target):
+            _write_parquet(table, target)  # one object upload replaces it atomically
+        else:
+            tmp = storage.join(root, name, f"_latest.tmp-{os.getpid()}.parquet")
+            _write_parquet(table, tmp)
+            os.replace(tmp, target)
         written.append(target)
     return written
 
@@ -335,21 +338,13 @@ def _read_parquet(path: str) -> pa.Table:
     return pq.read_table(path)
 
 
-def promote_enriched(settings: Settings, run_id: str) -> list[dict]:
-    """Staging publish mode: move a gated run's partitions into place (`ecomlake enriched promote`)."""
-    from ecomlake.enriched.current import publish_current
+def promote_enriched(settings: Settings, run_id: str):
+    """Staging publish mode: move a gated run's partitions into place (`ecomlake promote enriched`).
 
-    ids.run_id(run_id)
-    root = settings.paths.silver_enriched_path
-    with locks.lease(root, "enriched", locks.ALL, f"promote_{run_id}", locks.timeout_of(settings)):
-        manifests = storage.promote(root, run_id)
-        path = run_record_path(settings, run_id)
-        if storage.exists(path):
-            record = storage.read_json(path)
-            publish_current(settings, record["ingest_dt"], run_id, "PROMOTED")
-            record.update(status="published", staging_root=None, promoted_at=utc_now_iso())
-            storage.write_json_atomic(path, record)
-    return manifests
+    Returns the `ecomlake.promote.PromoteResult`."""
+    from ecomlake.promote import promote
+
+    return promote(settings, "enriched", run_id)
 
 
 def load_run_record(settings: Settings, run_id: str | None = None, ingest_dt: dt.date | None = None) -> dict | None:

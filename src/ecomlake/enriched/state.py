@@ -96,7 +96,7 @@ def _usable_previous(ctx: Context, name: str, inputs: tuple[str, ...]) -> tuple[
     if manifest.get("fingerprint") != ctx.fingerprint(inputs, prev_dt):
         ctx.warn(f"state {name}@{prev_dt}: Silver partitions changed since it was built; recomputing from full history")
         return None
-    return prev_dt, storage.list_data_files(pdir)
+    return prev_dt, storage.partition_files(pdir)
 
 
 def _sorted(table: pa.Table, keys: list[str], schema: pa.Schema) -> pa.Table:
@@ -250,7 +250,7 @@ def recoveries_state(ctx: Context) -> StateResult | None:
         return None
     applied: set[tuple[str, str, str]] = set()
     if found is not None:
-        files = storage.list_data_files(found[1])
+        files = storage.partition_files(found[1])
         if files:
             prev = pa.concat_tables([pq.read_table(f) for f in files])
             applied = set(zip(*(prev.column(c).to_pylist() for c in RECOVERIES_SCHEMA.names), strict=True))

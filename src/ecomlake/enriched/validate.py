@@ -164,7 +164,7 @@ class _Validator:
         existing = storage.list_partitions(s.paths.silver_enriched_path, name, spec.partition_key)
         for label in labels:
             pdir = _partition_dirs(s, self.record, spec, label)
-            pfiles = storage.list_data_files(pdir)
+            pfiles = storage.partition_files(pdir)
             part = f"{spec.partition_key}={label}"
             if not pfiles:
                 m["notes"].append(f"missing_partition:{label}")
@@ -187,7 +187,7 @@ class _Validator:
             if prior:
                 prior_rows = sum(
                     storage.parquet_num_rows(f)
-                    for f in storage.list_data_files(
+                    for f in storage.partition_files(
                         storage.partition_path(s.paths.silver_enriched_path, name, prior, spec.partition_key)
                     )
                 )
@@ -337,7 +337,7 @@ class _Validator:
     def _enriched_sql(self, spec: TableSpec, labels: list[str]) -> str | None:
         files = []
         for label in labels:
-            files += storage.list_data_files(_partition_dirs(self.settings, self.record, spec, label))
+            files += storage.partition_files(_partition_dirs(self.settings, self.record, spec, label))
         return _files_sql(files) if files else None
 
     def _built_labels(self, spec: TableSpec) -> list[str]:
@@ -425,7 +425,7 @@ class _Validator:
         ctx = Context(settings=self.settings, ingest_dt=self.d, backend=None, allow_older_dims=True)
         if snap_dt is None:
             snap_dt = ctx.snapshot_date("customers").isoformat()
-        snap_files = storage.list_data_files(
+        snap_files = storage.partition_files(
             storage.partition_path(
                 self.settings.paths.silver_dims_path, DIM_SNAPSHOTS["customers"], snap_dt, "snapshot_dt"
             )

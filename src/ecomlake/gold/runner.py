@@ -256,6 +256,24 @@ def run_gold(
         return _run_gold(settings, requested, run_id, echo)
 
 
+def _refuse_unlisted(settings: Settings) -> None:
+    """Gold's dbt sources read whole Enriched partitions; a file their manifest does not list (dropped
+    in by hand, or copied in by an Enriched publish still running on gs://) would be counted, so
+    Gold names it and stops instead (exit 2)."""
+    from ecomlake.transforms.schemas import SPECS
+
+    root = settings.paths.silver_enriched_path
+    stray: list[str] = []
+    for name in SPECS:
+        stray += storage.unlisted_files(storage.join(root, name))
+    if stray:
+        more = f" (and {len(stray) - 1} more)" if len(stray) > 1 else ""
+        raise InputError(
+            f"gold: {stray[0]}{more} is not listed in its partition's _manifest.json, and Gold would read it; "
+            "remove it (or wait for the Enriched run that is publishing), then run `ecomlake gold run` again; nothing was written"
+        )
+
+
 def _run_gold(
     settings: Settings, requested: dt.date | None, run_id: str, echo: Callable[[str], None] | None
 ) -> GoldRunResult:
@@ -263,6 +281,7 @@ def _run_gold(
 
     t0 = time.perf_counter()
     as_of = resolve_as_of(settings, requested)
+    _refuse_unlisted(settings)
     gold_root = settings.paths.gold_path
     remote = storage.is_remote(gold_root)
     final_warehouse = warehouse_path(settings)

@@ -101,7 +101,7 @@ def read_partition(
     part = partition_dir(quarantine_root, table, ingest_dt)
     if not storage.isdir(part):
         return None
-    return read_files(storage.list_data_files(part), columns)
+    return read_files(storage.partition_files(part), columns)
 
 
 def key_string(values: list) -> str:

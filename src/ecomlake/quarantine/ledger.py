@@ -94,8 +94,9 @@ def silver_files(settings: Settings, table: str, day: str, run_ids: list[str] | 
     want = None if run_ids is None else {f"silver-{r}.parquet" for r in run_ids}
     return [
         f
-        for f in storage.list_data_files(part)
-        if f.rsplit("/", 1)[-1].startswith("silver-") and (want is None or f.rsplit("/", 1)[-1] in want)
+        for f in storage.partition_files(part)
+        if f.rsplit("/", 1)[-1].startswith("silver-")
+        and (want is None or storage.logical_name(f.rsplit("/", 1)[-1]) in want)
     ]
 
 
@@ -120,7 +121,7 @@ def stage(
     storage.remove_tree(staged, silver_root)
     storage.makedirs(staged)
     previous = entries(settings, table, day)
-    for f in storage.list_data_files(final) if storage.isdir(final) else []:
+    for f in storage.partition_files(final) if storage.isdir(final) else []:
         _stage_copy(f, storage.join(staged, f.rsplit("/", 1)[-1]))
     _write(silver_rows, storage.join(staged, f"silver-{run_id}.parquet"))
     _write(pa.table({SOURCE: pa.array(moved, pa.string())}), storage.join(staged, f"moved-{run_id}.parquet"))
@@ -170,7 +171,7 @@ def replay(
     if not recorded:
         return out
     part = ledger_dir(settings, table, day)
-    names = {f.rsplit("/", 1)[-1]: f for f in storage.list_data_files(part)}
+    names = {storage.logical_name(f.rsplit("/", 1)[-1]): f for f in storage.partition_files(part)}
     q = quarantine
     keys = _key_set(silver_keys, table)
     for entry in recorded:

@@ -306,9 +306,9 @@ def recover_quarantine(
         if not dry_run:
             storage.claim_staging(silver_root, run_id)  # also finishes an interrupted earlier publish
             claimed = True
-        q_files = storage.list_data_files(q_dir) if storage.isdir(q_dir) else []
+        q_files = storage.partition_files(q_dir) if storage.isdir(q_dir) else []
         data = read_files(q_files) if q_files else None
-        s_files = storage.list_data_files(s_dir) if storage.isdir(s_dir) else []
+        s_files = storage.partition_files(s_dir) if storage.isdir(s_dir) else []
         s_before = sum(storage.parquet_num_rows(f) for f in s_files)
         q_before = data.num_rows if data is not None else 0
         record.update(silver_rows_before=s_before, quarantine_rows_before=q_before)

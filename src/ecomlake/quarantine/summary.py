@@ -46,7 +46,7 @@ def _silver_rows(settings: Settings, table: str, d: str) -> int | None:
     if not storage.isdir(part):
         return None
     try:
-        return sum(storage.parquet_num_rows(f) for f in storage.list_data_files(part))
+        return sum(storage.parquet_num_rows(f) for f in storage.partition_files(part))
     except Exception:
         return None
 
@@ -102,7 +102,7 @@ def quarantine_summary(
         for d in storage.list_partitions(qroot, name):
             if since_date and d < since_date.isoformat():
                 continue
-            data = read_files(storage.list_data_files(partition_dir(qroot, name, d)), [*t.primary_key, REASON])
+            data = read_files(storage.partition_files(partition_dir(qroot, name, d)), [*t.primary_key, REASON])
             codes_d: Counter = Counter()
             # Work per distinct reason string (few), not per row: quarantine can be large.
             if REASON in data.column_names and data.num_rows:

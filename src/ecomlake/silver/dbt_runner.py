@@ -162,6 +162,7 @@ def invoke(
         "DUCKDB_THREADS": str(settings.duckdb.threads),
         "ECOM_DBT_TEMP_DIRECTORY": str(temp_dir),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "ECOM_DBT_FILESYSTEMS": json.dumps(filesystems(settings)),
     }
     args = [
         *command,
@@ -185,6 +186,20 @@ def invoke(
     if raise_on_failure and not summary.success:
         raise_for(summary, warehouse)
     return summary
+
+
+def filesystems(settings: Settings) -> list[dict]:
+    """dbt-duckdb's `filesystems:` profile setting: gcsfs when a lake root is gs:// (DuckDB 2.0 cannot
+    load httpfs offline; it reaches GCS through the registered fsspec filesystem instead)."""
+    from ecomlake import duck, gcs
+
+    if not duck.uses_gcs(settings):
+        return []
+    gcs.filesystem()  # registers ecomlake's gcsfs class (timeouts, retries) for the gs protocol; checks credentials
+    opts = gcs.options()
+    spec: dict = {"fs": "gs", "requests_timeout": opts.request_timeout_s, "cache_timeout": 0}
+    spec["token"] = "anon" if gcs.emulator_host() else "google_default"
+    return [spec]
 
 
 def raise_for(summary: DbtSummary, warehouse: Path) -> None:

@@ -87,7 +87,7 @@ def bronze_dates(settings: Settings, table: str) -> list[str]:
 
 def _has_bronze(settings: Settings, table: str, day: str) -> bool:
     part = storage.partition_path(settings.paths.bronze_base_path, table, day)
-    return bool(storage.list_data_files(part))
+    return bool(storage.partition_files(part))
 
 
 def check_bronze(settings: Settings, tables: tuple[str, ...], day: str) -> None:
@@ -114,7 +114,7 @@ def check_bronze_types(settings: Settings, tables: tuple[str, ...], day: str) ->
 
     for table in tables:
         part = storage.partition_path(settings.paths.bronze_base_path, table, day)
-        for f in storage.list_data_files(part) if storage.isdir(part) else []:
+        for f in storage.partition_files(part) if storage.isdir(part) else []:
             try:
                 schema = read_footer(f).schema.to_arrow_schema()
             except Exception as exc:

@@ -68,10 +68,11 @@ class PartitionScan:
     manifest_issues: list[tuple[str, str]] = field(default_factory=list)  # (check name, finding)
     manifest: dict | None = None
     unknown: bool = False  # the row count could not be established (no Bronze and nothing recorded)
+    unlisted: set[str] = field(default_factory=set)  # files the manifest does not list: reported, not counted
 
     @property
     def rows(self) -> int:
-        return sum(self.files.values())
+        return sum(n for name, n in self.files.items() if name not in self.unlisted)
 
     @property
     def readable(self) -> bool:
@@ -91,7 +92,23 @@ def scan_partition(path: str, *, verify_manifest: bool) -> PartitionScan:
             scan.corrupt[name] = exc.message
     if verify_manifest:
         scan.manifest_issues = _manifest_issues(path, scan)
+    else:
+        try:
+            scan.manifest = read_manifest(path)
+        except InputError:
+            scan.manifest = None
+    # Like every reader of the lake, count only the files the manifest lists (storage.partition_files).
+    listed = _listed(scan.manifest)
+    if listed is not None:
+        scan.unlisted = {n for n in scan.files if n not in listed}
     return scan
+
+
+def _listed(manifest: dict | None) -> set[str] | None:
+    if not manifest or not isinstance(manifest.get("files"), list):
+        return None
+    names = {str(e["path"]).rsplit("/", 1)[-1] for e in manifest["files"] if isinstance(e, dict) and e.get("path")}
+    return names or None
 
 
 def _manifest_issues(path: str, scan: PartitionScan) -> list[tuple[str, str]]:
@@ -118,7 +135,7 @@ def _manifest_issues(path: str, scan: PartitionScan) -> list[tuple[str, str]]:
         issues.append(
             (
                 CheckName.FILE_LISTED,
-                f"{join(path, name)}: file not in the manifest ({fmt_int(rows)} rows), added outside the pipeline",
+                f"{join(path, name)}: file not in the manifest ({fmt_int(rows)} rows, not counted), added outside the pipeline",
             )
         )
     for name in sorted(set(listed) - on_disk):
@@ -142,7 +159,7 @@ def _manifest_issues(path: str, scan: PartitionScan) -> list[tuple[str, str]]:
                 (CheckName.CHECKSUM, f"{join(path, name)}: content differs from the manifest (sha256 mismatch)")
             )
     total = manifest.get("total_rows")
-    if total is not None and not issues and int(total) != scan.rows:
+    if total is not None and not issues and int(total) != sum(scan.files.values()):
         issues.append(
             (CheckName.MANIFEST_ROWS, f"{path}: total_rows {total} in the manifest but {scan.rows} rows on disk")
         )

@@ -193,7 +193,7 @@ class Context:
         out: list[str] = []
         for d in self.partitions(table):
             if (lo is None or d >= lo) and d <= hi:
-                out += storage.list_data_files(storage.partition_path(self.silver_root, table, d.isoformat()))
+                out += storage.partition_files(storage.partition_path(self.silver_root, table, d.isoformat()))
         return out
 
     def _read(self, table: str, files: list[str]) -> ir.Table:
@@ -267,7 +267,7 @@ class Context:
                 d = dt.date.fromisoformat(value)
             except ValueError:
                 continue
-            if d <= self.ingest_dt and storage.list_data_files(
+            if d <= self.ingest_dt and storage.partition_files(
                 storage.partition_path(self.dims_root, name, value, "snapshot_dt")
             ):
                 found.append(d)
@@ -295,7 +295,7 @@ class Context:
             return self._dims[dim_table]
         name = DIM_SNAPSHOTS[dim_table]
         snap = self.snapshot_date(dim_table)
-        files = storage.list_data_files(storage.partition_path(self.dims_root, name, snap.isoformat(), "snapshot_dt"))
+        files = storage.partition_files(storage.partition_path(self.dims_root, name, snap.isoformat(), "snapshot_dt"))
         raw = self._read_dim(files, dim_table, columns)
         # One row per key even if a snapshot were ever duplicated: a deterministic pick (the dims
         # gate reports duplicates; here they must not fan out joins).
@@ -343,16 +343,17 @@ class Context:
 
 
 def _partition_digest(pdir: str) -> str:
-    files = {f.rsplit("/", 1)[-1]: f for f in storage.list_data_files(pdir)}
+    files = {f.rsplit("/", 1)[-1]: f for f in storage.partition_files(pdir)}
     try:
         manifest = storage.read_manifest(pdir) or {}
     except InputError:
         manifest = {}
     listed = {e.get("path"): e.get("sha256") for e in manifest.get("files", []) if isinstance(e, dict)}
     h = hashlib.sha256()
-    for name in sorted(files):
+    # By content and logical name: a republish of the same bytes on gs:// (new version names) is unchanged.
+    for name in sorted(files, key=storage.logical_name):
         digest = listed.get(name) or storage.sha256_file(files[name])  # not in the manifest: hash it
-        h.update(f"{name}:{digest};".encode())
+        h.update(f"{storage.logical_name(name)}:{digest};".encode())
     return h.hexdigest()[:32]
 
 
