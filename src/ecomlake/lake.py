@@ -152,7 +152,7 @@ def require_silver_day(settings: Settings, day: str, layer: str = "enriched") ->
     if staged:
         fix = (
             f"it is staged by run {staged} but not promoted (SILVER_PUBLISH_MODE=staging): promote it with "
-            f"`python -c \"import ecomlake.storage as storage; storage.promote('{root}', '{staged}')\"`"
+            f"`ecomlake promote silver --run-id {staged}`"
         )
     else:
         fix = f"build it with `ecomlake local silver --date {day}`"

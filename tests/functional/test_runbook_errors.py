@@ -121,4 +121,4 @@ def test_dims_in_staging_mode_say_staged_and_how_to_promote(capsys):
     out = capsys.readouterr().out
     assert "published" not in out.replace("NOT published", "")
     assert "snapshot 2023-01-01 staged, NOT published (DIMS_PUBLISH_MODE=staging)" in out
-    assert "storage.promote('lake/dims', 'R1')" in out and "`ecomlake enriched promote`" in out
+    assert "`ecomlake promote dims --run-id R1`" in out and "storage.promote(" not in out

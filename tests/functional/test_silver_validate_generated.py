@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -123,11 +121,10 @@ def test_staging_publish_says_staged_and_the_printed_promote_publishes(lake, tmp
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     line = next(ln for ln in r.stdout.splitlines() if ln.startswith("[ok] silver: "))
     assert f"{D} staged, NOT published (SILVER_PUBLISH_MODE=staging)" in line and "published (run" not in line
-    assert "`ecomlake enriched promote`" in line
     assert json.loads(orders.read_text())["run_id"] == before  # readers still see the previous partition
-    promote = re.search(r"`(python -c .*?)`", line)[1]
-    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}  # venv active
-    done = subprocess.run(promote, shell=True, cwd=staged_lake, capture_output=True, text=True, env=env)
+    promote = re.search(r"`ecomlake (promote silver --run-id \S+)`", line)[1]
+    done = sf.run_cli(promote.split(), staged_lake)
     assert done.returncode == 0, done.stderr
+    assert "partitions published" in done.stdout
     assert json.loads(orders.read_text())["run_id"] != before
     assert not (staged_lake / "silver" / "_staging").exists()

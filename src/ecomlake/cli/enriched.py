@@ -171,8 +171,7 @@ def validate_cmd(ctx, enriched_path, ingest_dt, environment, enforce, output_rep
 @click.option("--run-id", required=True, callback=run_id_value, help="The staging-mode run to publish.")
 @click.pass_context
 def promote_cmd(ctx, run_id) -> None:
-    """Publish a staging-mode run's partitions after its gate passed (ENRICHED_PUBLISH_MODE=staging)."""
-    from ecomlake.enriched.runner import promote_enriched
+    """Publish a staging-mode run's partitions after its gate passed (alias of `ecomlake promote enriched`)."""
+    from ecomlake.cli.promote import promote_and_echo
 
-    manifests = promote_enriched(settings_from(ctx), run_id)
-    echo_step("enriched promote", f"{len(manifests)} partitions published for run {run_id}")
+    promote_and_echo(ctx, "enriched", run_id)

@@ -24,14 +24,13 @@ def echo_table_runs(run) -> None:
 
 
 def staged_note(layer: str, env_var: str, root: str, run_id: str) -> str:
-    """What a staging-mode run did, and how to promote it with what exists today."""
+    """What a staging-mode run did, and the command that promotes it."""
     from ecomlake import storage
 
     return (
         f"staged, NOT published ({env_var}=staging): readers still see the previous data; the partitions wait "
-        f"under {storage.staging_root(root, run_id)}. No `ecomlake promote {layer}` command exists yet (only "
-        "`ecomlake enriched promote`, for Enriched); after the gate passed, promote them with "
-        f"`python -c \"import ecomlake.storage as storage; storage.promote('{root}', '{run_id}')\"`"
+        f"under {storage.staging_root(root, run_id)}. After the gate passed, publish them with "
+        f"`ecomlake promote {layer} --run-id {run_id}`"
     )
 
 

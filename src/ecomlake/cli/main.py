@@ -39,9 +39,9 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 
 def _register() -> None:
-    from ecomlake.cli import bench, bronze, dim, enriched, gold, local, quarantine, sample, silver
+    from ecomlake.cli import bench, bronze, dim, enriched, gold, local, promote, quarantine, sample, silver
 
-    for module in (bronze, dim, silver, enriched, quarantine, gold, local, sample, bench):
+    for module in (bronze, dim, silver, enriched, promote, quarantine, gold, local, sample, bench):
         cli.add_command(module.group)
     cli.add_command(__import__("ecomlake.cli.report", fromlist=["command"]).command)  # `ecomlake report`
 

@@ -335,21 +335,13 @@ def _read_parquet(path: str) -> pa.Table:
     return pq.read_table(path)
 
 
-def promote_enriched(settings: Settings, run_id: str) -> list[dict]:
-    """Staging publish mode: move a gated run's partitions into place (`ecomlake enriched promote`)."""
-    from ecomlake.enriched.current import publish_current
+def promote_enriched(settings: Settings, run_id: str):
+    """Staging publish mode: move a gated run's partitions into place (`ecomlake promote enriched`).
 
-    ids.run_id(run_id)
-    root = settings.paths.silver_enriched_path
-    with locks.lease(root, "enriched", locks.ALL, f"promote_{run_id}", locks.timeout_of(settings)):
-        manifests = storage.promote(root, run_id)
-        path = run_record_path(settings, run_id)
-        if storage.exists(path):
-            record = storage.read_json(path)
-            publish_current(settings, record["ingest_dt"], run_id, "PROMOTED")
-            record.update(status="published", staging_root=None, promoted_at=utc_now_iso())
-            storage.write_json_atomic(path, record)
-    return manifests
+    Returns the `ecomlake.promote.PromoteResult`."""
+    from ecomlake.promote import promote
+
+    return promote(settings, "enriched", run_id)
 
 
 def load_run_record(settings: Settings, run_id: str | None = None, ingest_dt: dt.date | None = None) -> dict | None:
