@@ -34,7 +34,7 @@ from ecomlake import ids, storage
 from ecomlake.config import Settings
 from ecomlake.contract import FACT_TABLES
 from ecomlake.errors import InputError
-from ecomlake.pipeline import DAY_DAG, DIMS_DAG, Day, Outcome, Step, run_day, steps
+from ecomlake.pipeline import DAY_DAG, DIMS_DAG, TASK, Day, Outcome, Step, run_day, step, steps
 from ecomlake.runs import new_run_id, parse_date, utc_now_iso
 
 DEMO_DATE = "2023-01-01"
@@ -383,11 +383,14 @@ class _Stages:
 
 
 def _pipeline_stage(st: _Stages, label: str, day: Day, plan: list[Step]) -> list[Outcome]:
-    """Run `plan` (pipeline steps) as one demo stage; the line shows the last step's message."""
+    """Run `plan` (pipeline steps) as one demo stage; the line shows what the layer run did and
+    each gate's verdict."""
 
     def run() -> tuple[list[Outcome], str]:
         outcomes = run_day(day, plan)
-        return outcomes, outcomes[-1].message if outcomes else ""
+        done = [o.message for o in outcomes if step(o.step).kind == TASK]
+        gates = [f"{o.step} {o.gate['status']}" for o in outcomes if o.gate]
+        return outcomes, "; ".join(done + ([", ".join(gates)] if gates else []))
 
     return st.run(label, run)
 

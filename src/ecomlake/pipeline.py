@@ -211,12 +211,12 @@ def _judge(day: Day, step: Step, gate: str, run_id: str, report: str | None) -> 
     return Outcome(step.name, "ok", f"PASS ({detail}); {where}", summary)
 
 
-def _bronze_gate(tables: tuple[str, ...], layer: str) -> Callable[[Day, Step], Outcome]:
+def _bronze_gate(tables: tuple[str, ...], layer: str, report_name: str) -> Callable[[Day, Step], Outcome]:
     def gate(day: Day, step: Step) -> Outcome:
         from ecomlake.bronze.validate import validate_bronze
 
         run_id = day.run_of(layer)
-        report = storage.join(day.settings.paths.reports_base_path, f"BRONZE_QUALITY_{run_id}.md")
+        report = storage.join(day.settings.paths.reports_base_path, f"{report_name}_{day.date}.md")
         validate_bronze(
             day.settings,
             partition_date=day.date,
@@ -414,14 +414,23 @@ STEPS: tuple[Step, ...] = (
     # ecom_dim_refresh: the dims snapshot of D (Base Silver of customers and product_catalog, then
     # snapshot(D) = snapshot(D-1) + the day's valid changes).
     Step("wait_for_bronze_dims", DIMS_DAG, SENSOR, "bronze", _wait_bronze_dims, doc="D's dims Bronze has _SUCCESS"),
-    Step("bronze_dims_gate", DIMS_DAG, GATE, "bronze", _bronze_gate(DIM_TABLES, "bronze_dims"), doc="Bronze gate"),
+    Step(
+        "bronze_dims_gate",
+        DIMS_DAG,
+        GATE,
+        "bronze",
+        _bronze_gate(DIM_TABLES, "bronze_dims", "BRONZE_DIMS_QUALITY"),
+        doc="Bronze gate",
+    ),
     Step("dims_refresh", DIMS_DAG, TASK, "dims", _dims_refresh, doc="dims Base Silver + snapshot(D)"),
     Step("dims_gate", DIMS_DAG, GATE, "dims", _dims_gate, doc="dims gate"),
     Step("promote_dims_snapshot", DIMS_DAG, PROMOTE, "dims", _promote("dims", "DIMS_PUBLISH_MODE")),
     # ecom_silver_to_gold: facts of D through Gold, once D's dims snapshot is published.
     Step("wait_for_bronze", DAY_DAG, SENSOR, "bronze", _wait_bronze, doc="D's fact Bronze has _SUCCESS"),
     Step("wait_for_dims", DAY_DAG, SENSOR, "dims", _wait_dims, doc="D's dims snapshot is published"),
-    Step("bronze_gate", DAY_DAG, GATE, "bronze", _bronze_gate(FACT_TABLES, "bronze"), doc="Bronze gate"),
+    Step(
+        "bronze_gate", DAY_DAG, GATE, "bronze", _bronze_gate(FACT_TABLES, "bronze", "BRONZE_QUALITY"), doc="Bronze gate"
+    ),
     Step("base_silver", DAY_DAG, TASK, "silver", _base_silver, doc="dbt build + tests, silver and quarantine"),
     Step("silver_gate", DAY_DAG, GATE, "silver", _silver_gate, doc="Silver gate"),
     Step(

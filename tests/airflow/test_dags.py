@@ -7,6 +7,7 @@ import itertools
 import json
 import sys
 
+import pyarrow.parquet as pq
 import pytest
 from conftest import BIN, DAY, REPO, base_env, copy_lake, dag_test, generate_bronze, rows, run
 
@@ -104,44 +105,67 @@ def _all(result: dict, state: str) -> None:
     assert not bad, bad
 
 
+def run_ids(lake) -> set[str]:
+    """The `_run_id`s in the day's Silver orders partition: which run wrote what readers see."""
+    part = lake / "silver" / "base" / "orders" / f"ingest_dt={DAY}"
+    files = [f for f in part.glob("*.parquet") if not f.name.startswith("_")]
+    return {r for f in files for r in pq.read_table(f, columns=["_run_id"]).column(0).to_pylist()}
+
+
+def readme_airflow_commands() -> list[str]:
+    """The `eval` and `airflow ...` lines of the README's laptop block, as typed (comments dropped)."""
+    text = (REPO / "README.md").read_text()
+    start = text.index("On a laptop, without Docker")
+    body = text[text.index("```", start) + 3 :]
+    block = body[body.index("\n") + 1 : body.index("```")]
+    lines = [ln.split("  #", 1)[0].strip() for ln in block.splitlines()]
+    return [ln for ln in lines if ln.startswith(("eval ", "airflow "))]
+
+
 def test_a_clean_day_in_airflow_is_the_lake_ecomlake_run_builds_and_a_rerun_changes_nothing(airflow_home, tmp_path):
     source = tmp_path / "source"
     generate_bronze(source)
     a = copy_lake(source, tmp_path / "airflow_lake")
     b = copy_lake(source, tmp_path / "cli_lake")
 
-    dims = dag_test(airflow_home, a, "ecom_dim_refresh")
-    _all(dims, "success")
+    # The README's commands, as typed, in a shell on lake A: the environment from `make airflow-env`
+    # (this module's AIRFLOW_HOME), no import errors, the dims DAG then the day DAG for the day
+    # (`airflow dags test` exits 1 when a task fails), then clearing the Silver gate (confirmed).
+    commands = readme_airflow_commands()
+    assert commands == [
+        'eval "$(make -s airflow-env)"',
+        "airflow dags list-import-errors",
+        f"airflow dags test ecom_dim_refresh {DAY}",
+        f"airflow dags test ecom_silver_to_gold {DAY}",
+        "airflow tasks clear ecom_silver_to_gold -t silver_gate",
+    ]
+    script = " && ".join(("echo y | " + c) if c.startswith("airflow tasks clear") else c for c in commands)
+    shell = run(["bash", "-c", script], base_env(airflow_home, a), cwd=REPO, timeout=900)
+    assert shell.returncode == 0, shell.stdout[-3000:] + shell.stderr[-3000:]
+    assert "No data found" in shell.stdout  # no import errors
+    assert "ecom_silver_to_gold.silver_gate" in shell.stdout  # the task instance it cleared
+    built = {layer: rows(a, layer) for layer in ("silver", "quarantine", "enriched")}
+    assert built["silver"] and any(built["enriched"].values())
+    first = run_ids(a)
+
+    # A rerun of the same day in Airflow (dag.test(), a new run on the same lake): every task green,
+    # the partitions rewritten by the new run (not skipped), and the same rows (not appended).
     day = dag_test(airflow_home, a, "ecom_silver_to_gold")
     _all(day, "success")
     assert set(day["tasks"]) == {s.name for s in pipeline.steps(pipeline.DAY_DAG)}
-
-    cli = run([str(BIN / "ecomlake"), "run", "--date", DAY], base_env(tmp_path / "unused", b))
-    assert cli.returncode == 0, cli.stdout[-3000:] + cli.stderr[-3000:]
-    assert cli.stdout.count("[ok] ") == len(pipeline.STEPS) + 1
-
-    built = {layer: rows(a, layer) for layer in ("silver", "quarantine", "enriched")}
-    assert built["silver"] and built["enriched"] and any(built["enriched"].values())
+    second = run_ids(a)
+    assert len(first) == len(second) == 1 and first != second, (first, second)
     for layer, got in built.items():
-        assert got == rows(b, layer), layer
+        assert rows(a, layer) == got, f"{layer} changed on a rerun of the same day"
     assert json.loads((a / "silver" / "enriched" / "_latest.json").read_text())["ingest_dt"] == DAY
     assert (a / "gold" / "ecomlake.duckdb").exists()
 
-    # The README's commands, as typed, in a shell whose environment comes from `make airflow-env`
-    # (this module's AIRFLOW_HOME, the lake's paths): list the import errors, rerun the day (the
-    # same lake: idempotent), clear the Silver gate.
-    env = base_env(airflow_home, a)
-    script = (
-        'eval "$(make -s airflow-env)" && airflow dags list-import-errors && '
-        f"airflow dags test ecom_silver_to_gold {DAY} && "
-        "echo y | airflow tasks clear ecom_silver_to_gold -t silver_gate"
-    )
-    shell = run(["bash", "-c", script], env, cwd=REPO, timeout=900)
-    assert shell.returncode == 0, shell.stdout[-3000:] + shell.stderr[-3000:]
-    assert "No data found" in shell.stdout  # no import errors
-    assert "silver_gate" in shell.stdout  # the task instances it cleared
+    # The same Bronze through `ecomlake run`: the same lake.
+    cli = run([str(BIN / "ecomlake"), "run", "--date", DAY], base_env(tmp_path / "unused", b))
+    assert cli.returncode == 0, cli.stdout[-3000:] + cli.stderr[-3000:]
+    assert cli.stdout.count("[ok] ") == len(pipeline.STEPS) + 1
     for layer, got in built.items():
-        assert rows(a, layer) == got, f"{layer} changed on a rerun of the same day"
+        assert got == rows(b, layer), layer
 
 
 def test_a_high_defect_day_fails_at_the_quarantine_rate_gate_and_nothing_is_promoted(airflow_home, tmp_path):

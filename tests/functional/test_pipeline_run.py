@@ -87,6 +87,9 @@ def test_a_backfill_runs_every_step_day_by_day_and_stops_at_the_first_day_it_can
     assert json.loads((lake / "silver" / "enriched" / "_latest.json").read_text())["run_id"] == f"bf_{D}_enriched"
     assert (lake / "metrics" / f"quarantine_rate_bf_{D}_silver.json").exists()
     assert (lake / "gold" / "ecomlake.duckdb").exists()
+    # The two Bronze gates of a day write two reports, named by the date like the other gates'.
+    for name in ("BRONZE_DIMS_QUALITY", "BRONZE_QUALITY", "DIMS_QUALITY", "SILVER_QUALITY", "ENRICHED_QUALITY"):
+        assert (lake / "reports" / f"{name}_{D}.md").exists(), name
 
 
 def test_a_high_defect_day_stops_at_the_quarantine_rate_gate_or_in_prod_at_the_silver_gate(tmp_path):
