@@ -9,7 +9,13 @@ LOCK := requirements.lock
 LOCK_EXTRAS := --extra dev --extra bench --extra gcs
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint install lock bench clean browser
+AIRFLOW_LOCK := airflow/requirements.lock
+AIRFLOW_STAMP := $(VENV)/.airflow-installed
+AIRFLOW_HOME ?= $(CURDIR)/.airflow
+SYS_PYTHON := $(shell command -v $(PYTHON) 2>/dev/null || command -v python3)
+
+.PHONY: demo test lint install lock bench clean browser \
+	airflow-install airflow-lock airflow-test airflow-env airflow-up airflow-down airflow-secrets
 
 $(STAMP): pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 2; }
@@ -30,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m ecomlake.silver.codegen --check
 
-test: lint browser
+test: lint browser airflow-install
 	$(BIN)/python -m pytest -n 2 -q tests
 
 # Headless Chromium for the dashboard's browser test (Debian package `chromium`). Idempotent, and never
@@ -46,6 +52,36 @@ browser:
 
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml $(LOCK_EXTRAS) --universal --python-version 3.11 -o $(LOCK)
+
+# --- Airflow (airflow/dags, README "Running the lake with Airflow") ------------------------------
+# Airflow lives in the project's .venv, installed from airflow/requirements.lock: apache-airflow and
+# the project's own dependencies, compiled against requirements.lock so every shared package keeps
+# its pin (the upstream constraints file cannot be downloaded here). Output goes to stderr, so that
+# `eval "$$(make -s airflow-env)"` only sees the exports.
+$(AIRFLOW_STAMP): $(STAMP) $(AIRFLOW_LOCK)
+	$(BIN)/pip install -q -r $(AIRFLOW_LOCK) 1>&2
+	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check 1>&2; echo "error: $(AIRFLOW_LOCK) does not satisfy pyproject.toml; run 'make airflow-lock'" 1>&2; exit 2; }
+	@touch $@
+
+airflow-install: $(AIRFLOW_STAMP)
+
+airflow-lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra airflow -c $(LOCK) --universal --python-version 3.11 -o $(AIRFLOW_LOCK)
+
+airflow-test: airflow-install  # the DAG, standalone and Docker tests (also part of `make test`)
+	$(BIN)/python -m pytest -n 2 -q tests/airflow
+
+airflow-env: airflow-install  # eval "$$(make -s airflow-env)": the exports `airflow ...` needs (AIRFLOW_HOME=.airflow)
+	@AIRFLOW_HOME=$(AIRFLOW_HOME) $(BIN)/python airflow/local_stack.py env
+
+airflow-up: airflow-install  # api-server, scheduler, dag-processor, triggerer on 127.0.0.1 (AIRFLOW_PORT, default a free port)
+	@AIRFLOW_HOME=$(AIRFLOW_HOME) $(BIN)/python airflow/local_stack.py up
+
+airflow-down:
+	@AIRFLOW_HOME=$(AIRFLOW_HOME) $(BIN)/python airflow/local_stack.py down
+
+airflow-secrets:  # .env for `docker compose up` (random credentials; never overwrites; FORCE=1 to replace)
+	@$(SYS_PYTHON) airflow/local_stack.py secrets
 
 bench: $(STAMP)  # the quick benchmark; report and raw results go to benchmarks/results/
 	$(BIN)/ecomlake bench

@@ -246,6 +246,28 @@ class EnrichedValidationSettings(_Strict):
     semantic_checks: dict[str, list[SemanticCheck]] = Field(default_factory=dict)
 
 
+class OrchestrationSettings(_Strict):
+    """The daily pipeline's scheduling (ecomlake.pipeline, airflow/dags): read when a DAG file is parsed,
+    except the gates' strictness, which each run decides (its environment and the DAG params)."""
+
+    schedule: str = "@daily"  # cron or preset; each run processes its data interval's start date
+    start_date: str = Field("2023-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    sensor_timeout_seconds: int = Field(6 * 3600, ge=1)  # Bronze/dims sensors give up after this
+    sensor_poke_interval_seconds: int = Field(300, ge=1)
+    retries: dict[Environment, int] = Field(default_factory=lambda: {"local": 0, "dev": 1, "prod": 2})
+    retry_delay_seconds: dict[Environment, int] = Field(default_factory=lambda: {"local": 60, "dev": 300, "prod": 600})
+
+    @field_validator("retries", "retry_delay_seconds")
+    @classmethod
+    def _per_env(cls, v: dict[str, int]) -> dict[str, int]:
+        missing = [e for e in ("local", "dev", "prod") if e not in v]
+        if missing:
+            raise ValueError(f"needs a value for every environment (missing: {', '.join(missing)})")
+        if any(n < 0 for n in v.values()):
+            raise ValueError("values must be >= 0")
+        return v
+
+
 class Settings(_Strict):
     environment: Environment = "local"
     paths: Paths = Field(default_factory=Paths)
@@ -259,6 +281,7 @@ class Settings(_Strict):
     quarantine: QuarantineSettings = Field(default_factory=QuarantineSettings)
     enriched: EnrichedSettings = Field(default_factory=EnrichedSettings)
     enriched_validation: EnrichedValidationSettings = Field(default_factory=EnrichedValidationSettings)
+    orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
 
     # Where the file came from, for messages and reports (not a config key: a private attribute).
     _source: str | None = PrivateAttr(default=None)
@@ -320,6 +343,8 @@ ENV_OVERRIDES: dict[str, tuple[str, Any]] = {
     "SILVER_VALIDATION_LOOKBACK_DAYS": ("silver.lookback_days", int),
     # The runbook's alert threshold is a fraction; the config key is the same threshold in percent.
     "MAX_QUARANTINE_RATE": ("silver.max_quarantine_pct", _fraction_as_pct),
+    "SENSOR_TIMEOUT_SECONDS": ("orchestration.sensor_timeout_seconds", int),
+    "SENSOR_POKE_INTERVAL_SECONDS": ("orchestration.sensor_poke_interval_seconds", int),
 }
 
 

@@ -5,13 +5,16 @@ Both land the sample Bronze lake (unzipped from ``samples/bronze_samples.zip`` i
 after the demo every layer command, a hand dbt run and the runbook's ``ls data/bronze/...`` see the
 same Bronze the demo processed (`land_sample_bronze`).
 
-`demo_fast` (``ecomlake local demo-fast``): the sample Bronze, the pre-cooked history (``samples/dims_samples.zip``:
-the dims snapshots up to the demo date and the Base Silver of the days before it), then ONE day
-through Base Silver (dbt build with its tests), the Silver gate, Enriched, the Enriched gate and
-Gold. It ends with a summary built from the gates' own results and writes it as JSON too.
+Both are configurations of the daily pipeline (`ecomlake.pipeline`), with strict gates:
 
-`demo_full` (``ecomlake local demo``): every sample day from Bronze, dims and Silver day by day,
-Enriched day by day (so incremental state and rolling windows are exercised), then Gold.
+`demo_fast` (``ecomlake local demo-fast``): the sample Bronze, the pre-cooked history (``samples/dims_samples.zip``:
+the dims snapshots up to the demo date and the Base Silver of the days before it), Enriched for the
+history's days, then every step of ``ecom_silver_to_gold`` for ONE day (sensors, Bronze gate, Base
+Silver with its dbt tests, Silver and quarantine-rate gates, promote, Enriched, its gate and promote,
+Gold). It ends with a summary built from the gates' own results and writes it as JSON too.
+
+`demo_full` (``ecomlake local demo``): every step of both DAGs for every sample day, day by day
+(so incremental state and rolling windows are exercised), then Gold for the last day.
 
 Both stop at the first failing gate with a one-line message and exit 1.
 """
@@ -30,8 +33,8 @@ from pathlib import Path
 from ecomlake import ids, storage
 from ecomlake.config import Settings
 from ecomlake.contract import FACT_TABLES
-from ecomlake.errors import GateFailed, InputError
-from ecomlake.quality.gate import Status
+from ecomlake.errors import InputError
+from ecomlake.pipeline import DAY_DAG, DIMS_DAG, TASK, Day, Outcome, Step, run_day, step, steps
 from ecomlake.runs import new_run_id, parse_date, utc_now_iso
 
 DEMO_DATE = "2023-01-01"
@@ -395,28 +398,36 @@ class _Stages:
         value, detail = fn()
         line = StageLine(name, round(time.perf_counter() - t0, 2), detail)
         self.lines.append(line)
+        outcomes = value if isinstance(value, list) else [value]
+        warned = any(isinstance(o, Outcome) and o.status == "warn" for o in outcomes)
+        mark = "[yellow]warn[/yellow]" if warned else "[green]ok[/green]"
         self.progress.console.print(
-            f"[green]ok[/green] {name:<15} {line.seconds:6.1f} s  {detail}", highlight=False, soft_wrap=True
+            f"{mark} {name:<20} {line.seconds:6.1f} s  {detail}", highlight=False, soft_wrap=True, markup=True
         )
         self.progress.advance(self.task)
         return value
 
 
-def _gate_or_stop(name: str, code: int, result, report: str | None) -> None:
-    if code != 0 or result.overall_status == Status.FAIL:
-        problems = "; ".join(f"{c.table or '-'}: {c.message}" for c in result.problems[:3])
-        raise GateFailed(f"{name} gate FAILED ({problems}); see {report}")
+def _pipeline_stage(st: _Stages, label: str, day: Day, plan: list[Step]) -> list[Outcome]:
+    """Run `plan` (pipeline steps) as one demo stage; the line shows what the layer run did and
+    each gate's verdict."""
+
+    def run() -> tuple[list[Outcome], str]:
+        outcomes = run_day(day, plan)
+        done = [o.message for o in outcomes if step(o.step).kind == TASK]
+        gates = [f"{o.step} {o.gate['status']}" for o in outcomes if o.gate]
+        return outcomes, "; ".join(done + ([", ".join(gates)] if gates else []))
+
+    return st.run(label, run)
 
 
 def demo_fast(settings: Settings, demo_date: str = DEMO_DATE, echo: Echo = print) -> DemoSummary:
-    """Pre-cooked dims + one day end to end, all gates. Raises GateFailed (exit 1) on a failing gate."""
-    from ecomlake.enriched.current import publish_current
-    from ecomlake.enriched.runner import run_enriched
-    from ecomlake.enriched.validate import validate_enriched
-    from ecomlake.gold.runner import run_gold
-    from ecomlake.silver.run import run_tables
-    from ecomlake.silver.validate import validate_silver
+    """Pre-cooked dims + one day end to end, all gates. Raises GateFailed (exit 1) on a failing gate.
 
+    A configuration of the daily pipeline (`ecomlake.pipeline`): the sample Bronze and the pre-cooked
+    history are loaded, Enriched catches up on the history's days (each with its gate and promote),
+    then every step of ``ecom_silver_to_gold`` runs for the demo date with strict gates.
+    """
     day = parse_date(demo_date, "--date").isoformat()
     t_start = time.perf_counter()
     sample = ensure_bronze_samples(settings, echo)
@@ -424,29 +435,18 @@ def demo_fast(settings: Settings, demo_date: str = DEMO_DATE, echo: Echo = print
         raise InputError(
             f"no sample Bronze for {day} under {sample} (sample days: {', '.join(storage.list_partitions(sample, 'orders'))})"
         )
-    settings = settings.model_copy(deep=True)
-    # The demo publishes straight away: there is no separate promote step on a laptop.
-    settings.publish.silver_publish_mode = settings.publish.dims_publish_mode = "direct"
-    settings.publish.enriched_publish_mode = "direct"
     run_id = new_run_id("demo_")
     s = DemoSummary(run_id=run_id, demo_date=day)
     target = settings.paths.bronze_base_path
-    stage_names = [
-        "bronze (sample)",
-        "dims (pre-cooked)",
-        "base silver",
-        "silver gate",
-        "enriched",
-        "enriched gate",
-        "gold",
-    ]
-    with _Stages(stage_names, echo) as st:
+    plan = steps(DAY_DAG)
+    catch_up = steps(DAY_DAG, only=("enriched", "enriched_gate", "promote_enriched"))
+    with _Stages(["bronze (sample)", "dims (pre-cooked)", "enriched history", *[p.name for p in plan]], echo) as st:
         st.run(
-            stage_names[0],
+            "bronze (sample)",
             lambda: (lambda c: (c, _landed_line(c, target)))(land_sample_bronze(settings, sample, run_id)),
         )
         st.run(
-            stage_names[1],
+            "dims (pre-cooked)",
             lambda: (
                 lambda c: (
                     c,
@@ -455,62 +455,20 @@ def demo_fast(settings: Settings, demo_date: str = DEMO_DATE, echo: Echo = print
             )(load_history(settings, run_id)),
         )
 
-        def silver():
-            run = run_tables(settings, day, "facts", run_id=f"{run_id}_silver")
-            rows = sum(t.bronze_rows for t in run.tables)
-            return run, (
-                f"{rows:,} bronze -> {sum(t.silver_rows for t in run.tables):,} silver + "
-                f"{sum(t.quarantine_rows for t in run.tables):,} quarantine; dbt {run.dbt.get('models_built', 0)} "
-                f"models, {run.dbt.get('tests_passed', 0)} tests passed"
-            )
-
-        srun = st.run(stage_names[2], silver)
-
-        def silver_gate():
-            code, res = validate_silver(
-                settings, partition_date=day, tables=list(FACT_TABLES), run_id=f"{run_id}_silver", echo=False
-            )
-            return (code, res), f"{res.overall_status.value}"
-
-        code, sgate = st.run(stage_names[3], silver_gate)
-        s.reports["silver"] = _report_path(settings, "SILVER_QUALITY", day)
-        s.metrics["silver"] = storage.join(settings.paths.metrics_base_path, f"silver_quality_{sgate.run_id}.json")
-        _gate_or_stop("Silver", code, sgate, s.reports["silver"])
-
-        def enriched():
+        def history() -> tuple[list[str], str]:
             # The earlier sample days first (each builds on the previous day's state, and business-date
             # partitions before D exist for Gold), then D itself.
-            history = [d for d in storage.list_partitions(settings.paths.silver_base_path, "orders") if d < day]
-            for d in history:
-                r = run_enriched(settings, d, run_id=f"{run_id}_enriched_{d}")
-                code, res = validate_enriched(settings, d, run_id=r.run_id)
-                _gate_or_stop("Enriched", code, res, _report_path(settings, "ENRICHED_QUALITY", d))
-                publish_current(settings, d, r.run_id, res.overall_status.value)
-            r = run_enriched(settings, day, run_id=f"{run_id}_enriched")
-            return r, (
-                f"{sum(t.rows for t in r.tables):,} rows in {len(r.tables)} tables for {day} "
-                f"(after {len(history)} earlier days)"
-            )
+            days = [d for d in storage.list_partitions(settings.paths.silver_base_path, "orders") if d < day]
+            for d in days:
+                run_day(Day(settings, d, f"{run_id}_{d}", strict=True), catch_up)
+            return days, f"Enriched, its gate and promote for {len(days)} earlier days ({', '.join(days) or 'none'})"
 
-        erun = st.run(stage_names[4], enriched)
-
-        def enriched_gate():
-            code, res = validate_enriched(settings, day, run_id=erun.run_id)
-            return (code, res), res.overall_status.value
-
-        code, egate = st.run(stage_names[5], enriched_gate)
-        s.reports["enriched"] = _report_path(settings, "ENRICHED_QUALITY", day)
-        s.metrics["enriched"] = storage.join(settings.paths.metrics_base_path, f"enriched_quality_{egate.run_id}.json")
-        _gate_or_stop("Enriched", code, egate, s.reports["enriched"])
-        publish_current(settings, day, erun.run_id, egate.overall_status.value)
-
-        def gold():
-            g = run_gold(settings, run_date=day, run_id=f"{run_id}_gold")
-            return g, f"{len(g.marts)} marts, {g.tests_passed} tests passed -> {g.warehouse}"
-
-        grun = st.run(stage_names[6], gold)
+        st.run("enriched history", history)
+        the_day = Day(settings, day, run_id, strict=True)
+        for p in plan:
+            st.run(p.name, lambda p=p: (lambda o: (o, o.message))(run_day(the_day, [p])[0]))
     s.stages = st.lines
-    _fill_summary(s, settings, srun, sgate, egate, grun)
+    _fill_summary(s, settings, the_day)
     s.seconds = round(time.perf_counter() - t_start, 1)
     s.summary_path = storage.join(settings.paths.metrics_base_path, f"demo_summary_{run_id}.json")
     storage.write_json_atomic(
@@ -520,23 +478,15 @@ def demo_fast(settings: Settings, demo_date: str = DEMO_DATE, echo: Echo = print
 
 
 def demo_full(settings: Settings, end_date: str | None = None, echo: Echo = print) -> DemoSummary:
-    """Every sample day from Bronze up to `end_date` (default: the last), day by day, then Gold."""
-    from ecomlake.dims.snapshot import run_dims
-    from ecomlake.dims.validate import validate_dims
-    from ecomlake.enriched.current import publish_current
-    from ecomlake.enriched.runner import run_enriched
-    from ecomlake.enriched.validate import validate_enriched
-    from ecomlake.gold.runner import run_gold
-    from ecomlake.silver.run import run_tables
-    from ecomlake.silver.validate import validate_silver
+    """Every sample day from Bronze up to `end_date` (default: the last), day by day, then Gold.
 
+    A configuration of the daily pipeline: every step of both DAGs for each day with strict gates,
+    Gold only on the last day.
+    """
     if end_date is not None:
         parse_date(end_date, "--end-date")  # a bad date stops the demo before it unzips anything
     t_start = time.perf_counter()
     sample = ensure_bronze_samples(settings, echo)
-    settings = settings.model_copy(deep=True)
-    settings.publish.silver_publish_mode = settings.publish.dims_publish_mode = "direct"
-    settings.publish.enriched_publish_mode = "direct"
     days = storage.list_partitions(sample, "orders")
     end = parse_date(end_date, "--end-date").isoformat() if end_date is not None else days[-1]
     days = [d for d in days if d <= end]
@@ -547,59 +497,28 @@ def demo_full(settings: Settings, end_date: str | None = None, echo: Echo = prin
     run_id = new_run_id("demo_")
     s = DemoSummary(run_id=run_id, demo_date=end)
     target = settings.paths.bronze_base_path
-    names = ["bronze (sample)"] + [f"{stage} {d}" for d in days for stage in ("dims", "silver", "enriched")] + ["gold"]
+    groups = {
+        "dims": steps(DIMS_DAG),
+        "silver": steps(DAY_DAG, only=[p.name for p in steps(DAY_DAG) if p.layer in ("bronze", "dims", "silver")]),
+        "enriched": steps(DAY_DAG, only=("enriched", "enriched_gate", "promote_enriched")),
+    }
+    names = ["bronze (sample)"] + [f"{g} {d}" for d in days for g in groups] + ["gold"]
     with _Stages(names, echo) as st:
         st.run(
             "bronze (sample)",
             lambda: (lambda c: (c, _landed_line(c, target)))(land_sample_bronze(settings, sample, run_id)),
         )
         for d in days:
-
-            def dims(d=d):
-                r = run_dims(settings, d, run_id=f"{run_id}_dims_{d}")
-                code, res = validate_dims(settings, d, run_id=r.run_id)
-                _gate_or_stop("Dims", code, res, _report_path(settings, "DIMS_QUALITY", d))
-                return r, ", ".join(f"{k} {v:,} rows" for k, v in r.rows.items())
-
-            st.run(f"dims {d}", dims)
-
-            def silver(d=d):
-                run = run_tables(settings, d, "facts", run_id=f"{run_id}_silver_{d}")
-                code, res = validate_silver(
-                    settings, partition_date=d, tables=list(FACT_TABLES), run_id=run.run_id, echo=False
-                )
-                _gate_or_stop("Silver", code, res, _report_path(settings, "SILVER_QUALITY", d))
-                return (run, res), (
-                    f"{sum(t.silver_rows for t in run.tables):,} silver + "
-                    f"{sum(t.quarantine_rows for t in run.tables):,} quarantine; gate {res.overall_status.value}"
-                )
-
-            srun, sgate = st.run(f"silver {d}", silver)
-
-            def enriched(d=d):
-                r = run_enriched(settings, d, run_id=f"{run_id}_enriched_{d}")
-                code, res = validate_enriched(settings, d, run_id=r.run_id)
-                _gate_or_stop("Enriched", code, res, _report_path(settings, "ENRICHED_QUALITY", d))
-                publish_current(settings, d, r.run_id, res.overall_status.value)
-                return res, f"{sum(t.rows for t in r.tables):,} rows; gate {res.overall_status.value}"
-
-            egate = st.run(f"enriched {d}", enriched)
-
-        def gold():
-            g = run_gold(settings, run_date=end, run_id=f"{run_id}_gold")
-            return g, f"{len(g.marts)} marts, {g.tests_passed} tests passed -> {g.warehouse}"
-
-        grun = st.run("gold", gold)
+            the_day = Day(settings, d, f"{run_id}_{d}", strict=True)
+            for group, plan in groups.items():
+                _pipeline_stage(st, f"{group} {d}", the_day, plan)
+        _pipeline_stage(st, "gold", the_day, steps(DAY_DAG, only=("gold",)))
     s.stages = st.lines
     s.reports = {
         "silver": _report_path(settings, "SILVER_QUALITY", end),
         "enriched": _report_path(settings, "ENRICHED_QUALITY", end),
     }
-    s.metrics = {
-        "silver": storage.join(settings.paths.metrics_base_path, f"silver_quality_{sgate.run_id}.json"),
-        "enriched": storage.join(settings.paths.metrics_base_path, f"enriched_quality_{egate.run_id}.json"),
-    }
-    _fill_summary(s, settings, srun, sgate, egate, grun)
+    _fill_summary(s, settings, the_day)
     s.seconds = round(time.perf_counter() - t_start, 1)
     s.summary_path = storage.join(settings.paths.metrics_base_path, f"demo_summary_{run_id}.json")
     storage.write_json_atomic(
@@ -612,7 +531,15 @@ def _report_path(settings: Settings, prefix: str, day: str) -> str:
     return storage.join(settings.paths.reports_base_path, f"{prefix}_{day}.md")
 
 
-def _fill_summary(s: DemoSummary, settings: Settings, srun, sgate, egate, grun) -> None:
+def _fill_summary(s: DemoSummary, settings: Settings, day: Day) -> None:
+    """The summary from the results the pipeline's steps returned for the demo date."""
+    srun, sgate, egate, grun = (day.results[k] for k in ("base_silver", "silver_gate", "enriched_gate", "gold"))
+    s.reports.setdefault("silver", _report_path(settings, "SILVER_QUALITY", day.date))
+    s.reports.setdefault("enriched", _report_path(settings, "ENRICHED_QUALITY", day.date))
+    s.metrics = {
+        "silver": storage.join(settings.paths.metrics_base_path, f"silver_quality_{sgate.run_id}.json"),
+        "enriched": storage.join(settings.paths.metrics_base_path, f"enriched_quality_{egate.run_id}.json"),
+    }
     fact_metrics = [m for m in sgate.table_metrics if m.get("table_name") in FACT_TABLES]
     s.silver_fact_tables_passing = sum(m.get("status") == "PASS" for m in fact_metrics)
     s.silver_fact_tables = len(fact_metrics)

@@ -170,19 +170,21 @@ def promote(settings: Settings, layer: str, run_id: str) -> PromoteResult:
     ids.run_id(run_id)
     root = layer_root(settings, layer)
     rec_path = record_path(settings, layer, run_id)
+    # The lease comes first, like every writer's: while a writer holds the layer, what is staged may
+    # still change. Silver's leases are per day, so its staged days are read first to know which.
     pending = pending_of(settings, layer, run_id)
     record = storage.read_json(rec_path) if storage.exists(rec_path) else None
-    if pending is None and record is None:
-        raise InputError(
-            f"nothing staged for {layer} run {run_id} under {storage.join(root, storage.STAGING_DIR)} and no promote "
-            f"of it is recorded ({rec_path}); check the run id (its staging-mode run prints it)"
-        )
     partitions = (pending or record or {}).get("partitions", [])
     leases = _leases(settings, layer, partitions, run_id)
     try:
         storage.settle(root)  # finish a publish a killed promote committed
         pending = pending_of(settings, layer, run_id)
         record = storage.read_json(rec_path) if storage.exists(rec_path) else record
+        if pending is None and record is None:
+            raise InputError(
+                f"nothing staged for {layer} run {run_id} under {storage.join(root, storage.STAGING_DIR)} and no "
+                f"promote of it is recorded ({rec_path}); check the run id (its staging-mode run prints it)"
+            )
         result = PromoteResult(layer, run_id, "promoted", record_path=rec_path)
         if pending is None and record is not None and record.get("status") == "promoted":
             result.status = "already promoted"

@@ -34,6 +34,11 @@ def test_dims_staged_then_promoted_moves_latest_and_twice_is_a_noop(tmp_path):
     snap = base / "dims" / "customer_snapshot" / f"snapshot_dt={D}"
     assert not snap.exists() and not (base / "dims" / "_latest.json").exists()  # nothing live before promote
     assert (base / "dims" / "_staging" / "dims_stg" / "_pending.json").exists()
+    from ecomlake.dims.validate import validate_dims
+
+    code, gate = validate_dims(settings, D, run_id="dims_stg")  # the gate judges what is staged
+    assert code == 0 and gate.overall_status.value == "PASS" and gate.parameters["staged_partitions"] == 2
+    assert {m["rows"] for m in gate.table_metrics} == {6}
 
     first = promote(settings, "dims", "dims_stg")
     assert first.status == "promoted" and first.day == D

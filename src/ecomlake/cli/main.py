@@ -28,6 +28,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     \b
     Quick start:
       ecomlake local demo-fast                 # sample Bronze, one day end to end, all gates
+      ecomlake run --date 2023-01-02           # the daily pipeline: every step, gate and promote
       ecomlake bronze generate --start-date 2023-01-01 --days 3 --out data/bronze
       ecomlake bronze validate --bronze-path data/bronze --partition-date 2023-01-02
     """
@@ -44,6 +45,7 @@ def _register() -> None:
     for module in (bronze, dim, silver, enriched, promote, quarantine, gold, local, sample, bench):
         cli.add_command(module.group)
     cli.add_command(__import__("ecomlake.cli.report", fromlist=["command"]).command)  # `ecomlake report`
+    cli.add_command(__import__("ecomlake.cli.run", fromlist=["command"]).command)  # `ecomlake run`
 
 
 _register()

@@ -55,18 +55,24 @@ def validate_dims(
             f"dims path not found: {root} (pass --dims-path or set SILVER_DIMS_PATH; run `ecomlake local dims` first)"
         )
     storage.settle(root)  # a publish killed after its commit is finished before we judge it
+    staged = _staged(root, run_id)  # DIMS_PUBLISH_MODE=staging: judge what is about to be promoted
     result = GateResult(
         gate=GATE,
         title="Dims Snapshot Quality Report",
         run_id=run_id,
         environment=settings.environment,
         config_source=settings.source,
-        parameters={"run_date": day, "dims_path": root, "max_shrink_pct": settings.dims.max_shrink_pct},
+        parameters={
+            "run_date": day,
+            "dims_path": root,
+            "max_shrink_pct": settings.dims.max_shrink_pct,
+            "staged_partitions": len(staged),
+        },
     )
     con = connect(settings)
     try:
         for dim in DIM_TABLES:
-            _validate_one(settings, con, result, dim, day)
+            _validate_one(settings, con, result, dim, day, staged)
     finally:
         con.close()
     report = output_report or storage.join(settings.paths.reports_base_path, f"DIMS_QUALITY_{day}.md")
@@ -103,11 +109,26 @@ def validate_dims(
     return rc, result
 
 
-def _validate_one(settings: Settings, con, result: GateResult, dim: str, day: str) -> None:
+def _staged(root: str, run_id: str) -> dict[str, str]:
+    """Live partition path -> staged path, for a staging-mode dims run waiting for this gate."""
+    pending = storage.join(storage.staging_root(root, run_id), "_pending.json")
+    if not storage.exists(pending):
+        return {}
+    try:
+        data = storage.read_json(pending)
+    except (ValueError, OSError):
+        return {}
+    return {
+        p["final"].rstrip("/"): p["staged"] for p in data.get("partitions", []) if p.get("final") and p.get("staged")
+    }
+
+
+def _validate_one(settings: Settings, con, result: GateResult, dim: str, day: str, staged: dict[str, str]) -> None:
     name = DIM_SNAPSHOTS[dim]
     t = CONTRACT[dim]
     key = t.primary_key[0]
     path = storage.partition_path(settings.paths.silver_dims_path, name, day, SNAPSHOT_KEY)
+    path = staged.get(path.rstrip("/"), path)
     metrics: dict = {"table_name": name, "snapshot_dt": day, "path": path}
     result.table_metrics.append(metrics)
     landed = bronze_landed(settings, dim, day)

@@ -38,6 +38,18 @@ def project_dir() -> Path:
     return Path("dbt_duckdb").resolve()
 
 
+def run_paths(settings: Settings, run_id: str) -> tuple[Path, Path]:
+    """dbt's target and log directories of a run: under DBT_TARGET_PATH / DBT_LOG_PATH when set (the
+    runbook's section 8 points them at /tmp in containers), else under the work path; one per run."""
+    ids.run_id(run_id, "run id")
+    default = work_dir(settings) / "dbt" / run_id
+    target, logs = os.environ.get("DBT_TARGET_PATH"), os.environ.get("DBT_LOG_PATH")
+    return (
+        Path(target).resolve() / run_id if target else default / "target",
+        Path(logs).resolve() / run_id if logs else default / "logs",
+    )
+
+
 def work_dir(settings: Settings) -> Path:
     p = Path(settings.paths.work_path).resolve()
     p.mkdir(parents=True, exist_ok=True)
@@ -150,8 +162,7 @@ def invoke(
 
     work = work_dir(settings)
     warehouse = warehouse or warehouse_path(settings, run_id)
-    run_dir = work / "dbt" / ids.run_id(run_id, "run id")
-    target_path, log_path = run_dir / "target", run_dir / "logs"
+    target_path, log_path = run_paths(settings, run_id)
     temp_dir = Path(settings.temp_directory).resolve() if "://" not in settings.temp_directory else work / "duckdb_tmp"
     temp_dir.mkdir(parents=True, exist_ok=True)
     project = project_dir()
