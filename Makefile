@@ -50,7 +50,8 @@ browser:
 	  || echo "note: could not install chromium; the dashboard's browser test will be skipped"; \
 	else echo "note: chromium is not installed and apt-get is not usable here; the dashboard's browser test will be skipped"; fi
 
-lock: $(STAMP)
+lock:  # needs only uv: a full install would refuse the stale lock this replaces
+	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q "uv>=0.13,<0.14"; }
 	$(BIN)/uv pip compile pyproject.toml $(LOCK_EXTRAS) --universal --python-version 3.11 -o $(LOCK)
 
 # --- Airflow (airflow/dags, README "Running the lake with Airflow") ------------------------------

@@ -92,6 +92,7 @@ class Paths(_Strict):
     reports_base_path: str = "docs/validation_reports"
     work_path: str = "data/_work"
     samples_path: str = "samples"
+    lineage_path: str | None = None
 
     @field_validator("*")
     @classmethod
@@ -101,6 +102,11 @@ class Paths(_Strict):
     @property
     def quarantine_path(self) -> str:
         return self.silver_quarantine_path or self.silver_base_path.rstrip("/") + "/quarantine"
+
+    @property
+    def lineage_dir(self) -> str:
+        """OpenLineage event files: `lineage_path`, else `lineage/` beside the metrics directory."""
+        return self.lineage_path or os.path.join(os.path.dirname(self.metrics_base_path.rstrip("/")), "lineage")
 
 
 class DuckDBSettings(_Strict):
@@ -144,6 +150,25 @@ class BigQuerySettings(_Strict):
     project: str | None = None
     dataset: str | None = None
     location: str | None = None
+
+
+class LineageSettings(_Strict):
+    """OpenLineage events of every run (ecomlake.lineage): always to files, to HTTP when `url` is set."""
+
+    enabled: bool = True
+    namespace: str = Field("ecomlake", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+    url: str | None = None  # e.g. Marquez: http://127.0.0.1:5000
+    endpoint: str = Field("api/v1/lineage", pattern=r"^[A-Za-z0-9._/-]{1,200}$")
+    timeout_s: float = Field(5.0, gt=0, le=120)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~/-]*)?", v.strip()):
+            raise ValueError(f"expected an http(s)://host[:port][/path] URL, got {v!r}")
+        return v.strip().rstrip("/")
 
 
 class BronzeSettings(_Strict):
@@ -275,6 +300,7 @@ class Settings(_Strict):
     publish: PublishSettings = Field(default_factory=PublishSettings)
     gcs: GcsSettings = Field(default_factory=GcsSettings)
     bigquery: BigQuerySettings = Field(default_factory=BigQuerySettings)
+    lineage: LineageSettings = Field(default_factory=LineageSettings)
     bronze: BronzeSettings = Field(default_factory=BronzeSettings)
     dims: DimsSettings = Field(default_factory=DimsSettings)
     silver: SilverSettings = Field(default_factory=SilverSettings)
@@ -326,6 +352,7 @@ ENV_OVERRIDES: dict[str, tuple[str, Any]] = {
     "REPORTS_BASE_PATH": ("paths.reports_base_path", str),
     "ECOM_WORK_PATH": ("paths.work_path", str),
     "ECOM_SAMPLES_PATH": ("paths.samples_path", str),
+    "LINEAGE_PATH": ("paths.lineage_path", str),
     "DUCKDB_MEMORY_LIMIT": ("duckdb.memory_limit", str),
     "DUCKDB_THREADS": ("duckdb.threads", int),
     "DUCKDB_TEMP_DIRECTORY": ("duckdb.temp_directory", str),
@@ -338,6 +365,10 @@ ENV_OVERRIDES: dict[str, tuple[str, Any]] = {
     "BIGQUERY_PROJECT": ("bigquery.project", str),
     "BIGQUERY_DATASET": ("bigquery.dataset", str),
     "BIGQUERY_LOCATION": ("bigquery.location", str),
+    "LINEAGE_ENABLED": ("lineage.enabled", _bool),
+    "OPENLINEAGE_NAMESPACE": ("lineage.namespace", str),
+    "OPENLINEAGE_URL": ("lineage.url", str),
+    "OPENLINEAGE_ENDPOINT": ("lineage.endpoint", str),
     "BRONZE_VALIDATION_LOOKBACK_DAYS": ("bronze.lookback_days", int),
     "DIMS_REQUIRE_DAILY_PARTITION": ("dims.require_daily_partition", _bool),
     "SILVER_VALIDATION_LOOKBACK_DAYS": ("silver.lookback_days", int),

@@ -764,6 +764,7 @@ def validate_bronze(
         report_path=report_path,
         sections=sections,
         enforce=enforce,
+        settings=settings,
     )
     if echo:
         for m in table_metrics:

@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ecomlake import locks, storage
+from ecomlake import lineage, locks, storage
 from ecomlake.config import Settings
 from ecomlake.contract import (
     CONTRACT,
@@ -230,6 +230,7 @@ def write_latest(settings: Settings, run: DimsRun, target: str | None = None) ->
     return True
 
 
+@lineage.emits("dims")
 def run_dims(
     settings: Settings, run_date: str | dt.date, *, run_id: str | None = None, echo: Callable[[str], None] | None = None
 ) -> DimsRun:

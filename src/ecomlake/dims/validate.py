@@ -96,7 +96,12 @@ def validate_dims(
         )
     ]
     rc, metrics_path, report_path = finish(
-        result, metrics_dir=settings.paths.metrics_base_path, report_path=report, sections=sections, enforce=enforce
+        result,
+        metrics_dir=settings.paths.metrics_base_path,
+        report_path=report,
+        sections=sections,
+        enforce=enforce,
+        settings=settings,
     )
     result.parameters["metrics_path"] = metrics_path
     if echo:

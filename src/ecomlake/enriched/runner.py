@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ecomlake import ids, locks, storage
+from ecomlake import ids, lineage, locks, storage
 from ecomlake.config import Settings
 from ecomlake.duck import connect
 from ecomlake.enriched import state as state_mod
@@ -137,6 +137,7 @@ def make_context(settings: Settings, ingest_dt: dt.date, allow_older_dims: bool 
     return Context(settings=settings, ingest_dt=ingest_dt, backend=backend, allow_older_dims=allow_older_dims)
 
 
+@lineage.emits("enriched")
 def run_enriched(
     settings: Settings,
     ingest_dt: str | dt.date,

@@ -659,6 +659,7 @@ def validate_enriched(
         report_path=report,
         sections=[("Summary", _summary(result)), ("Schema & Null Rates", _details(result))],
         enforce=enforce,
+        settings=settings,
     )
     result.extra["report_path"] = report
     return code, result

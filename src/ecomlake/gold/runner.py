@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ecomlake import locks, storage
+from ecomlake import lineage, locks, storage
 from ecomlake.config import Settings
 from ecomlake.errors import EcomlakeError, GateFailed, InputError
 from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
@@ -233,6 +233,7 @@ def publish_from_warehouse(settings: Settings, warehouse: Path, as_of: dt.date, 
             storage.release_staging(gold_root, run_id)
 
 
+@lineage.emits("gold")
 def run_gold(
     settings: Settings,
     run_date: str | dt.date | None = None,

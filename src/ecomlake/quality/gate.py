@@ -18,10 +18,13 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecomlake import __version__, ids
 from ecomlake.storage import join, write_bytes_atomic, write_json_atomic
+
+if TYPE_CHECKING:
+    from ecomlake.config import Settings
 
 
 class Status(StrEnum):
@@ -235,8 +238,10 @@ def finish(
     report_path: str | None,
     sections: list[tuple[str, str]],
     enforce: bool,
+    settings: Settings | None = None,
 ) -> tuple[int, str, str | None]:
-    """Write metrics JSON and Markdown; return (exit code, metrics path, report path)."""
+    """Write metrics JSON and Markdown, emit the gate's OpenLineage events (with `settings`);
+    return (exit code, metrics path, report path)."""
     ids.run_id(result.run_id, "run id")  # it names the metrics file
     if report_path is not None:
         ids.user_path(report_path, "report path")
@@ -254,4 +259,8 @@ def finish(
     write_json_atomic(metrics_path, result.to_dict())
     if report_path:
         write_bytes_atomic(report_path, render_markdown(result, sections).encode())
+    if settings is not None:
+        from ecomlake import lineage
+
+        lineage.gate(settings, result)
     return exit_code(result.overall_status, result.environment, enforce), metrics_path, report_path

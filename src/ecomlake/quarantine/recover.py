@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ecomlake import locks, rules, storage
+from ecomlake import lineage, locks, rules, storage
 from ecomlake.config import Settings
 from ecomlake.contract import CONTRACT
 from ecomlake.contract import table as contract_table
@@ -258,6 +258,7 @@ def _conform(tbl: pa.Table, schema: pa.Schema, what: str) -> pa.Table:
 # --------------------------------------------------------------------------------- recover
 
 
+@lineage.emits("recover")
 def recover_quarantine(
     settings: Settings,
     *,

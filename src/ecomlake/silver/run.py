@@ -27,7 +27,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ecomlake import locks, storage
+from ecomlake import lineage, locks, storage
 from ecomlake.config import Settings
 from ecomlake.contract import (
     CONTRACT,
@@ -350,6 +350,7 @@ def export_and_publish(
 # -------------------------------------------------------------------------------------- run
 
 
+@lineage.emits("silver")
 def run_tables(
     settings: Settings,
     ingest_dt: str | dt.date,

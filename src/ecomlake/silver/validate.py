@@ -715,7 +715,12 @@ def validate_silver(
     result.parameters["output_report"] = report
     sections = _sections(result, conservation_rows, gaps, new_codes_all, history)
     rc, metrics_path, report_path = finish(
-        result, metrics_dir=paths.metrics_base_path, report_path=report, sections=sections, enforce=enforce
+        result,
+        metrics_dir=paths.metrics_base_path,
+        report_path=report,
+        sections=sections,
+        enforce=enforce,
+        settings=settings,
     )
     result.parameters["metrics_path"] = metrics_path
     if echo:
