@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -290,7 +291,7 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _message(err: dict) -> str:
+def _message(err: Mapping[str, Any]) -> str:
     msg = str(err.get("msg", ""))
     return msg.removeprefix("Value error, ")
 
@@ -307,7 +308,7 @@ def _describe(err: ValidationError, source: str, origins: dict[str, str]) -> str
     return f"{source}: invalid value for '{key}': {_message(first)}"
 
 
-def _find_config(path: str | os.PathLike[str] | None, env: dict[str, str]) -> tuple[Path | None, str, str]:
+def _find_config(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> tuple[Path, str, str]:
     """(file to load, kind, how to name it in errors). Explicit choices must exist; the project's
     config/config.yml comes next; the packaged default last (never nothing, never silently)."""
     from_env = env.get("ECOM_CONFIG_PATH")
@@ -351,8 +352,8 @@ def load_settings(
     `overrides` maps dotted keys (``"paths.bronze_base_path"``) to values; None values are ignored
     so that unset CLI flags do not mask the environment.
     """
-    env = os.environ if env is None else env
-    cfg_path, kind, shown = _find_config(path, env)
+    environ: Mapping[str, str] = os.environ if env is None else env
+    cfg_path, kind, shown = _find_config(path, environ)
     try:
         loaded = yaml.safe_load(cfg_path.read_text())
     except yaml.YAMLError as exc:
@@ -369,7 +370,7 @@ def load_settings(
 
     origins: dict[str, str] = {}
     for var, (dotted, conv) in ENV_OVERRIDES.items():
-        raw = env.get(var)
+        raw = environ.get(var)
         if raw is None or raw == "":
             continue
         named = f"environment variable {var}={raw!r}"

@@ -26,13 +26,18 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ecomlake import ids, storage
 from ecomlake.config import Settings
 from ecomlake.contract import FACT_TABLES
 from ecomlake.errors import GateFailed, InputError
-from ecomlake.quality.gate import Status
+from ecomlake.quality.gate import GateResult, Status
 from ecomlake.runs import new_run_id, parse_date, utc_now_iso
+
+if TYPE_CHECKING:
+    from ecomlake.gold.runner import GoldRunResult
+    from ecomlake.silver.run import SilverRun
 
 DEMO_DATE = "2023-01-01"
 BRONZE_ZIP = "bronze_samples.zip"
@@ -363,7 +368,7 @@ class _Stages:
     def __exit__(self, *exc):
         self.progress.__exit__(*exc)
 
-    def run(self, name: str, fn: Callable[[], tuple[object, str]]):
+    def run(self, name: str, fn: Callable[[], tuple[Any, str]]) -> Any:
         self.progress.update(self.task, description=name)
         t0 = time.perf_counter()
         value, detail = fn()
@@ -376,7 +381,7 @@ class _Stages:
         return value
 
 
-def _gate_or_stop(name: str, code: int, result, report: str | None) -> None:
+def _gate_or_stop(name: str, code: int, result: GateResult, report: str | None) -> None:
     if code != 0 or result.overall_status == Status.FAIL:
         problems = "; ".join(f"{c.table or '-'}: {c.message}" for c in result.problems[:3])
         raise GateFailed(f"{name} gate FAILED ({problems}); see {report}")
@@ -586,7 +591,9 @@ def _report_path(settings: Settings, prefix: str, day: str) -> str:
     return storage.join(settings.paths.reports_base_path, f"{prefix}_{day}.md")
 
 
-def _fill_summary(s: DemoSummary, settings: Settings, srun, sgate, egate, grun) -> None:
+def _fill_summary(
+    s: DemoSummary, settings: Settings, srun: SilverRun, sgate: GateResult, egate: GateResult, grun: GoldRunResult
+) -> None:
     fact_metrics = [m for m in sgate.table_metrics if m.get("table_name") in FACT_TABLES]
     s.silver_fact_tables_passing = sum(m.get("status") == "PASS" for m in fact_metrics)
     s.silver_fact_tables = len(fact_metrics)
@@ -608,7 +615,7 @@ def _fill_summary(s: DemoSummary, settings: Settings, srun, sgate, egate, grun) 
 
 def _clv_refunds(settings: Settings, day: str) -> float:
     """Refunds that reached the CLV snapshot of the demo day: returns really flow downstream."""
-    from ecomlake.duck import connect, sql_literal
+    from ecomlake.duck import connect, scalar, sql_literal
 
     part = storage.partition_path(settings.paths.silver_enriched_path, "int_customer_lifetime_value", day)
     files = storage.list_data_files(part)
@@ -616,9 +623,10 @@ def _clv_refunds(settings: Settings, day: str) -> float:
         return 0.0
     con = connect(settings)
     try:
-        value = con.execute(
-            f"select coalesce(sum(total_refunded), 0) from read_parquet([{', '.join(sql_literal(f) for f in files)}])"
-        ).fetchone()[0]
+        value = scalar(
+            con,
+            f"select coalesce(sum(total_refunded), 0) from read_parquet([{', '.join(sql_literal(f) for f in files)}])",
+        )
     finally:
         con.close()
     return float(value)

@@ -26,10 +26,14 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ecomlake import storage
 from ecomlake.errors import EcomlakeError
 from ecomlake.runs import utc_now_iso
+
+if TYPE_CHECKING:
+    from ecomlake.config import Settings
 
 LOCK_DIR = "_locks"
 DEFAULT_TIMEOUT_S = 6 * 3600.0
@@ -225,7 +229,7 @@ def lease(root: str, layer: str, scope: str, run_id: str, timeout_s: float = DEF
         held.release()
 
 
-def timeout_of(settings) -> float:
+def timeout_of(settings: Settings) -> float:
     return float(settings.publish.lease_timeout_minutes) * 60.0
 
 

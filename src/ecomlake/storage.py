@@ -490,7 +490,7 @@ def publish(
     Returns the manifests. Partitions not named here are never touched.
     """
     run_dir = staging_root(layer_root, run_id)
-    moves = [
+    moves: list[dict[str, Any]] = [
         {
             "staged": p.staged,
             "final": p.final,

@@ -12,10 +12,12 @@ and the incremental state are published in one atomic swap (direct mode), or sea
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import ibis
 import pyarrow as pa
@@ -67,7 +69,7 @@ def run_record_path(settings: Settings, run_id: str) -> str:
     return storage.join(settings.paths.metrics_base_path, f"{RUN_RECORD_PREFIX}{run_id}.json")
 
 
-def partition_label(value) -> str:
+def partition_label(value: object) -> str:
     return NULL_PARTITION if value is None else (value.isoformat() if hasattr(value, "isoformat") else str(value))
 
 
@@ -121,7 +123,7 @@ def _write_parquet(table: pa.Table, path: str) -> None:
         pq.write_table(table, path, compression="zstd")
 
 
-def _execute(ctx: Context, expr, spec: TableSpec) -> pa.Table:
+def _execute(ctx: Context, expr: Any, spec: TableSpec) -> pa.Table:
     schema = spec.arrow_schema()
     if expr is None:
         return schema.empty_table()
@@ -202,7 +204,7 @@ def _run_enriched(
             written = write_partitions(
                 table,
                 spec,
-                lambda part, name=name: storage.staging_path(root, run_id, name, part),
+                functools.partial(storage.staging_path, root, run_id, name),
                 settings.enriched.max_rows_per_file,
                 presorted=expr is not None,
                 within=root,
