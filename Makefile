@@ -31,9 +31,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ecomlake local demo-fast
 
+# The same checks as .pre-commit-config.yaml (mypy and sqlfluff read pyproject.toml and dbt_duckdb/.sqlfluff).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/sqlfluff lint dbt_duckdb
 	$(BIN)/python -m ecomlake.silver.codegen --check
 
 test: lint browser airflow-install

@@ -104,7 +104,7 @@ def on_task_failure(context: dict[str, Any]) -> None:
         log.exception("could not write the alert")
 
 
-def build_dag(dag_id: str):
+def build_dag(dag_id: str) -> Any:
     """The DAG `dag_id` (``ecom_dim_refresh`` or ``ecom_silver_to_gold``) from the pipeline's steps."""
     from airflow.providers.standard.operators.python import PythonOperator
     from airflow.providers.standard.sensors.python import PythonSensor

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -271,6 +272,10 @@ class EnrichedValidationSettings(_Strict):
     semantic_checks: dict[str, list[SemanticCheck]] = Field(default_factory=dict)
 
 
+def _per_env(local: int, dev: int, prod: int) -> dict[Environment, int]:
+    return {"local": local, "dev": dev, "prod": prod}
+
+
 class OrchestrationSettings(_Strict):
     """The daily pipeline's scheduling (ecomlake.pipeline, airflow/dags): read when a DAG file is parsed,
     except the gates' strictness, which each run decides (its environment and the DAG params)."""
@@ -279,8 +284,8 @@ class OrchestrationSettings(_Strict):
     start_date: str = Field("2023-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$")
     sensor_timeout_seconds: int = Field(6 * 3600, ge=1)  # Bronze/dims sensors give up after this
     sensor_poke_interval_seconds: int = Field(300, ge=1)
-    retries: dict[Environment, int] = Field(default_factory=lambda: {"local": 0, "dev": 1, "prod": 2})
-    retry_delay_seconds: dict[Environment, int] = Field(default_factory=lambda: {"local": 60, "dev": 300, "prod": 600})
+    retries: dict[Environment, int] = Field(default_factory=lambda: _per_env(0, 1, 2))
+    retry_delay_seconds: dict[Environment, int] = Field(default_factory=lambda: _per_env(60, 300, 600))
 
     @field_validator("retries", "retry_delay_seconds")
     @classmethod
@@ -391,7 +396,7 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _message(err: dict) -> str:
+def _message(err: Mapping[str, Any]) -> str:
     msg = str(err.get("msg", ""))
     return msg.removeprefix("Value error, ")
 
@@ -408,7 +413,7 @@ def _describe(err: ValidationError, source: str, origins: dict[str, str]) -> str
     return f"{source}: invalid value for '{key}': {_message(first)}"
 
 
-def _find_config(path: str | os.PathLike[str] | None, env: dict[str, str]) -> tuple[Path | None, str, str]:
+def _find_config(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> tuple[Path, str, str]:
     """(file to load, kind, how to name it in errors). Explicit choices must exist; the project's
     config/config.yml comes next; the packaged default last (never nothing, never silently)."""
     from_env = env.get("ECOM_CONFIG_PATH")
@@ -452,8 +457,8 @@ def load_settings(
     `overrides` maps dotted keys (``"paths.bronze_base_path"``) to values; None values are ignored
     so that unset CLI flags do not mask the environment.
     """
-    env = os.environ if env is None else env
-    cfg_path, kind, shown = _find_config(path, env)
+    environ: Mapping[str, str] = os.environ if env is None else env
+    cfg_path, kind, shown = _find_config(path, environ)
     try:
         loaded = yaml.safe_load(cfg_path.read_text())
     except yaml.YAMLError as exc:
@@ -470,7 +475,7 @@ def load_settings(
 
     origins: dict[str, str] = {}
     for var, (dotted, conv) in ENV_OVERRIDES.items():
-        raw = env.get(var)
+        raw = environ.get(var)
         if raw is None or raw == "":
             continue
         named = f"environment variable {var}={raw!r}"

@@ -11,6 +11,7 @@ float64, a few numeric fields as strings) so that cast failures really happen in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -127,7 +128,7 @@ class Table:
         return pa.schema(fields)
 
 
-def _c(name, bronze, silver, **kw) -> Column:
+def _c(name: str, bronze: str, silver: str, **kw: Any) -> Column:
     return Column(name, bronze, silver, **kw)
 
 

@@ -29,6 +29,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ecomlake import ids, storage
 from ecomlake.config import Settings
@@ -36,6 +37,9 @@ from ecomlake.contract import FACT_TABLES
 from ecomlake.errors import InputError
 from ecomlake.pipeline import DAY_DAG, DIMS_DAG, TASK, Day, Outcome, Step, run_day, step, steps
 from ecomlake.runs import new_run_id, parse_date, utc_now_iso
+
+if TYPE_CHECKING:
+    pass
 
 DEMO_DATE = "2023-01-01"
 BRONZE_ZIP = "bronze_samples.zip"
@@ -392,7 +396,7 @@ class _Stages:
     def __exit__(self, *exc):
         self.progress.__exit__(*exc)
 
-    def run(self, name: str, fn: Callable[[], tuple[object, str]]):
+    def run(self, name: str, fn: Callable[[], tuple[Any, str]]) -> Any:
         self.progress.update(self.task, description=name)
         t0 = time.perf_counter()
         value, detail = fn()
@@ -561,7 +565,7 @@ def _fill_summary(s: DemoSummary, settings: Settings, day: Day) -> None:
 
 def _clv_refunds(settings: Settings, day: str) -> float:
     """Refunds that reached the CLV snapshot of the demo day: returns really flow downstream."""
-    from ecomlake.duck import connect, sql_literal
+    from ecomlake.duck import connect, scalar, sql_literal
 
     part = storage.partition_path(settings.paths.silver_enriched_path, "int_customer_lifetime_value", day)
     files = storage.partition_files(part)
@@ -569,9 +573,10 @@ def _clv_refunds(settings: Settings, day: str) -> float:
         return 0.0
     con = connect(settings)
     try:
-        value = con.execute(
-            f"select coalesce(sum(total_refunded), 0) from read_parquet([{', '.join(sql_literal(f) for f in files)}])"
-        ).fetchone()[0]
+        value = scalar(
+            con,
+            f"select coalesce(sum(total_refunded), 0) from read_parquet([{', '.join(sql_literal(f) for f in files)}])",
+        )
     finally:
         con.close()
     return float(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -43,6 +44,19 @@ def register_gcs(con: duckdb.DuckDBPyConnection) -> None:
     from ecomlake import gcs
 
     con.register_filesystem(gcs.filesystem())
+
+
+def one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> tuple[Any, ...]:
+    """The row of a query that always returns one (aggregates without GROUP BY, COPY's row count)."""
+    row = con.execute(sql, params).fetchone()
+    if row is None:
+        raise RuntimeError(f"query returned no row: {sql[:200]}")
+    return row
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    """The first value of `one`."""
+    return one(con, sql, params)[0]
 
 
 def sql_literal(value: str) -> str:

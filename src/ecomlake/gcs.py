@@ -91,13 +91,13 @@ def _filesystem_class():
     class Filesystem(gcsfs.GCSFileSystem):
         """gcsfs with our retry count and backoff (gcsfs fixes both when the class is defined)."""
 
-        def _open(self, path, mode="rb", block_size=None, cache_options=None, **kwargs):  # type: ignore[override]
+        def _open(self, path, mode="rb", block_size=None, cache_options=None, **kwargs):
             # gcsfs's default "adaptive" cache runs a background prefetcher whose tasks outlive the
             # file (asyncio "Task was destroyed" noise, and it buys nothing for parquet footers).
             kwargs.setdefault("cache_type", "readahead")
             return super()._open(path, mode, block_size=block_size, cache_options=cache_options, **kwargs)
 
-        async def _request(self, method, path, *args, **kwargs):  # type: ignore[override]
+        async def _request(self, method, path, *args, **kwargs):
             if unwrapped is None:  # a gcsfs without the decorator's __wrapped__: keep its own retries
                 return await super()._request(method, path, *args, **kwargs)
             from gcsfs.retry import is_retriable
@@ -130,7 +130,7 @@ def _cls():
     return _CLASS[0]
 
 
-def filesystem(path: str = ""):
+def filesystem(path: str = "") -> Any:
     """The gcsfs filesystem for gs:// paths (one per process, emulator and options)."""
     bucket = bucket_of(path) if path else ""
     if bucket:

@@ -208,7 +208,9 @@ class _Run:
                 where = getattr(client.transport, "kind", "transport")
                 _warn(f"{self.job} {state} event of run {self.run_id} not sent ({where}): {str(exc).splitlines()[0]}")
 
-    def _event(self, state: str, inputs, outputs, error: str | None):
+    def _event(
+        self, state: str, inputs: list[tuple[Dataset, dict]], outputs: list[tuple[Dataset, dict]], error: str | None
+    ) -> Any:
         from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
         from openlineage.client.facet_v2 import (
             error_message_run,
@@ -238,11 +240,11 @@ class _Run:
             run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
                 message=error, programmingLanguage="python"
             )
-        job_facets = {
+        job_facets: dict[str, Any] = {
             "jobType": job_type_job.JobTypeJobFacet(processingType="BATCH", integration=JOB_TYPE, jobType="JOB")
         }
 
-        def ds(cls, d: Dataset, facets: dict, key: str):
+        def ds(cls: Any, d: Dataset, facets: dict, key: str) -> Any:
             namespace, name = d.naming()
             return cls(namespace=namespace, name=name, **({key: facets} if facets else {}))
 

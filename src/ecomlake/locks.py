@@ -26,10 +26,14 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ecomlake import storage
 from ecomlake.errors import EcomlakeError
 from ecomlake.runs import utc_now_iso
+
+if TYPE_CHECKING:
+    from ecomlake.config import Settings
 
 LOCK_DIR = "_locks"
 DEFAULT_TIMEOUT_S = 6 * 3600.0
@@ -95,7 +99,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _read(path: str) -> tuple[dict, object] | None:
+def _read(path: str) -> tuple[dict, Any] | None:
     """(holder, identity of the object read) or None when there is no lease."""
     try:
         if storage.is_remote(path):
@@ -254,7 +258,7 @@ def lease(root: str, layer: str, scope: str, run_id: str, timeout_s: float = DEF
         held.release()
 
 
-def timeout_of(settings) -> float:
+def timeout_of(settings: Settings) -> float:
     return float(settings.publish.lease_timeout_minutes) * 60.0
 
 

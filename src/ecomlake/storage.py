@@ -661,7 +661,7 @@ def publish(
     if is_remote(layer_root):
         return _publish_objects(layer_root, run_id, publishes, sealed, files)
     run_dir = staging_root(layer_root, run_id)
-    moves = [
+    moves: list[dict[str, Any]] = [
         {
             "staged": p.staged,
             "final": p.final,

@@ -385,3 +385,17 @@ def test_storage_publish_output_passes_the_gate(tmp_path):
     storage.release_staging(str(root), "r1")
     rc, metrics, _ = run(root, tmp_path / "out", partition_date="2023-01-01")
     assert rc == 0 and metrics["overall_status"] == "PASS"
+
+
+def test_manifest_removed_between_listing_and_read_fails(lake, tmp_path, monkeypatch):
+    # A concurrent rewrite can remove the manifest after it was found: a FAIL naming it, not a traceback.
+    real = storage.read_manifest
+
+    def vanished(pdir: str):
+        return None if pdir.rstrip("/").endswith("orders/ingest_dt=2023-01-02") else real(pdir)
+
+    monkeypatch.setattr(storage, "read_manifest", vanished)
+    _, metrics, report = run(lake, tmp_path / "out", partition_date="2023-01-02")
+    assert CheckName.MANIFEST_VALID in failed(metrics)
+    assert "orders ingest_dt=2023-01-02: manifest" in report
+    assert "disappeared while it was being read; rerun the validation" in report

@@ -31,7 +31,7 @@ select
     cast(coalesce(sum(net_total) filter (where is_recovered), 0) as decimal(38, 2)) as recovered_revenue,
     -- weighted share of revenue that came through a tracked cart
     cast(coalesce(sum(net_total) filter (where is_recovered), 0) as double)
-        / nullif(cast(sum(net_total) as double), 0) as recovered_revenue_share,
+    / nullif(cast(sum(net_total) as double), 0) as recovered_revenue_share,
     avg(cast(hours_from_cart as double)) filter (where is_recovered) as avg_hours_from_cart
 from purchases
 group by order_dt, channel

@@ -97,10 +97,10 @@ select
 from velocity as v
 left join performance as p
     on v.product_id = p.product_id
-    and v.order_dt = p.product_dt
+        and v.order_dt = p.product_dt
 left join inventory as i
     on v.product_id = i.product_id
 -- null-safe: products without a category share one bucket instead of silently losing it
 left join category_risk as c
     on i.product_id is not null
-    and i.category is not distinct from c.category
+        and i.category is not distinct from c.category

@@ -47,11 +47,11 @@ select
     retention.customers as retention_customers
 from mart, clv, retention
 where mart.snapshots > 1
-   or mart.customers <> clv.customers
-   or clv.customers <> clv.distinct_customers
-   or mart.orders <> clv.orders
-   or mart.spent <> clv.spent
-   or mart.net_clv <> clv.net_clv
-   or retention.customers <> clv.customers
-   or mart.at_risk <> retention.at_risk
-   or mart.nudge <> retention.nudge
+    or mart.customers <> clv.customers
+    or clv.customers <> clv.distinct_customers
+    or mart.orders <> clv.orders
+    or mart.spent <> clv.spent
+    or mart.net_clv <> clv.net_clv
+    or retention.customers <> clv.customers
+    or mart.at_risk <> retention.at_risk
+    or mart.nudge <> retention.nudge

@@ -28,7 +28,7 @@ finance as (
 ),
 
 days as (
-    select metric_dt as day from metrics
+    select metric_dt as metric_day from metrics
     union
     select metric_date from dashboard
     union
@@ -36,7 +36,7 @@ days as (
 )
 
 select
-    days.day,
+    days.metric_day,
     m.gross_revenue as enriched_gross_revenue,
     d.gross_revenue as dashboard_gross_revenue,
     f.gross_revenue as finance_gross_revenue,
@@ -44,17 +44,17 @@ select
     d.net_revenue as dashboard_net_revenue,
     f.net_revenue as finance_net_revenue
 from days
-left join metrics as m on m.metric_dt = days.day
-left join dashboard as d on d.metric_date = days.day
-left join finance as f on f.order_date = days.day
+left join metrics as m on days.metric_day = m.metric_dt
+left join dashboard as d on days.metric_day = d.metric_date
+left join finance as f on days.metric_day = f.order_date
 where m.metric_dt is null
-   or d.metric_date is null
-   or d.orders_count is distinct from m.orders_count
-   or d.gross_revenue is distinct from m.gross_revenue
-   or d.net_revenue is distinct from m.net_revenue
-   or d.carts_created is distinct from m.carts_created
-   or d.returns_count is distinct from m.returns_count
-   or d.refund_total is distinct from m.refund_total
-   or coalesce(d.orders_count, 0) <> coalesce(f.orders_count, 0)
-   or coalesce(d.gross_revenue, 0) <> coalesce(f.gross_revenue, 0)
-   or coalesce(d.net_revenue, 0) <> coalesce(f.net_revenue, 0)
+    or d.metric_date is null
+    or d.orders_count is distinct from m.orders_count
+    or d.gross_revenue is distinct from m.gross_revenue
+    or d.net_revenue is distinct from m.net_revenue
+    or d.carts_created is distinct from m.carts_created
+    or d.returns_count is distinct from m.returns_count
+    or d.refund_total is distinct from m.refund_total
+    or coalesce(d.orders_count, 0) <> coalesce(f.orders_count, 0)
+    or coalesce(d.gross_revenue, 0) <> coalesce(f.gross_revenue, 0)
+    or coalesce(d.net_revenue, 0) <> coalesce(f.net_revenue, 0)

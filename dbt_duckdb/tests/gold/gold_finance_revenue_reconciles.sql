@@ -51,12 +51,12 @@ select
     shipping.ship_revenue as shipping_revenue
 from mart, financials, shipping
 where mart.orders <> financials.orders
-   or financials.orders <> financials.distinct_orders
-   or mart.orders <> shipping.orders
-   or mart.gross <> financials.gross
-   or mart.net <> financials.net
-   or mart.tax <> financials.tax
-   or mart.ex_tax <> financials.ex_tax
-   or mart.ship_revenue <> shipping.ship_revenue
-   or mart.ship_cost <> shipping.ship_cost
-   or mart.ship_margin <> shipping.ship_margin
+    or financials.orders <> financials.distinct_orders
+    or mart.orders <> shipping.orders
+    or mart.gross <> financials.gross
+    or mart.net <> financials.net
+    or mart.tax <> financials.tax
+    or mart.ex_tax <> financials.ex_tax
+    or mart.ship_revenue <> shipping.ship_revenue
+    or mart.ship_cost <> shipping.ship_cost
+    or mart.ship_margin <> shipping.ship_margin

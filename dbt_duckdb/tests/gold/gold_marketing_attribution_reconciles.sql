@@ -36,12 +36,12 @@ finance_days as (
 select s.*, m.*, f.orders as finance_orders
 from source_days as s
 full outer join mart_days as m
-    on m.metric_date = s.order_dt
+    on s.order_dt = m.metric_date
 full outer join finance_days as f
     on f.order_date = coalesce(s.order_dt, m.metric_date)
 where s.order_dt is null
-   or m.metric_date is null
-   or m.orders <> s.orders
-   or m.recovered <> s.recovered
-   or m.net <> s.net
-   or coalesce(f.orders, 0) <> m.orders
+    or m.metric_date is null
+    or m.orders <> s.orders
+    or m.recovered <> s.recovered
+    or m.net <> s.net
+    or coalesce(f.orders, 0) <> m.orders

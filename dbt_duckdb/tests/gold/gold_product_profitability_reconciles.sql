@@ -30,8 +30,8 @@ mart as (
 select src.*, mart.product_days as mart_product_days, mart.gross_revenue as mart_gross_revenue
 from src, mart
 where src.product_days <> mart.product_days
-   or src.units_sold <> mart.units_sold
-   or src.gross_revenue <> mart.gross_revenue
-   or src.net_revenue <> mart.net_revenue
-   or src.gross_margin <> mart.gross_margin
-   or src.net_margin <> mart.net_margin
+    or src.units_sold <> mart.units_sold
+    or src.gross_revenue <> mart.gross_revenue
+    or src.net_revenue <> mart.net_revenue
+    or src.gross_margin <> mart.gross_margin
+    or src.net_margin <> mart.net_margin

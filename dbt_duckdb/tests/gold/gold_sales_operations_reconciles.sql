@@ -18,9 +18,9 @@ mart as (
         count(distinct inventory_snapshot_date) as snapshots,
         count(*) filter (
             where inventory_risk_rank is distinct from
-                case inventory_risk_tier
-                    when 'HIGH' then 4 when 'MODERATE' then 3 when 'OVERSTOCK' then 2 when 'HEALTHY' then 1
-                end
+            case inventory_risk_tier
+                when 'HIGH' then 4 when 'MODERATE' then 3 when 'OVERSTOCK' then 2 when 'HEALTHY' then 1
+            end
         ) as bad_ranks
     from {{ ref('fct_sales_operations') }}
 )
@@ -28,6 +28,6 @@ mart as (
 select src.*, mart.*
 from src, mart
 where src.product_days <> mart.product_days
-   or src.units <> mart.units
-   or mart.snapshots > 1
-   or mart.bad_ranks > 0
+    or src.units <> mart.units
+    or mart.snapshots > 1
+    or mart.bad_ranks > 0

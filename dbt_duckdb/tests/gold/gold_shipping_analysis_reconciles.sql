@@ -30,10 +30,10 @@ mart_days as (
 select s.*, m.*
 from source_days as s
 full outer join mart_days as m
-    on m.order_date = s.order_dt
+    on s.order_dt = m.order_date
 where s.order_dt is null
-   or m.order_date is null
-   or m.orders <> s.orders
-   or m.ship_revenue <> s.ship_revenue
-   or m.ship_cost <> s.ship_cost
-   or m.ship_margin <> s.ship_margin
+    or m.order_date is null
+    or m.orders <> s.orders
+    or m.ship_revenue <> s.ship_revenue
+    or m.ship_cost <> s.ship_cost
+    or m.ship_margin <> s.ship_margin

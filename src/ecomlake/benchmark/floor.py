@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ecomlake import storage
 from ecomlake.contract import DIM_TABLES, FACT_TABLES, TABLES
+from ecomlake.duck import scalar
 
 # Floor name -> what it reads (shown in the report).
 FLOORS = {
@@ -101,7 +102,7 @@ def main(spec_path: str) -> None:
             + "], union_by_name = true, hive_partitioning = false)"
         )
         target = sql_literal(f"{spec['out_dir']}/{name}.parquet")
-        n = con.execute(f"COPY (SELECT * FROM {source}) TO {target} (FORMAT parquet, COMPRESSION zstd)").fetchone()[0]
+        n = scalar(con, f"COPY (SELECT * FROM {source}) TO {target} (FORMAT parquet, COMPRESSION zstd)")
         rows += int(n)
         per_table[name] = {"rows": int(n), "seconds": round(time.perf_counter() - t1, 4)}
     seconds = time.perf_counter() - t0

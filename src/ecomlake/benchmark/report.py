@@ -14,6 +14,7 @@ import statistics
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 # Targets from the issue "One benchmark harness for the whole pipeline, with the floor beside it".
 BASE_SILVER_MAX_RATIO = 3.0
@@ -52,6 +53,7 @@ def machine_info() -> dict:
                 break
     except (OSError, ValueError):
         pass
+    usable: int | None
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -76,7 +78,7 @@ def _git(*args: str) -> str | None:
 
 
 def versions() -> dict:
-    out = {"python": platform.python_version()}
+    out: dict[str, str | None] = {"python": platform.python_version()}
     for pkg in PACKAGES:
         try:
             out[pkg] = metadata.version(pkg)
@@ -167,7 +169,7 @@ def summarize(data: dict) -> dict:
     for name in [*data["stages"], "end_to_end"]:
         pts = [(s["end_to_end"] if name == "end_to_end" else s["stages"][name]) for s in scales]
         growth[name] = _growth([(p["input_rows"], p["wall"]["median"]) for p in pts])
-    out = {"scales": scales, "growth_exponent": growth, "history": None, "memory_bounded": None}
+    out: dict[str, Any] = {"scales": scales, "growth_exponent": growth, "history": None, "memory_bounded": None}
 
     h = data.get("history")
     if h and h.get("first") and h.get("last"):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import ArrayLike
 
 US_PER_SEC = 1_000_000
 US_PER_HOUR = 3600 * US_PER_SEC
@@ -22,12 +25,12 @@ def from_epoch_day(n: int) -> dt.date:
     return EPOCH + dt.timedelta(days=int(n))
 
 
-def join(*parts) -> pa.Array:
+def join(*parts: Any) -> pa.Array:
     """Element-wise string concatenation of arrays and Python strings."""
     return pc.binary_join_element_wise(*parts, "")
 
 
-def int_str(values, width: int = 0) -> pa.Array:
+def int_str(values: ArrayLike, width: int = 0) -> pa.Array:
     arr = pc.cast(pa.array(np.asarray(values, dtype=np.int64)), pa.string())
     return pc.utf8_lpad(arr, width, padding="0") if width else arr
 
@@ -43,7 +46,7 @@ def _hms() -> pa.Array:
     return _HMS[0]
 
 
-def ts_str(us) -> pa.Array:
+def ts_str(us: ArrayLike) -> pa.Array:
     """'YYYY-MM-DD HH:MM:SS.ffffff' from microseconds since the epoch."""
     us = np.asarray(us, dtype=np.int64)
     if len(us) == 0:
@@ -56,13 +59,13 @@ def ts_str(us) -> pa.Array:
     return join(take(day_names, days - first), take(_hms(), secs), int_str(rem - secs * US_PER_SEC, 6))
 
 
-def date_str(days) -> pa.Array:
+def date_str(days: ArrayLike) -> pa.Array:
     """'YYYY-MM-DD' from days since the epoch."""
     arr = pa.array(np.asarray(days, dtype=np.int32), type=pa.date32())
     return pc.cast(arr, pa.string())
 
 
-def money_str(cents) -> pa.Array:
+def money_str(cents: ArrayLike) -> pa.Array:
     """'12.34' from integer cents (never '12.3' or '1.2e1')."""
     c = np.asarray(cents, dtype=np.int64)
     sign = np.where(c < 0, "-", "")
@@ -70,15 +73,15 @@ def money_str(cents) -> pa.Array:
     return join(pa.array(sign), int_str(a // 100), ".", int_str(a % 100, 2))
 
 
-def take(values: pa.Array, idx) -> pa.Array:
+def take(values: pa.Array, idx: ArrayLike) -> pa.Array:
     return values.take(pa.array(np.asarray(idx, dtype=np.int64)))
 
 
-def vocab(values) -> pa.Array:
+def vocab(values: Iterable[str]) -> pa.Array:
     return pa.array(list(values), type=pa.string())
 
 
-def choice(rng: np.random.Generator, n: int, weights) -> np.ndarray:
+def choice(rng: np.random.Generator, n: int, weights: ArrayLike) -> np.ndarray:
     w = np.asarray(weights, dtype=np.float64)
     return rng.choice(len(w), size=n, p=w / w.sum())
 

@@ -15,7 +15,9 @@ For every row touched, the ledger records the expected quarantine code from `eco
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -238,7 +240,7 @@ def expected_code(table: str, kind: str, column: str | None) -> str | None:
     if kind in ("null_pk", "null_required", "null_token"):
         code = f"null_{column}"
     elif kind in ("orphan_fk", "dirty_parent"):
-        code = f"invalid_{column.removesuffix('_id')}_fk"
+        code = f"invalid_{_needs_column(kind, column).removesuffix('_id')}_fk"
     elif kind == "cast_failure":
         code = f"cast_failed_{column}"
     elif kind == "future_date":
@@ -263,6 +265,12 @@ def expected_code(table: str, kind: str, column: str | None) -> str | None:
     return code
 
 
+def _needs_column(kind: str, column: str | None) -> str:
+    if column is None:
+        raise ValueError(f"defect kind {kind!r} needs a column")
+    return column
+
+
 def family_of(table: str, code: str | None) -> str | None:
     return rules.rule(table, code).family if code else None
 
@@ -277,7 +285,7 @@ class TableBatch:
     ledger_rows: list = field(default_factory=list)  # (row index, kind, column, code)
 
 
-def _kind_columns(slot) -> list[tuple[str, str | None]]:
+def _kind_columns(slot: tuple[str, Any]) -> list[tuple[str, str | None]]:
     kind, col = slot
     return list(col) if kind == "multi" else [(kind, col)]
 
@@ -285,14 +293,17 @@ def _kind_columns(slot) -> list[tuple[str, str | None]]:
 class Injector:
     """Applies one day's defects to each table; remembers what children and later days need."""
 
-    def __init__(self, rate: float, rng: np.random.Generator, day: dt.date, resent_pool: dict, product_lookup):
+    def __init__(
+        self, rate: float, rng: np.random.Generator, day: dt.date, resent_pool: dict[Any, Any], product_lookup: Any
+    ):
         self.rate = rate
         self.rng = rng
         self.day = day
         self.d = epoch_day(day)
         self.ymd = day.year * 10000 + day.month * 100 + day.day
         self.resent_pool = resent_pool  # table -> clean rows of the previous day; slot cursors
-        self.next_pool: dict[str, pa.Table] = {}
+        # table -> pa.Table of clean rows, and (purpose, table) -> slot cursor
+        self.next_pool: dict[str | tuple[str, str], Any] = {}
         self.product_lookup = product_lookup  # product_id array -> dict of name/category/unit/cost arrays
         self.parent_clones: dict[str, tuple[pa.Array, pa.Array]] = {}
         self._seq = 0
@@ -364,7 +375,7 @@ class Injector:
             return join(f"RTN-{self.ymd}-X", int_str(seq, 6))
         raise ValueError(column)
 
-    def _cycle(self, values, n: int) -> pa.Array:
+    def _cycle(self, values: Sequence[str], n: int) -> pa.Array:
         y, d = self.day.year, self.day.isoformat()
         vals = [v.format(y=y, d=d) for v in values]
         return pa.array([vals[i % len(vals)] for i in range(n)], pa.string())
@@ -374,7 +385,19 @@ class Injector:
         n = sub.num_rows
         if n == 0:
             return sub
-        typ = sub.schema.field(column).type if column else None
+        if kind == "net_above_gross":
+            gross = sub.column("gross_total").to_numpy(zero_copy_only=False)
+            return _set(sub, "net_total", pa.array(np.round(gross + 10.0, 2)))
+        if kind == "cost_above_price":
+            price = sub.column("unit_price").to_numpy(zero_copy_only=False)
+            return _set(sub, "cost_price", pa.array(np.round(price * 1.25 + 1.0, 2)))
+        if kind == "updated_before_created":
+            created = (
+                pc.cast(sub.column("created_at"), pa.timestamp("us")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+            )
+            return _set(sub, "updated_at", ts_str(created - self.rng.integers(1, 6, n) * US_PER_HOUR))
+        column = _needs_column(kind, column)  # every other mutation rewrites the column it names
+        typ = sub.schema.field(column).type
         if kind in ("null_pk", "null_required"):
             return _set(sub, column, pa.nulls(n, typ))
         if kind == "null_token":
@@ -404,19 +427,8 @@ class Injector:
                 return _set(sub, column, money_str(-(np.abs(cents).astype(np.int64) + 100)))
             x = sub.column(column).to_numpy(zero_copy_only=False)
             return _set(sub, column, pa.array(-np.round(np.abs(np.nan_to_num(x)) + 1.0, 2)))
-        if kind == "net_above_gross":
-            gross = sub.column("gross_total").to_numpy(zero_copy_only=False)
-            return _set(sub, "net_total", pa.array(np.round(gross + 10.0, 2)))
         if kind == "nonpositive_quantity":
             return _set(sub, column, pa.array(-(np.arange(n) % 2), pa.int64()))
-        if kind == "cost_above_price":
-            price = sub.column("unit_price").to_numpy(zero_copy_only=False)
-            return _set(sub, "cost_price", pa.array(np.round(price * 1.25 + 1.0, 2)))
-        if kind == "updated_before_created":
-            created = (
-                pc.cast(sub.column("created_at"), pa.timestamp("us")).cast(pa.int64()).to_numpy(zero_copy_only=False)
-            )
-            return _set(sub, "updated_at", ts_str(created - self.rng.integers(1, 6, n) * US_PER_HOUR))
         if kind == "invalid_enum":
             return _set(sub, column, pa.array([INVALID_ENUM[column]] * n, pa.string()))
         if kind == "invalid_email":
@@ -510,7 +522,7 @@ class Injector:
         # Slots are taken round-robin, continuing where the previous day stopped, so that a run of
         # a few small days still covers every kind.
         cursor = self.resent_pool.get(("cursor", table), 0)
-        counts = np.bincount((np.arange(m) + cursor) % len(slots), minlength=len(slots)) if m else []
+        counts = np.bincount((np.arange(m) + cursor) % len(slots), minlength=len(slots)) if m else np.zeros(0, np.int64)
         self.next_pool[("cursor", table)] = (cursor + m) % len(slots)
         next_source = 0
         clones_src, clones_new = [], []
@@ -525,7 +537,7 @@ class Injector:
                     continue
                 sub = pool.slice(0, c)
                 ts = np.zeros(sub.num_rows, dtype=np.int64)
-                entries = [("resent_key", None)]
+                entries: list[tuple[str, str | None]] = [("resent_key", None)]
                 key = sub.select(key_cols)
             elif kind == "dirty_parent":
                 sub, key = self._dirty_children(table, clean, c)
@@ -578,7 +590,7 @@ class Injector:
         keys = pa.concat_tables(parts_key)
         return TableBatch(out, keys, np.concatenate(parts_ts), ledger)
 
-    def _dirty_children(self, table: str, clean: pa.Table, want: int):
+    def _dirty_children(self, table: str, clean: pa.Table, want: int) -> tuple[pa.Table | None, pa.Table | None]:
         """Clean lines of a source parent, cloned under the parent's dirty fresh key."""
         parent = PARENT_OF[table]
         if parent not in self.parent_clones:
@@ -607,7 +619,7 @@ class Injector:
         return sub, sub.select(list(CONTRACT[table].primary_key))
 
 
-def _set(t: pa.Table, name: str, values) -> pa.Table:
+def _set(t: pa.Table, name: str, values: Any) -> pa.Table:
     i = t.schema.get_field_index(name)
     typ = t.schema.field(i).type
     if isinstance(values, pa.ChunkedArray):
@@ -619,7 +631,7 @@ def _set(t: pa.Table, name: str, values) -> pa.Table:
     return t.set_column(i, name, values)
 
 
-def _index_in(values, value_set: pa.Array) -> np.ndarray:
+def _index_in(values: Any, value_set: pa.Array) -> np.ndarray:
     """Position of each value in `value_set`, -1 when absent."""
     pos = pc.fill_null(pc.index_in(values, value_set=value_set), -1)
     if isinstance(pos, pa.ChunkedArray):

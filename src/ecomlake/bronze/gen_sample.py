@@ -12,6 +12,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from ecomlake import ids
 from ecomlake.bronze.generator import GenerateResult, GeneratorOptions, generate
@@ -21,9 +22,19 @@ from ecomlake.runs import parse_date
 ZIP_ROOT = "bronze"
 ZIP_TIMESTAMP = (2020, 1, 1, 0, 0, 0)
 DEFAULT_OUTPUT = "samples/bronze_samples.zip"
+
+
 # The demo processes 2023-01-01: three days of history before it and two after, so that carts of
 # the demo day can still convert (48 h attribution window) and returns reference earlier orders.
-DEFAULTS = {"start_date": "2022-12-29", "days": 6, "orders_per_day": 400, "seed": 7, "defect_rate": 0.03}
+class _Defaults(TypedDict):
+    start_date: str
+    days: int
+    orders_per_day: int
+    seed: int
+    defect_rate: float
+
+
+DEFAULTS: _Defaults = {"start_date": "2022-12-29", "days": 6, "orders_per_day": 400, "seed": 7, "defect_rate": 0.03}
 
 
 @dataclass

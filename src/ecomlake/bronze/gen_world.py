@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -138,7 +139,7 @@ class Customers:
             a, b = getattr(self, name), getattr(other, name)
             setattr(self, name, pa.concat_arrays([a, b]) if isinstance(a, pa.Array) else np.concatenate([a, b]))
 
-    def ids(self, idx=None) -> pa.Array:
+    def ids(self, idx: np.ndarray | None = None) -> pa.Array:
         num = self.num if idx is None else self.num[idx]
         return join("CUST-", int_str(num))
 
@@ -147,7 +148,9 @@ class Customers:
         return self.affinity * tier_w * np.array(V.STATUS_PROPENSITY)[self.status]
 
 
-def _new_customers(rng, n: int, first_num: int, signup: np.ndarray, enroll_on_signup: bool, today: int) -> Customers:
+def _new_customers(
+    rng: np.random.Generator, n: int, first_num: int, signup: np.ndarray, enroll_on_signup: bool, today: int
+) -> Customers:
     first = rng.integers(0, len(V.FIRST_NAMES), n)
     last = rng.integers(0, len(V.LAST_NAMES), n)
     num = np.arange(first_num, first_num + n, dtype=np.int64)
@@ -217,7 +220,7 @@ class Catalog:
         return len(self.price_c)
 
 
-def _new_catalog(rng, n: int) -> Catalog:
+def _new_catalog(rng: np.random.Generator, n: int) -> Catalog:
     cat = choice(rng, n, V.CATEGORY_WEIGHTS).astype(np.int8)
     names = []
     for _c_idx, c_name in enumerate(V.CATEGORIES):
@@ -277,7 +280,10 @@ class _ReturnBatch:
     item_refund_c: np.ndarray
 
 
-def _concat(items: list, cls):
+Batch = TypeVar("Batch", "_OrderBatch", "_ReturnBatch")
+
+
+def _concat(items: list[Any], cls: type[Batch]) -> Batch:
     """Concatenate dataclass batches field by field, re-basing the per-batch line index."""
     fields = cls.__dataclass_fields__
     out = {}
@@ -404,7 +410,7 @@ class World:
         }
 
     # ------------------------------------------------------------------------------- products
-    def _price_changes(self, rng, first_day: bool) -> np.ndarray:
+    def _price_changes(self, rng: np.random.Generator, first_day: bool) -> np.ndarray:
         cat = self.catalog
         changed = np.zeros(len(cat), dtype=bool)
         if first_day:
@@ -462,7 +468,9 @@ class World:
         )
 
     # ---------------------------------------------------------------------------------- carts
-    def _carts(self, rng, day: dt.date, ymd: int, first_new: int):
+    def _carts(
+        self, rng: np.random.Generator, day: dt.date, ymd: int, first_new: int
+    ) -> tuple[pa.Table, pa.Table, _OrderBatch]:
         d = epoch_day(day)
         cat = self.catalog
         cust = self.customers
@@ -578,7 +586,9 @@ class World:
         return carts, cart_items, converting
 
     # --------------------------------------------------------------------------------- orders
-    def _orders(self, rng, day: dt.date, ymd: int, batches: list):
+    def _orders(
+        self, rng: np.random.Generator, day: dt.date, ymd: int, batches: list[_OrderBatch]
+    ) -> tuple[pa.Table, pa.Table, np.ndarray]:
         d = epoch_day(day)
         cat = self.catalog
         cust = self.customers
@@ -694,20 +704,20 @@ class World:
     # -------------------------------------------------------------------------------- returns
     def _plan_returns(
         self,
-        rng,
-        d,
-        n,
-        order_ids,
-        orders,
-        is_guest,
-        channel,
-        payment,
-        l_order,
-        l_product,
-        l_qty,
-        unit_c,
-        cost_c,
-        disc_c,
+        rng: np.random.Generator,
+        d: int,
+        n: int,
+        order_ids: pa.Array,
+        orders: pa.Table,
+        is_guest: np.ndarray,
+        channel: np.ndarray,
+        payment: np.ndarray,
+        l_order: np.ndarray,
+        l_product: np.ndarray,
+        l_qty: np.ndarray,
+        unit_c: np.ndarray,
+        cost_c: np.ndarray,
+        disc_c: np.ndarray,
     ) -> None:
         returned = rng.random(n) < np.where(is_guest, RETURN_RATE * 0.8, RETURN_RATE)
         if not returned.any():
@@ -752,7 +762,7 @@ class World:
                 )
             )
 
-    def _returns(self, rng, day: dt.date, ymd: int):
+    def _returns(self, rng: np.random.Generator, day: dt.date, ymd: int) -> tuple[pa.Table, pa.Table]:
         d = epoch_day(day)
         batches = self.pending_returns.pop(d, [])
         if not batches:

@@ -21,8 +21,10 @@ import resource
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
@@ -38,6 +40,9 @@ from ecomlake.config import Settings
 from ecomlake.contract import CONTRACT, PARTITION_KEY, TABLES
 from ecomlake.errors import InputError
 from ecomlake.runs import parse_date, utc_now_iso
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 GENERATOR_VERSION = f"ecomlake-gen/1.0 (ecomlake {__version__})"
 LEDGER_NAME = "_defects.json"
@@ -293,8 +298,8 @@ class _Progress:
 
     def __init__(self, enabled: bool, n_days: int):
         self.enabled = enabled
-        self.progress = None
-        self.task = None
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
         if enabled:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -324,7 +329,7 @@ class _Progress:
 # ------------------------------------------------------------------------------------- write
 
 
-def _lineage_table(table: str, batch: TableBatch, seed: int, day: dt.date):
+def _lineage_table(table: str, batch: TableBatch, seed: int, day: dt.date) -> pa.Table:
     """The partition's rows with batch_id, ingestion_ts and event_id (source_file is per file)."""
     n = batch.data.num_rows
     base = ingestion_time(seed, day)
@@ -360,7 +365,7 @@ def write_partition(
     seed: int,
     defect_rate: float,
     max_rows: int,
-    faults: list[FileFault] = (),
+    faults: Sequence[FileFault] = (),
     fixed_created_at: bool = False,
 ) -> dict[str, int]:
     """Write one partition atomically; returns the ledger's defect counts."""
@@ -384,7 +389,7 @@ def write_partition(
         n = data.num_rows
         n_files = max(1, math.ceil(n / max_rows))
         entries = []
-        file_faults = []
+        file_faults: list[dict[str, Any]] = []
         for i in range(n_files):
             name = f"part-{i:04d}.parquet"
             chunk = data.slice(i * max_rows, max_rows)

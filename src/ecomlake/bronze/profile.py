@@ -14,12 +14,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import click
+import duckdb
 import pyarrow as pa
 
 from ecomlake import contract, ids, storage
 from ecomlake.bronze.validate import compatible_type, read_footer
 from ecomlake.config import Settings
-from ecomlake.duck import connect, sql_literal
+from ecomlake.duck import connect, one, sql_literal
 from ecomlake.errors import InputError
 from ecomlake.quality.gate import fmt_int, md_table
 from ecomlake.runs import utc_now_iso
@@ -36,7 +37,7 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _short(value, width: int = 40) -> str:
+def _short(value: object, width: int = 40) -> str:
     if value is None:
         return "-"
     s = str(value)
@@ -170,7 +171,9 @@ def _drift(table: str, tp: TableProfile) -> None:
             tp.flags.append(f"contract column {f.name} is missing from every partition")
 
 
-def _profile_columns(con, table: str, tp: TableProfile, files: list[str], max_rows: int) -> None:
+def _profile_columns(
+    con: duckdb.DuckDBPyConnection, table: str, tp: TableProfile, files: list[str], max_rows: int
+) -> None:
     if not files:
         return
     src = (
@@ -191,7 +194,7 @@ def _profile_columns(con, table: str, tp: TableProfile, files: list[str], max_ro
         if t == "VARCHAR":
             tokens = ", ".join(sql_literal(x) for x in NULL_TOKENS)
             aggs.append(f"count(*) FILTER (WHERE lower(trim({qc})) IN ({tokens}))")
-    row = con.execute(f"SELECT {', '.join(aggs)} FROM src").fetchone()
+    row = one(con, f"SELECT {', '.join(aggs)} FROM src")
     it = iter(row)
     tp.profiled_rows = next(it)
     expected = contract.CONTRACT[table].bronze_schema()
@@ -238,10 +241,11 @@ def _profile_columns(con, table: str, tp: TableProfile, files: list[str], max_ro
         # so dimensions are checked within a partition; facts across the whole table (re-sent rows).
         is_dim = contract.CONTRACT[table].kind == "dim"
         part_key = f", regexp_extract({_q(FILE_COL)}, '{KEY}=([^/]+)', 1) AS _part" if is_dim else ""
-        dup_keys, dup_rows = con.execute(
+        dup_keys, dup_rows = one(
+            con,
             f"SELECT count(*), coalesce(sum(n - 1), 0) FROM (SELECT {keys}{part_key}, count(*) AS n FROM src "
-            f"WHERE {not_null} GROUP BY ALL HAVING count(*) > 1)"
-        ).fetchone()
+            f"WHERE {not_null} GROUP BY ALL HAVING count(*) > 1)",
+        )
         tp.duplicate_keys = int(dup_keys)
         scope = "within one partition" if is_dim else "across partitions"
         if dup_keys:
@@ -253,10 +257,11 @@ def _profile_columns(con, table: str, tp: TableProfile, files: list[str], max_ro
                 f"{int(dup_rows):,} extra rows"
             )
         if is_dim:
-            tp.changed_keys = con.execute(
+            tp.changed_keys = one(
+                con,
                 f"SELECT count(*) FROM (SELECT {keys} FROM src WHERE {not_null} GROUP BY ALL "
-                f"HAVING count(DISTINCT regexp_extract({_q(FILE_COL)}, '{KEY}=([^/]+)', 1)) > 1)"
-            ).fetchone()[0]
+                f"HAVING count(DISTINCT regexp_extract({_q(FILE_COL)}, '{KEY}=([^/]+)', 1)) > 1)",
+            )[0]
     con.execute("DROP TABLE src")
 
 

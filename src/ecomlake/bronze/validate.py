@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import click
 import pyarrow as pa
@@ -104,7 +105,7 @@ def _checksum_of(entry: dict) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _is_count(value) -> bool:
+def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
@@ -172,8 +173,8 @@ class _TableRun:
         *,
         part: PartitionReport | None = None,
         action: str | None = None,
-        observed=None,
-        threshold=None,
+        observed: Any = None,
+        threshold: Any = None,
         files: list[str] | None = None,
     ) -> None:
         self.problems[name] += 1
@@ -360,6 +361,16 @@ def _read_manifest(run: _TableRun, part: PartitionReport, pdir: str) -> dict | N
             CheckName.MANIFEST_VALID,
             Status.FAIL,
             f"{table} {partition}: manifest {rel} cannot be read: {exc}",
+            part=part,
+            files=[rel],
+            action=_rerun(table, partition),
+        )
+        return None
+    if manifest is None:  # it was there a moment ago: removed by a concurrent rewrite of the partition
+        run.problem(
+            CheckName.MANIFEST_VALID,
+            Status.FAIL,
+            f"{table} {partition}: manifest {rel} disappeared while it was being read; rerun the validation",
             part=part,
             files=[rel],
             action=_rerun(table, partition),
@@ -816,7 +827,7 @@ def _table_metrics(result: GateResult, run: _TableRun) -> dict:
 
 
 def _sections(
-    result: GateResult, runs: dict[str, _TableRun], tables: list[str], window, root: str
+    result: GateResult, runs: dict[str, _TableRun], tables: list[str], window: list[str] | None, root: str
 ) -> list[tuple[str, str]]:
     summary = md_table(
         ["Table", "Status", "Partitions", "Files", "Rows", "Manifest rows", "Missing partitions", "Failed", "Warned"],

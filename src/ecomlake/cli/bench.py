@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import shlex
 import sys
+from typing import Any
 
 import click
 
 from ecomlake.cli.common import date_value, output_dir, output_file, passthrough
 
 
-def _scales(ctx, param, value: str | None) -> list[int] | None:
+def _scales(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
     if not value:
         return None
     try:
@@ -22,11 +23,11 @@ def _scales(ctx, param, value: str | None) -> list[int] | None:
     return out
 
 
-def _stages(ctx, param, value: str | None) -> list[str] | None:
+def _stages(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-def _bounded(ctx, param, value: str | None) -> str | None:
+def _bounded(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     return None if value is None or value.strip().lower() in ("", "off", "none", "0") else value.strip()
 
 
@@ -130,7 +131,7 @@ def _bounded(ctx, param, value: str | None) -> str | None:
 )
 @click.pass_context
 @passthrough
-def group(ctx: click.Context, **kw) -> int:
+def group(ctx: click.Context, **kw: Any) -> int:
     """Benchmark every stage through the real CLI, each in a fresh process, beside its DuckDB floor.
 
     \b

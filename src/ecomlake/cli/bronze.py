@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from ecomlake.cli.common import (
@@ -14,6 +16,9 @@ from ecomlake.cli.common import (
     run_id_option,
     settings_from,
 )
+
+if TYPE_CHECKING:
+    from ecomlake.config import Settings
 
 
 @click.group(name="bronze")
@@ -88,7 +93,7 @@ def generate_cmd(ctx, start_date, days, orders_per_day, seed, out, defect_rate, 
     generate(settings, opts, out=settings.paths.bronze_base_path, progress=True)
 
 
-def _refuse_existing(settings, start_date: str, days: int) -> None:
+def _refuse_existing(settings: Settings, start_date: str, days: int) -> None:
     """Generated rows are an unrelated world: never let them replace Bronze a lake was built from."""
     import datetime as dt
 

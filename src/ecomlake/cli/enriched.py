@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,8 +20,13 @@ from ecomlake.cli.common import (
     settings_from,
 )
 
+if TYPE_CHECKING:
+    from ecomlake.config import Settings
+    from ecomlake.enriched.runner import TableRun
+    from ecomlake.quality.gate import GateResult
 
-def _table_line(run) -> str:
+
+def _table_line(run: TableRun) -> str:
     parts = len(run.partitions)
     return f"{run.table}: {run.rows:,} rows, {parts} partition{'s' if parts != 1 else ''}, {run.seconds:.2f}s"
 
@@ -36,7 +42,7 @@ def allow_older_dims_option(f):
 
 
 def run_and_validate(
-    settings,
+    settings: Settings,
     ingest_dt: str,
     run_id: str | None,
     enforce: bool,
@@ -56,7 +62,7 @@ def run_and_validate(
         length=len(TABLE_NAMES), label=f"enriched {ingest_dt}", file=sys.stderr, show_pos=True
     ) as bar:
 
-        def progress(run) -> None:
+        def progress(run: TableRun) -> None:
             lines.append(_table_line(run))
             bar.update(1)
 
@@ -99,7 +105,7 @@ def run_and_validate(
     return code
 
 
-def _echo_gate(gate, code: int) -> None:
+def _echo_gate(gate: GateResult, code: int) -> None:
     status = gate.overall_status
     with_data = sum(1 for m in gate.table_metrics if m["row_count"] > 0)
     echo_step(
@@ -135,7 +141,16 @@ def group() -> None:
 @allow_older_dims_option
 @click.pass_context
 @passthrough
-def run_cmd(ctx, ingest_dt, enriched_path, environment, enforce, output_report, run_id, allow_older_dims) -> int:
+def run_cmd(
+    ctx: click.Context,
+    ingest_dt: str,
+    enriched_path: str | None,
+    environment: str | None,
+    enforce: bool,
+    output_report: str | None,
+    run_id: str | None,
+    allow_older_dims: bool,
+) -> int:
     """Build the ten Enriched tables for D, publish them atomically, then run the gate."""
     settings = settings_from(ctx, **{"paths.silver_enriched_path": enriched_path, "environment": environment})
     return run_and_validate(settings, ingest_dt, run_id, enforce, output_report, allow_older_dims)
@@ -155,7 +170,15 @@ def run_cmd(ctx, ingest_dt, enriched_path, environment, enforce, output_report, 
 @run_id_option
 @click.pass_context
 @passthrough
-def validate_cmd(ctx, enriched_path, ingest_dt, environment, enforce, output_report, run_id) -> int:
+def validate_cmd(
+    ctx: click.Context,
+    enriched_path: str | None,
+    ingest_dt: str | None,
+    environment: str | None,
+    enforce: bool,
+    output_report: str | None,
+    run_id: str | None,
+) -> int:
     """Validate every partition a run wrote: presence, keys, sanity, semantic checks, reconciliation."""
     from ecomlake.enriched.validate import validate_enriched
 
@@ -170,7 +193,7 @@ def validate_cmd(ctx, enriched_path, ingest_dt, environment, enforce, output_rep
 @group.command(name="promote")
 @click.option("--run-id", required=True, callback=run_id_value, help="The staging-mode run to publish.")
 @click.pass_context
-def promote_cmd(ctx, run_id) -> None:
+def promote_cmd(ctx: click.Context, run_id: str) -> None:
     """Publish a staging-mode run's partitions after its gate passed (alias of `ecomlake promote enriched`)."""
     from ecomlake.cli.promote import promote_and_echo
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from ecomlake.cli.common import date_value, echo_step, passthrough, settings_from
 from ecomlake.cli.enriched import allow_older_dims_option
+
+if TYPE_CHECKING:
+    from ecomlake.config import Settings
+    from ecomlake.demo import DemoSummary
+    from ecomlake.dims.snapshot import DimsRun
+    from ecomlake.silver.run import SilverRun
 
 
 @click.group(name="local", help="Run layers on the local default paths (the runbook's no-Docker helpers).")
@@ -13,7 +21,7 @@ def group() -> None:
     pass
 
 
-def echo_table_runs(run) -> None:
+def echo_table_runs(run: SilverRun) -> None:
     """One line per table: bronze rows -> silver rows + quarantine rows, time."""
     for t in run.tables:
         note = "" if t.bronze_present else " (no Bronze partition: quiet day)"
@@ -34,7 +42,7 @@ def staged_note(layer: str, env_var: str, root: str, run_id: str) -> str:
     )
 
 
-def echo_dims_run(run, settings=None) -> None:
+def echo_dims_run(run: DimsRun, settings: Settings | None = None) -> None:
     if run.silver is not None:
         echo_table_runs(run.silver)
     for name, rows in run.rows.items():
@@ -79,7 +87,7 @@ def dims_cmd(ctx: click.Context, date: str | None) -> int:
     return rc
 
 
-def silver_dates(settings) -> list[str]:
+def silver_dates(settings: Settings) -> list[str]:
     """Dates `local silver` processes without --date: every Bronze orders date not yet in Silver,
     oldest first (children check parents already published); when all are, the latest again."""
     from ecomlake import storage
@@ -130,7 +138,7 @@ def silver_cmd(ctx: click.Context, date: str | None) -> int:
     return rc
 
 
-def _silver_gate(settings, day: str, run_id: str) -> int:
+def _silver_gate(settings: Settings, day: str, run_id: str) -> int:
     """The Silver gate on what was just published (ecomlake.silver.validate.validate_silver)."""
     from ecomlake.contract import FACT_TABLES
     from ecomlake.silver.validate import validate_silver
@@ -142,7 +150,7 @@ def _silver_gate(settings, day: str, run_id: str) -> int:
 # ------------------------------------------------------------------ enriched (owned by the Enriched layer)
 
 
-def enriched_dates(settings) -> list[str]:
+def enriched_dates(settings: Settings) -> list[str]:
     """Dates `local enriched` builds without --date, from the lake itself: every Base Silver day from
     the first one Enriched lacks, oldest first (ecomlake.lake.enriched_days_to_build)."""
     from ecomlake.lake import enriched_days_to_build
@@ -187,7 +195,7 @@ def enriched_cmd(ctx: click.Context, date: str | None, enforce: bool, allow_olde
 # ------------------------------------------------------------------------------------- demos
 
 
-def _print_summary(summary) -> None:
+def _print_summary(summary: DemoSummary) -> None:
     from ecomlake.demo import render_summary
 
     for line in render_summary(summary):

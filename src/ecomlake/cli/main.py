@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
 def _gcs_cause(exc: BaseException) -> BaseException:
     from ecomlake import gcs
 
-    seen = exc
+    seen: BaseException | None = exc
     while seen is not None:
         if gcs.is_gcs_failure(seen):
             return seen

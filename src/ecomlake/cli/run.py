@@ -7,9 +7,10 @@ import time
 import click
 
 from ecomlake.cli.common import date_value, echo_step, run_id_option, settings_from
+from ecomlake.pipeline import Outcome
 
 
-def echo_outcome(outcome) -> None:
+def echo_outcome(outcome: Outcome) -> None:
     if outcome.status == "warn":
         click.echo(f"[{click.style('warn', fg='yellow')}] {outcome.step}: {outcome.message} ({outcome.seconds:.1f} s)")
     else:
@@ -58,7 +59,7 @@ def command(
         raise InputError("pass either --date or --start/--end, not both")
     if not date and not (start and end):
         raise InputError("pass --date D, or --start D1 --end D2 for a backfill")
-    days = [date] if date else dates_between(start, end)
+    days = [date] if date else dates_between(str(start), str(end))
     settings = settings_from(ctx, environment=environment)
     base = resolve_run_id(run_id, "run_")
     for i, day in enumerate(days, 1):

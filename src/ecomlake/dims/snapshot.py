@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ecomlake import lineage, locks, storage
 from ecomlake.config import Settings
@@ -28,9 +29,12 @@ from ecomlake.contract import (
     UNKNOWN_PRODUCT_ID,
     silver_columns,
 )
-from ecomlake.duck import connect, sql_literal
+from ecomlake.duck import connect, scalar, sql_literal
 from ecomlake.errors import InputError
 from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
+
+if TYPE_CHECKING:
+    from ecomlake.silver.run import SilverRun
 
 SNAPSHOT_KEY = "snapshot_dt"
 LATEST_NAME = "_latest.json"
@@ -45,7 +49,7 @@ class DimsRun:
     previous: dict[str, str | None] = field(default_factory=dict)
     changes: dict[str, int] = field(default_factory=dict)
     carried_forward: list[str] = field(default_factory=list)  # snapshots of dims with no Bronze partition for D
-    silver: object | None = None  # the SilverRun of the dims' Base Silver models
+    silver: SilverRun | None = None  # the SilverRun of the dims' Base Silver models
 
 
 def snapshot_dates(settings: Settings, dim_table: str) -> list[str]:
@@ -166,8 +170,8 @@ def _publish_snapshots(settings: Settings, day: str, run_id: str, echo: Callable
                 staged = storage.staging_path(dims_root, run_id, name, part)
                 storage.makedirs(staged)
                 con.execute(f"create or replace temp table snap as {sql}")
-                rows = con.execute("select count(*) from snap").fetchone()[0]
-                keys = con.execute(f"select count(distinct {CONTRACT[dim].primary_key[0]}) from snap").fetchone()[0]
+                rows = scalar(con, "select count(*) from snap")
+                keys = scalar(con, f"select count(distinct {CONTRACT[dim].primary_key[0]}) from snap")
                 if keys != rows:  # one row per key, always
                     raise InputError(f"{name} snapshot {day}: {rows} rows for {keys} keys; nothing was published")
                 target = storage.join(staged, "part-0000.parquet")

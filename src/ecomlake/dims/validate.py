@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
+
 from ecomlake import ids, storage
 from ecomlake.config import Settings
 from ecomlake.contract import (
@@ -23,7 +25,7 @@ from ecomlake.contract import (
     silver_columns,
 )
 from ecomlake.dims.snapshot import SNAPSHOT_KEY, bronze_landed, previous_snapshot
-from ecomlake.duck import connect, sql_literal
+from ecomlake.duck import connect, one, sql_literal
 from ecomlake.errors import InputError
 from ecomlake.quality.gate import Check, GateResult, Status, finish, fmt_int, md_table
 from ecomlake.runs import parse_date, resolve_run_id
@@ -128,7 +130,9 @@ def _staged(root: str, run_id: str) -> dict[str, str]:
     }
 
 
-def _validate_one(settings: Settings, con, result: GateResult, dim: str, day: str, staged: dict[str, str]) -> None:
+def _validate_one(
+    settings: Settings, con: duckdb.DuckDBPyConnection, result: GateResult, dim: str, day: str, staged: dict[str, str]
+) -> None:
     name = DIM_SNAPSHOTS[dim]
     t = CONTRACT[dim]
     key = t.primary_key[0]
@@ -214,11 +218,12 @@ def _validate_one(settings: Settings, con, result: GateResult, dim: str, day: st
     )
     if key not in columns:
         return
-    nulls, dupes, sentinel = con.execute(
+    nulls, dupes, sentinel = one(
+        con,
         f"select count(*) filter (where {key} is null), count({key}) - count(distinct {key}), "
         f"count(*) filter (where {key} = {sql_literal(UNKNOWN_CUSTOMER_ID) if dim == 'customers' else UNKNOWN_PRODUCT_ID}) "
-        f"from read_parquet({file_sql}, union_by_name = true)"
-    ).fetchone()
+        f"from read_parquet({file_sql}, union_by_name = true)",
+    )
     metrics.update(pk_nulls=int(nulls), pk_duplicates=int(dupes))
     result.check(
         "pk_not_null",

@@ -12,10 +12,12 @@ and the incremental state are published in one atomic swap (direct mode), or sea
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import pyarrow as pa
@@ -31,6 +33,9 @@ from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
 from ecomlake.transforms import builders
 from ecomlake.transforms.common import Context
 from ecomlake.transforms.schemas import NULL_PARTITION, SPECS, TABLE_NAMES, TableSpec
+
+if TYPE_CHECKING:
+    from ecomlake.promote import PromoteResult
 
 RUN_RECORD_PREFIX = "enriched_run_"
 
@@ -67,7 +72,7 @@ def run_record_path(settings: Settings, run_id: str) -> str:
     return storage.join(settings.paths.metrics_base_path, f"{RUN_RECORD_PREFIX}{run_id}.json")
 
 
-def partition_label(value) -> str:
+def partition_label(value: object) -> str:
     return NULL_PARTITION if value is None else (value.isoformat() if hasattr(value, "isoformat") else str(value))
 
 
@@ -121,7 +126,7 @@ def _write_parquet(table: pa.Table, path: str) -> None:
         pq.write_table(table, path, compression="zstd")
 
 
-def _execute(ctx: Context, expr, spec: TableSpec) -> pa.Table:
+def _execute(ctx: Context, expr: Any, spec: TableSpec) -> pa.Table:
     schema = spec.arrow_schema()
     if expr is None:
         return schema.empty_table()
@@ -203,7 +208,7 @@ def _run_enriched(
             written = write_partitions(
                 table,
                 spec,
-                lambda part, name=name: storage.staging_path(root, run_id, name, part),
+                functools.partial(storage.staging_path, root, run_id, name),
                 settings.enriched.max_rows_per_file,
                 presorted=expr is not None,
                 within=root,
@@ -339,7 +344,7 @@ def _read_parquet(path: str) -> pa.Table:
     return pq.read_table(path)
 
 
-def promote_enriched(settings: Settings, run_id: str):
+def promote_enriched(settings: Settings, run_id: str) -> PromoteResult:
     """Staging publish mode: move a gated run's partitions into place (`ecomlake promote enriched`).
 
     Returns the `ecomlake.promote.PromoteResult`."""

@@ -113,10 +113,10 @@ def compile_check(text: str, columns: set[str], values: dict[str, float], where:
         statements = sqlglot.parse(source, read="duckdb")
     except sqlglot.errors.ParseError as exc:
         raise ConfigError(f"{where}: not a valid SQL expression ({str(exc).splitlines()[0]})") from None
-    statements = [s for s in statements if s is not None]
-    if len(statements) != 1:
-        raise ConfigError(f"{where}: expected one boolean expression, got {len(statements)} statements")
-    tree = statements[0]
+    parsed = [s for s in statements if s is not None]
+    if len(parsed) != 1:
+        raise ConfigError(f"{where}: expected one boolean expression, got {len(parsed)} statements")
+    tree = parsed[0]
     if not isinstance(tree, _BOOLEAN_ROOTS):
         raise ConfigError(
             f"{where}: expected a boolean expression (a comparison or and/or/not), got {tree.key.upper()}"

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow.parquet as pq
 
 from ecomlake import ids, storage
 from ecomlake.config import Settings
 from ecomlake.contract import DIM_SNAPSHOTS, GUEST_PREFIX
-from ecomlake.duck import connect, sql_literal
+from ecomlake.duck import connect, scalar, sql_literal
 from ecomlake.enriched.runner import load_run_record
 from ecomlake.enriched.safe_expr import compile_check
 from ecomlake.errors import ConfigError, InputError
@@ -124,6 +126,10 @@ def _files_sql(files: list[str]) -> str:
     return "read_parquet([" + ", ".join(sql_literal(f) for f in files) + "], union_by_name = true)"
 
 
+# issue(table, check, problems, ok_msg, action): records one reconciliation check
+Issue = Callable[[str, str, list[str], str, str], None]
+
+
 class _Validator:
     def __init__(self, settings: Settings, record: dict | None, d: dt.date | None, result: GateResult):
         self.settings = settings
@@ -137,15 +143,15 @@ class _Validator:
     def close(self) -> None:
         self.con.close()
 
-    def scalar(self, sql: str):
-        return self.con.execute(sql).fetchone()[0]
+    def scalar(self, sql: str) -> Any:
+        return scalar(self.con, sql)
 
     # ------------------------------------------------------------------ per table
     def table(self, spec: TableSpec, labels: list[str]) -> dict:
         s = self.settings
         name = spec.name
         min_rows = s.enriched_validation.min_table_rows.get(name, 1)
-        m = {
+        m: dict[str, Any] = {
             "table_name": name,
             "partition_key": spec.partition_key,
             "partitions": labels,
@@ -323,8 +329,14 @@ class _Validator:
         return m
 
     # ------------------------------------------------------------------ reconciliation with Base Silver
+    def day(self) -> dt.date:
+        """The validated date: reconciliation runs only for one (validate_enriched checks first)."""
+        if self.d is None:
+            raise RuntimeError("reconciliation with Base Silver needs the validated date")
+        return self.d
+
     def silver_ctx(self) -> Context:
-        return Context(settings=self.settings, ingest_dt=self.d, backend=None)
+        return Context(settings=self.settings, ingest_dt=self.day(), backend=None)
 
     def silver_files(self, table: str, since: dt.date | None) -> list[str]:
         ctx = self.silver_ctx()
@@ -412,17 +424,18 @@ class _Validator:
         self._reconcile_clv(parts, issue)
         self._reconcile_attribution(parts, issue)
 
-    def _reconcile_clv(self, parts, issue) -> None:
+    def _reconcile_clv(self, parts: dict[str, list[str]], issue: Issue) -> None:
         name = "int_customer_lifetime_value"
-        if self.d.isoformat() not in parts.get(name, []):
+        day = self.day().isoformat()
+        if day not in parts.get(name, []):
             return
-        src = self._enriched_sql(SPECS[name], [self.d.isoformat()])
+        src = self._enriched_sql(SPECS[name], [day])
         if src is None:
             return
         got = self.scalar(f"SELECT coalesce(sum(net_clv), 0) FROM {src}")
         snap_dt = (self.record or {}).get("snapshot_dates", {}).get(DIM_SNAPSHOTS["customers"])
         # The snapshot the run used (from its record); without a record, the latest on or before D.
-        ctx = Context(settings=self.settings, ingest_dt=self.d, backend=None, allow_older_dims=True)
+        ctx = Context(settings=self.settings, ingest_dt=self.day(), backend=None, allow_older_dims=True)
         if snap_dt is None:
             snap_dt = ctx.snapshot_date("customers").isoformat()
         snap_files = storage.partition_files(
@@ -452,7 +465,7 @@ class _Validator:
             "a customer's orders or returns were missed or double counted: rebuild the state (delete _state) and rerun",
         )
 
-    def _reconcile_attribution(self, parts, issue) -> None:
+    def _reconcile_attribution(self, parts: dict[str, list[str]], issue: Issue) -> None:
         carts, orders = SPECS["int_cart_attribution"], SPECS["int_attributed_purchases"]
         c_labels = [x for x in parts.get(carts.name, []) if x != NULL_PARTITION]
         o_labels = [x for x in parts.get(orders.name, []) if x != NULL_PARTITION]

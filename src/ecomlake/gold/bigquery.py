@@ -110,7 +110,7 @@ _ARROW_TO_BQ = {
 }
 
 
-def _bq_type(arrow_type) -> str:
+def _bq_type(arrow_type: Any) -> str:
     text = str(arrow_type)
     if text in _ARROW_TO_BQ:
         return _ARROW_TO_BQ[text]
@@ -200,7 +200,7 @@ def plan(
     return out, files
 
 
-def client(project: str, location: str | None = None):
+def client(project: str, location: str | None = None) -> Any:
     """A BigQuery client: the emulator at BIGQUERY_EMULATOR_HOST, else Google with ADC / a key file."""
     try:
         from google.cloud import bigquery
@@ -276,7 +276,7 @@ def _first(exc: BaseException) -> str:
     return text[0] if text else ""
 
 
-def _ensure_dataset(bq, project: str, dataset: str, location: str | None, calls: dict) -> None:
+def _ensure_dataset(bq: Any, project: str, dataset: str, location: str | None, calls: dict) -> None:
     from google.api_core.exceptions import Conflict
     from google.cloud import bigquery
 
@@ -287,7 +287,7 @@ def _ensure_dataset(bq, project: str, dataset: str, location: str | None, calls:
         bq.create_dataset(ds, exists_ok=True, **calls)
 
 
-def _ensure_table(bq, m: MartLoad, calls: dict) -> bool:
+def _ensure_table(bq: Any, m: MartLoad, calls: dict) -> bool:
     """Create the mart's table with its partitioning and clustering when absent; True when created."""
     from google.api_core.exceptions import Conflict, NotFound
     from google.cloud import bigquery
@@ -305,7 +305,7 @@ def _ensure_table(bq, m: MartLoad, calls: dict) -> bool:
     return True
 
 
-def _run_load(bq, m: MartLoad, path: str, calls: dict) -> str:
+def _run_load(bq: Any, m: MartLoad, path: str, calls: dict) -> str:
     from google.cloud import bigquery
 
     config = bigquery.LoadJobConfig.from_api_repr(

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ecomlake import lineage, locks, storage
 from ecomlake.config import Settings
@@ -150,13 +151,13 @@ def _export_marts(
     settings: Settings, warehouse: Path, export_dir: Callable[[str], str], within: str
 ) -> list[MartResult]:
     """Row count of each mart, and its parquet export written into `export_dir(mart)` (inside `within`)."""
-    from ecomlake.duck import connect, sql_literal
+    from ecomlake.duck import connect, scalar, sql_literal
 
     out: list[MartResult] = []
     con = connect(settings, str(warehouse), read_only=True)
     try:
         for mart in MARTS:
-            rows = con.execute(f"select count(*) from main.{mart}").fetchone()[0]
+            rows = scalar(con, f"select count(*) from main.{mart}")
             target = export_dir(mart)
             storage.remove_tree(target, within)
             storage.makedirs(target)
@@ -301,7 +302,7 @@ def _run_gold(
     build_dir.mkdir(parents=True, exist_ok=True)
     warehouse = build_dir / WAREHOUSE_NAME
     result = GoldRunResult(run_id=run_id, as_of=as_of.isoformat(), warehouse=final_warehouse)
-    record = {
+    record: dict[str, Any] = {
         "run_id": run_id,
         "as_of": as_of.isoformat(),
         "started_at": utc_now_iso(),

@@ -110,7 +110,7 @@ class GateResult:
         self.checks.append(check)
         return check
 
-    def check(self, name: str, ok: bool, message: str, *, fail_status: Status = Status.FAIL, **kw) -> Check:
+    def check(self, name: str, ok: bool, message: str, *, fail_status: Status = Status.FAIL, **kw: Any) -> Check:
         """Add a check that passes when `ok`, otherwise gets `fail_status`."""
         return self.add(Check(name, Status.PASS if ok else fail_status, message, **kw))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,6 +20,9 @@ import pyarrow.parquet as pq
 from ecomlake import storage
 from ecomlake.errors import InputError
 from ecomlake.runs import parse_date
+
+if TYPE_CHECKING:
+    from ecomlake.config import Settings
 
 REASON = "_quarantine_reason"
 TIMESTAMP = "_quarantine_timestamp"
@@ -40,7 +44,7 @@ def parse_days(value: str | int, what: str = "--older-than") -> int:
     return int(m.group(1))
 
 
-def require_quarantine_root(settings) -> None:
+def require_quarantine_root(settings: Settings) -> None:
     """A missing Silver or quarantine root is an error (exit 2), never an empty answer."""
     silver, qroot = settings.paths.silver_base_path, settings.paths.quarantine_path
     if settings.paths.silver_quarantine_path is None and not storage.isdir(silver):

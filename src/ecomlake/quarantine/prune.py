@@ -12,6 +12,7 @@ bronze = silver + quarantine for pruned dates instead of reporting lost rows.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from ecomlake import locks, storage
 from ecomlake.config import Settings
@@ -64,7 +65,8 @@ def _prune(
     env = settings.environment
     qroot = settings.paths.quarantine_path
     silver_root = settings.paths.silver_base_path
-    pruned, kept, skipped = [], 0, []
+    pruned: list[dict[str, Any]] = []
+    kept, skipped = 0, []
     for table in table_names:
         doomed = []
         for d in storage.list_partitions(qroot, table):

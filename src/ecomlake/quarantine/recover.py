@@ -20,7 +20,8 @@ import json
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -44,6 +45,9 @@ from ecomlake.quarantine import (
 from ecomlake.quarantine.inspect import check_reason
 from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
 
+if TYPE_CHECKING:
+    import duckdb
+
 Revalidate = Callable[[Settings, str, str, pa.Table, str], tuple[pa.Table, pa.Table]]
 ROW = "__recover_row"
 
@@ -51,7 +55,7 @@ ROW = "__recover_row"
 # ------------------------------------------------------------------------------- --where
 
 
-def _walk(node, allowed: set[str], problems: list[str]) -> None:
+def _walk(node: Any, allowed: set[str], problems: list[str]) -> None:
     if isinstance(node, dict):
         cls = node.get("class")
         if cls == "SUBQUERY" or "subquery" in node:
@@ -70,7 +74,7 @@ def _walk(node, allowed: set[str], problems: list[str]) -> None:
             _walk(v, allowed, problems)
 
 
-def check_where(con, where: str, columns: list[str]) -> str:
+def check_where(con: duckdb.DuckDBPyConnection, where: str, columns: list[str]) -> str:
     """Accept only one boolean expression over the quarantine columns; return the SELECT that applies it."""
     text = where.strip()
     if not text:
@@ -82,7 +86,9 @@ def check_where(con, where: str, columns: list[str]) -> str:
         raise InputError(f"--where does not parse: {str(exc).splitlines()[0]}") from None
     if len(statements) != 1:
         raise InputError("--where must be one boolean expression, not several statements")
-    ast = json.loads(con.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
+    from ecomlake.duck import scalar
+
+    ast = json.loads(scalar(con, "SELECT json_serialize_sql(?)", [query]))
     if ast.get("error") or len(ast.get("statements", [])) != 1:
         raise InputError(f"--where is not a boolean expression: {ast.get('error_message', 'not a single SELECT')}")
     node = ast["statements"][0]["node"]
@@ -156,7 +162,7 @@ def _split_fill(text: str) -> tuple[str, str]:
     return col.strip(), value
 
 
-def _typed(value: str, typ: pa.DataType, column: str):
+def _typed(value: str, typ: pa.DataType, column: str) -> str | int | float | bool:
     try:
         if pa.types.is_string(typ) or pa.types.is_large_string(typ):
             return value
@@ -199,7 +205,7 @@ def apply_fills(rows: pa.Table, fills: dict[str, str]) -> tuple[pa.Table, int]:
 # ------------------------------------------------------------------------------- helpers
 
 
-def _norm_key(values) -> tuple:
+def _norm_key(values: Iterable[Any]) -> tuple[str | None, ...]:
     return tuple(None if v is None else str(v).strip() for v in values)
 
 
@@ -280,7 +286,7 @@ def recover_quarantine(
     part = f"ingest_dt={d}"
     s_dir = storage.partition_path(silver_root, table, d)
     q_dir = storage.partition_path(qroot, table, d)
-    record = {
+    record: dict[str, Any] = {
         "run_id": run_id,
         "table": table,
         "ingest_dt": d,

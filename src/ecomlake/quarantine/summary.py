@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
+from typing import Any
 
 import pyarrow.compute as pc
 
@@ -95,7 +96,7 @@ def quarantine_summary(
     totals_family: Counter = Counter()
     for name in tables:
         t = CONTRACT[name]
-        per_date = []
+        per_date: list[dict[str, Any]] = []
         codes_t: Counter = Counter()
         families_t: Counter = Counter()
         examples: dict[str, list[str]] = {}
@@ -126,7 +127,7 @@ def quarantine_summary(
                                     ex.append(key_string([k[i] for k in keys]))
             elif data.num_rows:
                 codes_d["<empty>"] += data.num_rows
-            fams_d = Counter()
+            fams_d: Counter[str] = Counter()
             for code, n in codes_d.items():
                 fams_d[rules.family_of(name, code) or "unknown"] += n
             silver = _silver_rows(settings, name, d)

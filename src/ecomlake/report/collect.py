@@ -360,8 +360,8 @@ def _read_bronze(lake: Lake, name: str, doc: dict) -> bool:
     if not by_day and day and not params.get("lookback_days"):
         # Older files without per-partition results: one day per file, the table verdicts of that day.
         for tm in _l(doc.get("table_metrics")):
-            if isinstance(tm, dict) and isinstance(tm.get("table_name"), str) and _status(tm.get("status")):
-                t, status = tm["table_name"], _status(tm["status"])
+            if isinstance(tm, dict) and isinstance(tm.get("table_name"), str) and (status := _status(tm.get("status"))):
+                t = tm["table_name"]
                 by_day[day].append(status)
                 lake.put_cell("Bronze", t, day, Cell(status, name, at, "", _problems(_checks_for(checks, t))))
     for day, statuses in by_day.items():
@@ -419,11 +419,11 @@ def _read_silver_quality(lake: Lake, name: str, doc: dict) -> bool:
     days: set[str] = set()
     for tm in tms:
         for p in _l(tm.get("partitions")):
-            if isinstance(p, dict) and _date(p.get("ingest_dt")):
-                days.add(_date(p["ingest_dt"]))
+            if isinstance(p, dict) and (d := _date(p.get("ingest_dt"))):
+                days.add(d)
         days.update(d for d in map(_date, _l(tm.get("ingest_dts"))) if d)
-    if not days and _date(params.get("partition_date")) and not params.get("lookback_days"):
-        days.add(_date(params["partition_date"]))
+    if not days and (partition_day := _date(params.get("partition_date"))) and not params.get("lookback_days"):
+        days.add(partition_day)
     one_day = len(days) == 1
     for tm in tms:
         t = tm["table_name"]

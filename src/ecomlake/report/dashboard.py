@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ecomlake import storage
@@ -119,7 +120,7 @@ def build_dashboard(
     return DashboardResult(out, window, lake, list(lake.bad_files), failing)
 
 
-def _linker(output: str):
+def _linker(output: str) -> Callable[[str], str | None]:
     """A function that turns a report path into a link relative to the page (None when it is not there)."""
     base = os.path.dirname(os.path.abspath(output)) if not storage.is_remote(output) else None
 

@@ -595,7 +595,7 @@ def _reports(lake: Lake, days: list[str], link: Callable[[str], str | None]) -> 
         for label in labels:
             path = reports.get(label)
             href = link(path) if path else None
-            if href:
+            if href and path:
                 cells.append(f'<td><a href="{e(quote(href, safe="/:.#_-"))}">{e(path.rsplit("/", 1)[-1])}</a></td>')
             elif path:
                 cells.append(f'<td class="muted" title="{e(path)}">not found</td>')

@@ -115,7 +115,7 @@ def rate_chart(
     values = [r[0] for r in rates.values() if r[0] is not None]
     peak = max(values, default=0.0)
     ymax = _nice_max(max(peak * 1.15, limit * 1.4, 0.01))
-    over = [d for d in days if d in rates and rates[d][0] is not None and rates[d][0] > limit]
+    over = [d for d in days if d in rates and (r0 := rates[d][0]) is not None and r0 > limit]
     words = ", ".join(
         f"{d}: {fmt_pct(rates[d][0], 2)} ({rates[d][1]:,} of {rates[d][2]:,} rows)" if d in rates else f"{d}: no data"
         for d in days
@@ -143,7 +143,8 @@ def rate_chart(
                 f'<text x="{cx:.1f}" y="{top + ph + 14}" text-anchor="middle" fill="{MUTED}">{e(short_day(d))}</text>'
             )
         r = rates.get(d)
-        if r is None or r[0] is None:
+        rate = None if r is None else r[0]
+        if r is None or rate is None:
             what = "no data" if r is None else "0 rows"  # no counts at all vs. a day with nothing processed
             out.append(
                 f'<text x="{cx:.1f}" y="{top + ph - 4}" text-anchor="middle" fill="{MUTED}" font-size="9">{what}</text>'
@@ -151,7 +152,7 @@ def rate_chart(
                 else f'<text x="{cx:.1f}" y="{top + ph - 3}" text-anchor="middle" fill="{MUTED}">·</text>'
             )
             continue
-        rate, q, n = r
+        _, q, n = r
         h = max(ph * min(rate / ymax, 1.0), 1.0 if q else 0.0)
         y = top + ph - h
         is_over = rate > limit
@@ -221,7 +222,7 @@ def family_chart(
     out = [
         _open(width, height, "Quarantined rows per day by reason family", words or "No quarantined rows in the window.")
     ]
-    y = top + ph
+    y: float = top + ph
     v = 0.0
     while v <= ymax + 1e-9:
         yy = top + ph - ph * v / ymax

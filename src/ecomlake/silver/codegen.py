@@ -207,6 +207,13 @@ def _sql_list(values) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
+def _rule_column(r: R.Rule) -> str:
+    """The column of a per-column rule (null, cast and foreign-key rules always name one)."""
+    if r.column is None:
+        raise ValueError(f"rule {r.code} ({r.family}) names no column")
+    return r.column
+
+
 def _rule_predicate(t: Table, r: R.Rule) -> str | None:
     """SQL that is TRUE when the row violates rule `r` (None for the duplicate rules)."""
     if r.family == R.DUPLICATE_PRIMARY_KEY:
@@ -216,18 +223,20 @@ def _rule_predicate(t: Table, r: R.Rule) -> str | None:
             return "ingestion_ts__text is null"
         if r.column in LINEAGE_COLUMNS:
             return f"{r.column} is null"
-        c = t.column(r.column)
+        c = t.column(_rule_column(r))
         if _has_text(c):
             return f"{c.name}__text is null"
         if c.bronze != "string":
             return f"{c.name} is null and not ({_given(c)})"
         return f"{c.name} is null"
     if r.family == R.TYPE_CAST_FAILURE:
-        if r.column in LINEAGE_COLUMNS or _has_text(t.column(r.column)):
+        if r.column in LINEAGE_COLUMNS or _has_text(t.column(_rule_column(r))):
             return f"{r.column}__text is not null and {r.column} is null"
-        return f"{r.column} is null and ({_given(t.column(r.column))})"
+        return f"{r.column} is null and ({_given(t.column(_rule_column(r)))})"
     if r.family == R.INVALID_FOREIGN_KEY:
-        c = t.column(r.column)
+        c = t.column(_rule_column(r))
+        if c.fk is None:
+            raise ValueError(f"{t.name}.{c.name}: rule {r.code} checks a foreign key the contract does not declare")
         guest = f" and not starts_with({c.name}, '{GUEST_PREFIX}')" if c.fk.guest_exempt else ""
         return f"{c.name} is not null{guest} and not _fk_{c.name}"
     if r.family == R.OUT_OF_RANGE:

@@ -234,7 +234,7 @@ def close_dbt_connections() -> None:
 
         env = getattr(DuckDBConnectionManager, "_ENV", None)
         conn = getattr(env, "conn", None) if env is not None else None
-        if conn is not None:
+        if env is not None and conn is not None:
             conn.close()
             env.conn = None
         DuckDBConnectionManager._ENV = None

@@ -397,7 +397,7 @@ def publish_from_warehouse(
 ) -> list[TableRun]:
     """The publish half of `run_tables` from a warehouse it already built and tested (kept with
     ``keep_warehouse=True``): lease, staging, export, recorded recoveries, atomic publish."""
-    tables = FACT_TABLES if group == "facts" else DIM_TABLES
+    tables: tuple[str, ...] = FACT_TABLES if group == "facts" else DIM_TABLES
     silver_root = settings.paths.silver_base_path
     present = {t: _has_bronze(settings, t, day) for t in tables}
     tables, _skipped = landed_tables(settings, group, tables, day, present, echo or (lambda _m: None))
@@ -416,7 +416,7 @@ def publish_from_warehouse(
 def _run_tables(
     settings: Settings, day: str, group: str, run_id: str, echo: Echo | None, keep_warehouse: bool
 ) -> SilverRun:
-    tables = FACT_TABLES if group == "facts" else DIM_TABLES
+    tables: tuple[str, ...] = FACT_TABLES if group == "facts" else DIM_TABLES
     say = echo or (lambda _m: None)
     timings: dict[str, float] = {}
 

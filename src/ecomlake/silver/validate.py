@@ -168,9 +168,7 @@ def _manifest_issues(path: str, scan: PartitionScan) -> list[tuple[str, str]]:
 
 def bronze_from_manifests(silver: PartitionScan, quarantine: PartitionScan) -> PartitionScan:
     """Without Bronze, the bronze_rows Base Silver recorded in the manifests when it published D."""
-    recorded = [
-        m.get("bronze_rows") for m in (silver.manifest, quarantine.manifest) if m and m.get("bronze_rows") is not None
-    ]
+    recorded = [v for m in (silver.manifest, quarantine.manifest) if m and (v := m.get("bronze_rows")) is not None]
     scan = PartitionScan(path="bronze_rows recorded in the Silver manifests", exists=silver.exists or quarantine.exists)
     if recorded and len(set(recorded)) == 1:
         scan.files["<recorded>"] = int(recorded[0])
@@ -410,7 +408,7 @@ def validate_silver(
         sla = settings.silver.sla(table)
         dates = _dates_for(table, bronze, silver, quarantine, window, staged)
         pruned = read_pruned(quarantine, table)
-        totals = Counter()
+        totals: Counter[str] = Counter()
         raw_reasons: Counter = Counter()
         parts: list[dict] = []
         counted_dates: list[str] = []
@@ -512,8 +510,8 @@ def validate_silver(
                 q_rows, q_note = int(pruned[d].get("rows", 0)), "pruned"
                 raw_reasons.update(pruned[d].get("reasons_raw") or {})
             elif q.exists:
-                rc, problems = reason_counts(q.path, [join(q.path, n) for n in q.files])
-                raw_reasons.update(rc)
+                counted, problems = reason_counts(q.path, [join(q.path, n) for n in q.files])
+                raw_reasons.update(counted)
                 for problem in problems:
                     result.add(
                         Check(

@@ -24,6 +24,7 @@ import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -115,7 +116,7 @@ class Context:
 
     settings: Settings
     ingest_dt: dt.date
-    backend: object  # ibis DuckDB backend on an ecomlake.duck.connect() connection
+    backend: Any  # ibis DuckDB backend on an ecomlake.duck.connect() connection (ibis ships no types)
     warnings: list[str] = field(default_factory=list)
     snapshot_dates: dict[str, dt.date] = field(default_factory=dict)
     _partitions: dict[str, list[dt.date]] = field(default_factory=dict)

@@ -36,10 +36,10 @@ def affected_dates(ctx: Context) -> set[dt.date]:
         | ctx.dates(ctx.changed("shopping_carts").created_dt)
         | ctx.dates(ctx.changed("returns").return_dt)
     )
-    arrived = {d for d in arrived if d is not None}
-    if not arrived:
+    days = {d for d in arrived if d is not None}
+    if not days:
         return set()
-    return spread(arrived, 0, LONG, cap=max(*arrived, ctx.ingest_dt))
+    return spread(days, 0, LONG, cap=max(*days, ctx.ingest_dt))
 
 
 def _std(n: int, s1: ir.Value, s2: ir.Value) -> ir.Value:

@@ -25,10 +25,10 @@ def affected_dates(ctx: Context) -> set[dt.date]:
         | ctx.dates(ctx.changed("return_items").return_dt)
         | ctx.dates(ctx.changed("cart_items").added_dt)
     )
-    arrived = {d for d in arrived if d is not None}
-    if not arrived:
+    days = {d for d in arrived if d is not None}
+    if not days:
         return set()
-    return spread(arrived, 0, RATE_WINDOW_DAYS - 1, cap=max(*arrived, ctx.ingest_dt))
+    return spread(days, 0, RATE_WINDOW_DAYS - 1, cap=max(*days, ctx.ingest_dt))
 
 
 def _money(x: ir.Value) -> ir.Value:

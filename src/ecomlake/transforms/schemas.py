@@ -9,6 +9,7 @@ averages DOUBLE, partition columns DATE, and every row carries the run's `ingest
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -101,7 +102,7 @@ _ORDER_COLUMNS = (
 SPECS: dict[str, TableSpec] = {}
 
 
-def _spec(**kw) -> TableSpec:
+def _spec(**kw: Any) -> TableSpec:
     s = TableSpec(**kw)
     SPECS[s.name] = s
     return s
