@@ -130,7 +130,8 @@ def compare(before_root: Path, after_root: Path, layer: str) -> list[dict]:
             continue
 
         def rel(d: Path) -> str:
-            glob = str(d / "**" / "*.parquet").replace("'", "''")
+            # the hive partitions only (not e.g. Enriched's _latest.parquet pointer beside them)
+            glob = str(d / "*=*" / "*.parquet").replace("'", "''")
             return f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true)"
 
         cols_b = [c[0] for c in con.execute(f"describe select * from {rel(b[name])}").fetchall()]
@@ -175,6 +176,11 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--memory-limit", default="4GB")
     ap.add_argument("--out", default=None, help="JSON result (default: <work>/compare.json)")
+    ap.add_argument(
+        "--compare-only",
+        action="store_true",
+        help="compare the lakes an earlier run left in --work (its stages.json) without running anything",
+    )
     args = ap.parse_args()
 
     before, after = checkout(args.before), checkout(args.after)
@@ -185,6 +191,9 @@ def main() -> int:
     days = [(start + timedelta(days=i)).isoformat() for i in range(args.days)]
     bronze = work / "bronze"
     print(f"compare: before {before['dir']} ({before['commit']}), after {after['dir']} ({after['commit']})")
+    if args.compare_only:
+        sides = json.loads((work / "stages.json").read_text())
+        return finish(args, work, days, before, after, sides)
     print(f"compare: {args.days} days from {args.start_date}, {args.orders_per_day} orders/day, seed {args.seed}")
     gen_env = env_for(after, work / "gen", bronze, args.threads, args.memory_limit)
     (work / "gen").mkdir(exist_ok=True)
@@ -205,6 +214,12 @@ def main() -> int:
     sides = {
         name: run_side(name, code, work, bronze, days, args) for name, code in (("before", before), ("after", after))
     }
+    (work / "stages.json").write_text(json.dumps(sides, indent=2))
+    return finish(args, work, days, before, after, sides)
+
+
+def finish(args, work: Path, days: list[str], before: dict, after: dict, sides: dict) -> int:
+    """Compare what both sides published; write the JSON result; 0 = the same, 1 = different."""
     stage_diffs = [
         {"date": b["date"], "stage": b["stage"], "before": b["exit_code"], "after": a["exit_code"]}
         for b, a in zip(sides["before"]["stages"], sides["after"]["stages"], strict=True)
