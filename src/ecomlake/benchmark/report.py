@@ -442,18 +442,21 @@ def _stage_table(s: dict, data: dict) -> list[str]:
     head = "| stage | input rows | wall median | spread (min..max) | CPU (user+sys) | rows/s/core | peak RSS | floor | ratio to floor |"
     rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     if before:
-        head += " before: wall | before: ratio | before: peak RSS | speed-up |"
-        rule += "---:|---:|---:|---:|"
+        head += " before: wall | before: CPU | before: ratio | before: peak RSS | speed-up (wall) | CPU saved |"
+        rule += "---:|---:|---:|---:|---:|---:|"
     lines = [head, rule]
 
     def tail(b: dict | None, r: dict) -> str:
         if not before:
             return ""
         if not b:
-            return " - | - | - | - |"
+            return " - | - | - | - | - | - |"
+        saved = "-"
+        if b.get("cpu") and r.get("cpu") and b["cpu"]["median"]:
+            saved = f"{100 * (1 - r['cpu']['median'] / b['cpu']['median']):.0f}%"
         return (
-            f" {b['wall']['median']:.2f} s | {_n(b['ratio'], '.1f')}x | {_n(b['peak_rss_mb'])} MB | "
-            f"{_n(_ratio(b['wall']['median'], r['wall']['median']), '.2f')}x |"
+            f" {b['wall']['median']:.2f} s | {_cpu_cell(b)} | {_n(b['ratio'], '.1f')}x | {_n(b['peak_rss_mb'])} MB | "
+            f"{_n(_ratio(b['wall']['median'], r['wall']['median']), '.2f')}x | {saved} |"
         )
 
     for name, r in s["stages"].items():
@@ -612,8 +615,21 @@ def write_markdown(path: Path, data: dict, plot_path: Path | None, json_path: Pa
                 + f" | {_secs(tiny['wall'])[0]} | {_secs(tiny['wall'])[1]} | "
                 + (f"{tiny['cpu']['median']:.2f} s |" if tiny["cpu"] else "- |")
             ),
-            "",
         ]
+        bfc = (data.get("before") or {}).get("summary", {}).get("fixed_costs")
+        if bfc:
+            bd, bt = bfc["demo_fast"], bfc["tiny_day"]
+            L += [
+                f"| *before*: `ecomlake local demo-fast` | {_secs(bd['wall'])[0]} | {_secs(bd['wall'])[1]} | "
+                + (f"{bd['cpu']['median']:.2f} s |" if bd["cpu"] else "- |"),
+                (
+                    "| *before*: the tiny day: "
+                    + ", ".join(f"{st} {w['median']:.2f} s" for st, w in bt["stages"].items())
+                    + f" | {_secs(bt['wall'])[0]} | {_secs(bt['wall'])[1]} | "
+                    + (f"{bt['cpu']['median']:.2f} s |" if bt["cpu"] else "- |")
+                ),
+            ]
+        L += [""]
     L += ["## Memory-bounded run", ""]
     mb = sm["memory_bounded"]
     if not mb:
