@@ -121,7 +121,8 @@
     `optional` (returns, return_items) turns an absent partition into zero rows; for every other
     table an absent partition is an error (ecomlake's runner reports it before dbt starts). -#}
 {% macro bronze_coerced(table, columns, optional=false) %}
-  {%- set relation = source('bronze', table) -%}
+  {#- The source is declared for lineage (docs); the files are listed here, when the model runs. -#}
+  {%- do source('bronze', table) -%}
   {%- set empty = {} -%}
   {%- for name, target in columns.items() -%}{%- do empty.update({name: target}) -%}{%- endfor -%}
   {%- for name, target in columns.items() if target != 'VARCHAR' -%}{%- do empty.update({name ~ '__arrived': 'VARCHAR'}) -%}{%- endfor -%}
@@ -133,7 +134,7 @@
     {%- if flags.WHICH == 'generate' -%}
       {#- `dbt docs generate` compiles every model but runs none: on a fresh clone without Bronze,
           show the read of a partition in the contract's types instead of stopping the docs. -#}
-      {{ return("(\n    select\n        " ~ bronze_select_list(table, columns, columns, pattern) ~ "\n    from " ~ relation ~ "\n)") }}
+      {{ return("(\n    select\n        " ~ bronze_select_list(table, columns, columns, pattern) ~ "\n    from read_parquet(" ~ sql_string(pattern) ~ ", hive_partitioning = true, union_by_name = true, filename = true, file_row_number = true)\n)") }}
     {%- endif -%}
     {%- if optional -%}{{ return(empty_relation(empty)) }}{%- endif -%}
     {{ exceptions.raise_compiler_error("no Bronze " ~ table ~ " files match " ~ pattern ~ "; land that partition first") }}

@@ -110,8 +110,11 @@ def test_hand_runs_write_where_the_environment_says(hand):
     assert (base / "target" / "manifest.json").exists() and (base / "logs" / "dbt.log").exists()
 
 
-def test_at_least_147_data_tests(hand):
+def test_every_model_has_its_audit(hand):
+    """The day's data tests are one audit per model (tests/base_silver, generated), plus dbt unit tests."""
     import json
+
+    from ecomlake.contract import TABLES
 
     proc = hand["dbt"](
         "ls",
@@ -127,57 +130,91 @@ def test_at_least_147_data_tests(hand):
         "--quiet",
     )
     nodes = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    names = [n["name"] for n in nodes if n["resource_type"] == "test"]
-    assert len(names) >= 147, len(names)
-    kinds = " ".join(names)
-    for kind in (
-        "unique_",
-        "not_null_",
-        "relationships_",
-        "accepted_values_",
-        "expression_is_true_",
-        "row_conservation_",
-        "reasons_in_registry_",
-        "unique_combination_of_columns_",
-    ):
-        assert kind in kinds, kind
+    names = {n["name"] for n in nodes if n["resource_type"] == "test"}
+    for t in TABLES:
+        assert f"audit_stg_{t}" in names and f"audit_stg_{t}_quarantine" in names, t
+    for parent in ("orders", "returns", "shopping_carts"):
+        assert f"audit_int_{parent}__keys" in names, parent
+    assert {"audit_int_dims__customers", "audit_int_dims__product_catalog"} <= names
     assert len([n for n in nodes if n["resource_type"] == "unit_test"]) >= 3
 
 
+# The stg models are views over int_<t>__scored (the day's one table), so damage is done there, to the
+# valid rows (_quarantine_reason null) or the rejected ones. Each line: (sql, audit test, check that
+# must name the damage: the rule code, or the conservation / registry check).
 TAMPERING = [
-    # (sql against the warehouse, test name fragment that must fail)
-    ("insert into stg_orders select * from stg_orders limit 1", "unique_stg_orders_order_id"),
-    ("insert into stg_orders select * from stg_orders limit 1", "row_conservation_stg_orders"),
-    ("update stg_orders set order_channel = 'carrier pigeon'", "accepted_values_stg_orders_order_channel"),
-    ("update stg_order_items set unit_price = -1", "expression_is_true_stg_order_items_unit_price"),
-    ("update stg_orders set order_date = timestamp '2030-01-01'", "expression_is_true_stg_orders_order_date"),
-    ("update stg_order_items set order_id = 'ORD-NOBODY'", "relationships_stg_order_items_order_id"),
-    ("update stg_shopping_carts set customer_id = 'CUST-NOBODY'", "relationships_stg_shopping_carts_customer_id"),
-    ("update stg_orders set batch_id = null", "not_null_stg_orders_batch_id"),
     (
         (
-            "insert into stg_orders_quarantine (order_id, ingest_dt, _quarantine_reason, _quarantine_timestamp, _run_id) "
-            "values ('X', date '2023-01-01', 'made_up_code', now(), 'r')"
+            "insert into int_orders__scored select * from int_orders__scored "
+            "where _quarantine_reason is null order by order_id limit 1"
         ),
-        "reasons_in_registry_stg_orders_quarantine",
+        "audit_stg_orders",
+        ("duplicate_order_id", "row_conservation", "scored_rows_equal_bronze"),
+    ),
+    (
+        "update int_orders__scored set order_channel = 'carrier pigeon' where _quarantine_reason is null",
+        "audit_stg_orders",
+        ("invalid_order_channel",),
+    ),
+    (
+        "update int_order_items__scored set unit_price = -1 where _quarantine_reason is null",
+        "audit_stg_order_items",
+        ("negative_unit_price",),
+    ),
+    (
+        "update int_orders__scored set order_date = timestamp '2030-01-01' where _quarantine_reason is null",
+        "audit_stg_orders",
+        ("future_order_date",),
+    ),
+    (
+        "update int_order_items__scored set order_id = 'ORD-NOBODY' where _quarantine_reason is null",
+        "audit_stg_order_items",
+        ("invalid_order_fk",),
+    ),
+    (
+        "update int_shopping_carts__scored set customer_id = 'CUST-NOBODY' where _quarantine_reason is null",
+        "audit_stg_shopping_carts",
+        ("invalid_customer_fk",),
+    ),
+    (
+        "update int_orders__scored set batch_id = null where _quarantine_reason is null",
+        "audit_stg_orders",
+        ("null_batch_id",),
+    ),
+    (
+        (
+            "update int_orders__scored set _quarantine_reason = 'made_up_code' "
+            "where order_id = (select max(order_id) from int_orders__scored)"  # not the duplicated one
+        ),
+        "audit_stg_orders_quarantine",
+        ("reasons_in_registry",),
     ),
 ]
 
 
-def test_each_kind_of_damage_fails_a_dbt_test(hand, tmp_path):
-    # tamper with a copy of the warehouse, then run the tests of the touched models against it
+def test_each_kind_of_damage_fails_an_audit_naming_it(hand, tmp_path):
+    # tamper with a copy of the warehouse, then run the audits of the touched models against it
     import shutil
 
     tampered = tmp_path / "tampered.duckdb"
     shutil.copy(hand["warehouse"], tampered)
     con = duckdb.connect(str(tampered))
     try:
-        for sql, _ in TAMPERING:
+        for sql, _, _ in TAMPERING:
             con.execute(sql)
     finally:
         con.close()
     proc = subprocess.run(
-        [DBT, "test", "--select", "stg_orders", "stg_orders_quarantine", "stg_order_items", "stg_shopping_carts"],
+        [
+            DBT,
+            "test",
+            "--store-failures",
+            "--select",
+            "stg_orders",
+            "stg_orders_quarantine",
+            "stg_order_items",
+            "stg_shopping_carts",
+        ],
         cwd=str(PROJECT),
         env={**hand_env(hand), "ECOM_DBT_DUCKDB_PATH": str(tampered)},
         capture_output=True,
@@ -186,8 +223,15 @@ def test_each_kind_of_damage_fails_a_dbt_test(hand, tmp_path):
     )
     assert proc.returncode == 1
     out = proc.stdout
-    for _, fragment in TAMPERING:
-        assert f"Failure in test {fragment}" in out, fragment
+    con = duckdb.connect(str(tampered), read_only=True)
+    try:
+        for _, audit, checks in TAMPERING:
+            assert f"Failure in test {audit}" in out, audit
+            failing = dict(con.execute(f"select check_name, failing_rows from main_dbt_test__audit.{audit}").fetchall())
+            for check in checks:
+                assert failing.get(check, 0) != 0, (audit, check, failing)
+    finally:
+        con.close()
 
 
 def hand_env(hand) -> dict:

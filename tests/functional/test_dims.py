@@ -208,4 +208,4 @@ def test_silver_without_dims_stops_before_dbt_with_one_line(tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "run `ecomlake local dims` first" in lines[0]
-    assert not (base / "work").exists() or not list((base / "work").glob("silver_*.duckdb"))  # dbt never started
+    assert not (base / "work").exists() or not list((base / "work").glob("silver_*"))  # dbt never started

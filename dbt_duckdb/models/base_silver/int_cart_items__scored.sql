@@ -19,7 +19,7 @@ parent_shopping_carts as (
 ),
 
 dim_product_catalog as (
-    select distinct product_id from {{ ref('int_dims__product_catalog') }}
+    select product_id from {{ ref('int_dims__product_catalog') }}
 ),
 
 published as (
@@ -120,11 +120,16 @@ scored as (
 
 final as (
     -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
-    -- nulling them for valid rows keeps this table small, the cleaned text is not needed at all
+    -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
+    -- working columns are not needed at all (the codes are in _quarantine_reason)
     select
         * exclude (
             added_at__text,
             ingestion_ts__text,
+            _row_reasons,
+            _is_candidate,
+            _fk_cart_id,
+            _fk_product_id,
             cart_item_id__raw,
             cart_id__raw,
             product_id__raw,

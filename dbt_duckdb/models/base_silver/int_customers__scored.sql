@@ -107,12 +107,15 @@ scored as (
 
 final as (
     -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
-    -- nulling them for valid rows keeps this table small, the cleaned text is not needed at all
+    -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
+    -- working columns are not needed at all (the codes are in _quarantine_reason)
     select
         * exclude (
             signup_date__text,
             loyalty_enrollment_date__text,
             ingestion_ts__text,
+            _row_reasons,
+            _is_candidate,
             customer_id__raw,
             email__raw,
             signup_date__raw,

@@ -19,7 +19,7 @@ parent_orders as (
 ),
 
 dim_product_catalog as (
-    select distinct product_id from {{ ref('int_dims__product_catalog') }}
+    select product_id from {{ ref('int_dims__product_catalog') }}
 ),
 
 published as (
@@ -119,10 +119,15 @@ scored as (
 
 final as (
     -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
-    -- nulling them for valid rows keeps this table small, the cleaned text is not needed at all
+    -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
+    -- working columns are not needed at all (the codes are in _quarantine_reason)
     select
         * exclude (
             ingestion_ts__text,
+            _row_reasons,
+            _is_candidate,
+            _fk_order_id,
+            _fk_product_id,
             order_id__raw,
             product_id__raw,
             product_name__raw,

@@ -15,7 +15,7 @@ cleaned as (
 ),
 
 dim_customers as (
-    select distinct customer_id from {{ ref('int_dims__customers') }}
+    select customer_id from {{ ref('int_dims__customers') }}
 ),
 
 published as (
@@ -125,12 +125,16 @@ scored as (
 
 final as (
     -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
-    -- nulling them for valid rows keeps this table small, the cleaned text is not needed at all
+    -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
+    -- working columns are not needed at all (the codes are in _quarantine_reason)
     select
         * exclude (
             order_date__text,
             payment_processing_fee__text,
             ingestion_ts__text,
+            _row_reasons,
+            _is_candidate,
+            _fk_customer_id,
             order_id__raw,
             total_items__raw,
             order_date__raw,

@@ -103,10 +103,13 @@ scored as (
 
 final as (
     -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
-    -- nulling them for valid rows keeps this table small, the cleaned text is not needed at all
+    -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
+    -- working columns are not needed at all (the codes are in _quarantine_reason)
     select
         * exclude (
             ingestion_ts__text,
+            _row_reasons,
+            _is_candidate,
             product_id__raw,
             product_name__raw,
             category__raw,

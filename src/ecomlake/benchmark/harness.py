@@ -6,8 +6,14 @@ sequence, each stage in a fresh `ecomlake` process (its own wall time, peak RSS 
 whole sequence timed as end to end; then the floor of each stage (DuckDB copying the stage's input
 bytes once, fresh process, same limits). At the largest scale the same sequence again under the
 bounded memory limit; on a small lake of `history_days` days, the Enriched stage on day 1 against
-the last day. Nothing is estimated: every figure is a measured run, and a stage that exits non-zero
-stops the harness (except in the memory-bounded run, whose completion is itself the figure).
+the last day; with `fixed_costs`, the fixed costs a user meets on tiny data (a warm
+`ecomlake local demo-fast`, and a tiny day through dims, Base Silver and Enriched). Nothing is
+estimated: every figure is a measured run, and a stage that exits non-zero stops the harness
+(except in the memory-bounded run, whose completion is itself the figure).
+
+`code_dir` runs every child from another checkout (its `src/` and `dbt_duckdb/`, same venv), so the
+code before a change is measured by the same harness, on the same Bronze, beside the same floors
+(`--before` then puts that run beside this one in the report).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from ecomlake.benchmark.lake import (
 )
 from ecomlake.benchmark.measure import Measured, last_error_line, run_measured
 from ecomlake.config import MEMORY_LIMIT_PATTERN
+from ecomlake.contract import TABLES
 from ecomlake.errors import EcomlakeError, InputError
 
 
@@ -109,6 +116,7 @@ class StageFailed(EcomlakeError):
 
 
 QUICK_ORDERS_PER_DAY = 10_000
+TINY_ORDERS_PER_DAY = 70  # "a tiny day": fixed costs only (about 70 orders, as the issue measured it)
 
 
 def report_paths(output: str | None, plot: str | None, results_dir: str | Path, run_id: str) -> tuple[Path, Path]:
@@ -142,6 +150,9 @@ class BenchOptions:
     keep_lakes: bool = False
     config_path: str | None = None
     command_line: str = ""
+    fixed_costs: bool = False  # warm `local demo-fast` and a tiny day (dims, silver, enriched)
+    code_dir: str | None = None  # run the stages from this checkout instead (before/after comparisons)
+    before: str | None = None  # bench_<run_id>.json of a run to show beside this one
 
 
 @dataclass
@@ -184,6 +195,41 @@ def _check(opts: BenchOptions) -> None:
     unknown = [s for s in opts.stages or [] if s not in STAGE_NAMES]
     if unknown:
         raise InputError(f"unknown stage(s) {', '.join(unknown)} in --stages (known: {', '.join(STAGE_NAMES)})")
+    if opts.code_dir is not None:
+        code_checkout(opts.code_dir)
+    if opts.before is not None:
+        load_before(opts.before)
+
+
+def code_checkout(path: str) -> dict:
+    """{dir, src, dbt_project, commit} of a checkout to run the stages from (--code-dir)."""
+    root = Path(ids.user_path(path, "--code-dir", kind="directory")).resolve()
+    if (
+        not (root / "src" / "ecomlake" / "__init__.py").is_file()
+        or not (root / "dbt_duckdb" / "dbt_project.yml").is_file()
+    ):
+        raise InputError(
+            f"--code-dir {root} is not an ecomlake checkout (it needs src/ecomlake/ and dbt_duckdb/dbt_project.yml); "
+            "make one with `git worktree add --detach <dir> <commit>`"
+        )
+    return {
+        "dir": str(root),
+        "src": str(root / "src"),
+        "dbt_project": str(root / "dbt_duckdb"),
+        "commit": report.git_commit(root),
+    }
+
+
+def load_before(path: str) -> dict:
+    """A completed run's JSON to put beside this one (--before)."""
+    ids.user_path(path, "--before")
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read --before {path}: {exc}") from None
+    if data.get("status") != "completed":
+        raise InputError(f"--before {path} is from a run that did not complete (status {data.get('status')!r})")
+    return data
 
 
 class Harness:
@@ -208,6 +254,7 @@ class Harness:
         self.scales = resolve_scales(opts)
         self.history_days = opts.history_days if opts.history_days >= 2 and self._selected("enriched") else 0
         self.history_orders = self.scales[0]
+        self.code = code_checkout(opts.code_dir) if opts.code_dir else None
         self._seq = 0
         self.data: dict = {
             "run_id": self.run_id,
@@ -232,6 +279,8 @@ class Harness:
                 "all_stages": len(self.selected) == len(STAGES),
                 "config": self.config_path or "defaults",
                 "cache_dir": str(self.cache),
+                "fixed_costs": opts.fixed_costs,
+                "code": self.code,
             },
             "stages": {
                 s.name: {"title": s.title, "command": "ecomlake " + " ".join(s.cli), "floor": s.floor, "note": s.note}
@@ -241,7 +290,10 @@ class Harness:
             "scales": [],
             "memory_bounded": None,
             "history": None,
+            "fixed_costs": None,
         }
+        if opts.before:
+            self.data["before"] = before_digest(load_before(opts.before), opts.before)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -249,13 +301,17 @@ class Harness:
         return any(s.name == name for s in self.selected)
 
     def _env(self, lake: Path, bronze: Path, memory_limit: str | None = None) -> dict[str, str]:
-        return lake_env(
+        env = lake_env(
             lake,
             bronze,
             memory_limit=memory_limit or self.memory_limit,
             threads=self.threads,
             config_path=self.config_path,
         )
+        if self.code:  # the other checkout's package and dbt project, this venv's dependencies
+            env["PYTHONPATH"] = os.pathsep.join([self.code["src"], *filter(None, [env.get("PYTHONPATH")])])
+            env["ECOM_DBT_PROJECT_DIR"] = self.code["dbt_project"]
+        return env
 
     def _log(self, what: str) -> Path:
         self._seq += 1
@@ -274,7 +330,9 @@ class Harness:
 
     def _line(self, label: str, what: str, m: Measured, extra: str = "") -> None:
         spill = f", spilled {m.peak_spill_mb:,.0f} MB" if m.peak_spill_mb >= 1 else ""
-        self.echo(f"[{label}] {what:<34} {m.wall_s:8.2f} s  peak {m.peak_rss_mb:,.0f} MB{spill}{extra}")
+        self.echo(
+            f"[{label}] {what:<34} {m.wall_s:8.2f} s  cpu {m.cpu_s:7.2f} s  peak {m.peak_rss_mb:,.0f} MB{spill}{extra}"
+        )
 
     def _label(self, orders: int, days: int | None = None) -> str:
         return f"{orders:,}/day" + (f" x{days}" if days else "")
@@ -354,6 +412,7 @@ class Harness:
         e2e = {
             "completed": True,
             "wall_s": wall,
+            "cpu_s": round(sum(v["cpu_s"] for v in stages.values()), 3),
             "peak_rss_mb": max(v["peak_rss_mb"] for v in stages.values()),
             "peak_spill_mb": max(v["peak_spill_mb"] for v in stages.values()),
             "stages": stages,
@@ -519,6 +578,71 @@ class Harness:
         if not self.opts.keep_lakes:
             storage.remove_tree(str(lake), str(self.cache))
 
+    # ------------------------------------------------------------------ fixed costs
+
+    def fixed_costs(self) -> None:
+        """What a user waits for on tiny data: `ecomlake local demo-fast` run again on its own lake
+        (warm: the samples unzipped, dbt's parsed project cached), and a tiny day through dims, Base
+        Silver and Enriched (each in a fresh process, after the same stages ran once on it)."""
+        if not self.opts.fixed_costs:
+            return
+        label = "fixed costs"
+        lake = self.work / "fixed_costs"
+        samples = lake / "samples"
+        samples.mkdir(parents=True, exist_ok=True)
+        repo_samples = Path(self.code["dir"] if self.code else Path(__file__).resolve().parents[3]) / "samples"
+        for name in ("bronze_samples.zip", "dims_samples.zip"):
+            if not (repo_samples / name).is_file():
+                raise StageFailed(f"stage fixed costs failed: {repo_samples / name} not found (run from a checkout)")
+            (samples / name).write_bytes((repo_samples / name).read_bytes())
+        env = self._env(lake / "demo", lake / "demo" / "bronze")
+        env["ECOM_SAMPLES_PATH"] = str(samples)
+        demo = ecomlake_argv("local", "demo-fast")
+        m = self._run(demo, env, "fixed_demo_fast_warmup", "local demo-fast (warm-up)")
+        self._line(label, "demo-fast (warm-up)", m, " (untimed)")
+        demo_runs = []
+        for r in range(1, self.opts.repeat + 1):
+            m = self._run(demo, env, f"fixed_demo_fast_{r}", "local demo-fast")
+            self._line(label, f"demo-fast warm run {r}/{self.opts.repeat}", m)
+            demo_runs.append(m.as_dict())
+
+        spec = BronzeSpec(TINY_ORDERS_PER_DAY, 2, self.opts.start_date, self.opts.seed)
+        bronze, meta = self.ensure_bronze(spec, label)
+        env = self._env(lake / "tiny", bronze)
+        first, day = spec.dates
+        stages = ("dims", "base_silver", "enriched")
+        for d in (first, day):  # D runs once untimed too: the timed runs are warm reruns, like demo-fast's
+            for st in stages:
+                self.prepare(st, d, env, label, [])
+        tiny_runs = []
+        for r in range(1, self.opts.repeat + 1):
+            per, t0 = {}, time.perf_counter()
+            for st in stages:
+                m = self._run(ecomlake_argv(*_BY_NAME[st].args(day)), env, f"fixed_tiny_{st}_{r}", st)
+                per[st] = m.as_dict()
+            wall = round(time.perf_counter() - t0, 3)
+            cpu = round(sum(v["cpu_s"] for v in per.values()), 3)
+            self.echo(f"[{label}] {f'tiny day run {r}/{self.opts.repeat}':<34} {wall:8.2f} s  cpu {cpu:7.2f} s")
+            tiny_runs.append({"wall_s": wall, "cpu_s": cpu, "stages": per})
+        bronze_rows = sum(
+            storage.parquet_num_rows(f)
+            for t in TABLES
+            for f in storage.list_data_files(storage.partition_path(str(bronze), t, day))
+        )
+        self.data["fixed_costs"] = {
+            "demo_fast": {"command": "ecomlake local demo-fast", "runs": demo_runs},
+            "tiny_day": {
+                "orders_per_day": TINY_ORDERS_PER_DAY,
+                "date": day,
+                "bronze_rows": bronze_rows,
+                "stages": list(stages),
+                "bronze": meta,
+                "runs": tiny_runs,
+            },
+        }
+        if not self.opts.keep_lakes:
+            storage.remove_tree(str(lake), str(self.cache))
+
     # ------------------------------------------------------------------ the run
 
     def run(self) -> BenchResult:
@@ -526,7 +650,9 @@ class Harness:
         self.echo(
             f"bench {self.run_id}: scales {', '.join(f'{s:,}' for s in self.scales)} orders/day x {o.days} days; "
             f"repeat {o.repeat}; threads {self.threads}; memory {self.memory_limit}; "
-            f"history {self.history_days or 'off'}; memory-bounded {o.memory_bounded or 'off'}"
+            f"history {self.history_days or 'off'}; memory-bounded {o.memory_bounded or 'off'}; "
+            f"fixed costs {'on' if o.fixed_costs else 'off'}"
+            + (f"; code from {self.code['dir']} ({self.code['commit']})" if self.code else "")
         )
         self.echo(f"bench: logs and lakes under {self.work}")
         results_dir = Path(o.results_dir)
@@ -535,6 +661,7 @@ class Harness:
             for orders in self.scales:
                 self.measure_scale(orders)
             self.history()
+            self.fixed_costs()
         except BaseException as exc:
             self.data["status"] = "failed"
             self.data["error"] = exc.message if isinstance(exc, EcomlakeError) else f"{type(exc).__name__}: {exc}"
@@ -566,11 +693,28 @@ def run_benchmark(opts: BenchOptions, echo: Callable[[str], None] = print) -> Be
     return Harness(opts, echo).run()
 
 
+def before_digest(before: dict, path: str) -> dict:
+    """What the report needs of the run shown beside this one: its identity and its summary."""
+    summary = before.get("summary") or report.summarize(before)
+    return {
+        "path": str(path),
+        "run_id": before.get("run_id"),
+        "command": before.get("command"),
+        "started_at": before.get("started_at"),
+        "code": before.get("parameters", {}).get("code"),
+        "git_commit": before.get("versions", {}).get("git_commit"),
+        "load_average_start": before.get("machine", {}).get("load_average_start"),
+        "load_average_end": before.get("machine", {}).get("load_average_end"),
+        "summary": summary,
+    }
+
+
 def render_saved(
     json_path: str | Path,
     output: str | Path | None = None,
     plot: str | Path | None = None,
     echo: Callable[[str], None] = print,
+    before: str | Path | None = None,
 ) -> BenchResult:
     """Write the report and plot again from a completed run's JSON (no measuring): e.g. once
     matplotlib is installed, or after a change to the report's layout."""
@@ -587,6 +731,8 @@ def render_saved(
         raise InputError(
             f"{json_path} is from a run that did not complete (status {data.get('status')!r}); rerun the benchmark"
         )
+    if before is not None:
+        data["before"] = before_digest(load_before(str(before)), str(before))
     data["summary"] = report.summarize(data)
     report_path, plot_path = report_paths(
         str(output) if output else None, str(plot) if plot else None, json_path.parent, data.get("run_id", "saved")

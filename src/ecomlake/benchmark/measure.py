@@ -1,8 +1,9 @@
 """Run one command in a fresh child process and measure it as the operating system sees it.
 
-Wall time from the parent's clock, peak resident memory from `os.wait4` (the child's
-`ru_maxrss`, which covers any children it waited for), and the peak size of the DuckDB spill
-directory, sampled while the child runs. Output goes to a log file, never to a pipe (a full pipe
+Wall time from the parent's clock; CPU time (user + system) and peak resident memory from
+`os.wait4` (the child's rusage, which covers any children it waited for); and the peak size of the
+DuckDB spill directory, sampled while the child runs. CPU time is what the child itself consumed:
+on a shared, loaded machine it moves far less than wall time, so the report gives both. Output goes to a log file, never to a pipe (a full pipe
 would stall the child and distort its time).
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 class Measured:
     argv: list[str]
     wall_s: float
+    cpu_s: float  # user + system of the child (all its threads)
     peak_rss_mb: float
     peak_spill_mb: float
     exit_code: int
@@ -80,6 +82,7 @@ def run_measured(
     return Measured(
         argv=argv,
         wall_s=round(wall, 3),
+        cpu_s=round(usage.ru_utime + usage.ru_stime, 3),
         peak_rss_mb=round(usage.ru_maxrss / 1024.0, 1),
         peak_spill_mb=round(spill / 2**20, 1),
         exit_code=proc.returncode,

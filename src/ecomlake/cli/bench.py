@@ -123,6 +123,25 @@ def _bounded(ctx: click.Context, param: click.Parameter, value: str | None) -> s
     "--keep-lakes", is_flag=True, default=False, help="Keep the derived lakes and logs after a successful run."
 )
 @click.option(
+    "--fixed-costs",
+    is_flag=True,
+    default=False,
+    help="Also time a warm `ecomlake local demo-fast` and a tiny day (dims, silver, enriched).",
+)
+@click.option(
+    "--code-dir",
+    callback=output_dir,
+    default=None,
+    help="Run every stage from this checkout's src/ and dbt_duckdb/ (same venv): the code before a change, "
+    "e.g. a `git worktree add --detach` of main.",
+)
+@click.option(
+    "--before",
+    callback=output_file,
+    default=None,
+    help="bench_<run_id>.json of an earlier run (e.g. with --code-dir) to show beside this one in the report.",
+)
+@click.option(
     "--from-json",
     "from_json",
     callback=output_file,
@@ -146,7 +165,9 @@ def group(ctx: click.Context, **kw: Any) -> int:
 
     from_json = kw.pop("from_json")
     if from_json:
-        render_saved(from_json, kw["output"], kw["plot"], echo=click.echo)  # default: beside the JSON
+        render_saved(
+            from_json, kw["output"], kw["plot"], echo=click.echo, before=kw["before"]
+        )  # default: beside the JSON
         return 0
     config_path = (ctx.find_root().obj or {}).get("config_path")
     args = sys.argv[1:]

@@ -13,10 +13,17 @@ Per table T the chain is (jaffle-shop style, one CTE skeleton per model):
     source bronze.T -> int_T__bronze (view: the day's Bronze rows cast to the contract's Bronze types + file position)
                     -> int_T__cleaned (view: null tokens -> NULL, TRY_CAST to Silver types)
                     -> int_T__scored (table: every rule's code, in registry order; dedup among valid rows)
-                    -> stg_T (table: valid rows, Silver columns)  +  stg_T_quarantine (table: raw Bronze + reason)
+                    -> stg_T (view: valid rows, Silver columns)  +  stg_T_quarantine (view: raw Bronze + reason)
 
 plus `int_dims__customers` / `int_dims__product_catalog` (the dims snapshot for the run date) and
-`int_<parent>__keys` (validated parent keys: this run's stg model and earlier Silver partitions).
+`int_<parent>__keys` (table: validated parent keys: this run's stg model and earlier Silver partitions).
+
+The day's data is materialised once, in `int_T__scored`; the stg models are views over it, and the
+runner exports Silver and quarantine from them. The audit of a table is one singular test,
+`tests/base_silver/audit_stg_T.sql` (and `audit_stg_T_quarantine.sql`): one scan that checks every
+rule whose violation would be visible in Silver (each check named by its registry code) and that
+Bronze = cleaned = scored = Silver + quarantine rows. One scan per model instead of one per column
+test: every test is a scan of the day's data.
 """
 
 from __future__ import annotations
@@ -294,7 +301,7 @@ def scored_model(t: Table) -> str:
             cte = f"dim_{fk.table}"
             lines += [
                 f"{cte} as (",
-                f"    select distinct {fk.column} from {{{{ ref('{DIM_MODELS[fk.table]}') }}}}",
+                f"    select {fk.column} from {{{{ ref('{DIM_MODELS[fk.table]}') }}}}",
                 "),",
                 "",
             ]
@@ -338,6 +345,7 @@ def scored_model(t: Table) -> str:
         lines.append(f"            case when {pred} then '{code}' end{sep}")
     lines += ["        ) as _row_reasons", "    from joined", "),", ""]
 
+    dropped = [*text_cols, "_row_reasons", "_is_candidate", *(f"_fk_{col}" for col, _fk in t.foreign_keys)]
     pub_match = " and ".join(f"candidates.{k} = published.{k}" for k in pub_cols)
     key_match = " and ".join(f"candidates.{k} = winners.{k}" for k in pk)
     version = f"row({_VERSION_ORDER})"
@@ -393,12 +401,13 @@ def scored_model(t: Table) -> str:
         "",
         "final as (",
         "    -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);",
-        "    -- nulling them for valid rows keeps this table small, the cleaned text is not needed at all",
+        "    -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule",
+        "    -- working columns are not needed at all (the codes are in _quarantine_reason)",
         "    select",
         "        * exclude (",
         *[
-            f"            {c}," if i < len(text_cols + raw_cols) - 1 else f"            {c}"
-            for i, c in enumerate(text_cols + raw_cols)
+            f"            {c}," if i < len(dropped + raw_cols) - 1 else f"            {c}"
+            for i, c in enumerate(dropped + raw_cols)
         ],
         "        ),",
     ]
@@ -421,9 +430,10 @@ def stg_model(t: Table) -> str:
     cols = [n for n, _ in silver_columns(t.name) if n != "_run_id"]
     lines = [
         HEADER,
-        f"{{{{ config(materialized='table', tags=['{tag(t)}']) }}}}",
+        f"{{{{ config(materialized='view', tags=['{tag(t)}']) }}}}",
         "",
         f"-- Valid Base Silver {t.name} of the run date: typed, deduplicated, FK-checked (contract.silver_columns order).",
+        "-- A view: the day's rows are materialised once, in the scored model; the runner exports from here.",
         "",
         "with",
         "",
@@ -450,9 +460,10 @@ def stg_model(t: Table) -> str:
 def quarantine_model(t: Table) -> str:
     lines = [
         HEADER,
-        f"{{{{ config(materialized='table', tags=['{tag(t)}']) }}}}",
+        f"{{{{ config(materialized='view', tags=['{tag(t)}']) }}}}",
         "",
         f"-- Rejected Bronze {t.name} rows of the run date, exactly as they arrived, with every failing rule code.",
+        "-- A view over the scored model (the day's rows are materialised once, there).",
         "",
         "with",
         "",
@@ -495,10 +506,11 @@ def parent_keys_model(parent: str) -> str:
     return "\n".join(
         [
             HEADER,
-            "{{ config(materialized='view', tags=['facts']) }}",
+            "{{ config(materialized='table', tags=['facts']) }}",
             "",
             f"-- Validated {parent} keys a child row may reference: this run's stg_{parent} plus every {parent} key",
-            "-- already published in Silver before the run date (never raw Bronze). One row per key.",
+            "-- already published in Silver before the run date (never raw Bronze). One row per key. A table:",
+            "-- every child's scoring and audit reads it.",
             "-- With var parent_source = 'silver' (quarantine recovery) only published Silver is read.",
             f"-- depends_on: {{{{ ref('stg_{parent}') }}}}",
             "",
@@ -543,11 +555,12 @@ def dims_model(dim_table: str) -> str:
     return "\n".join(
         [
             HEADER,
-            "{{ config(materialized='view', tags=['facts']) }}",
+            "{{ config(materialized='table', tags=['facts']) }}",
             "",
-            f"-- The {snap} dims snapshot used for foreign-key checks: snapshot_dt = run_date, or the latest",
-            "-- snapshot before it (a clear error when there is none: run `ecomlake local dims` first).",
-            "-- It includes the sentinel 'unknown member' row.",
+            f"-- The keys of the {snap} dims snapshot used for foreign-key checks: snapshot_dt = run_date, or the",
+            "-- latest snapshot before it (a clear error when there is none: run `ecomlake local dims` first).",
+            "-- It includes the sentinel 'unknown member' row. A table of distinct keys, read once: every fact's",
+            "-- scoring and audit joins it.",
             "",
             "with",
             "",
@@ -556,10 +569,267 @@ def dims_model(dim_table: str) -> str:
             "),",
             "",
             "keys as (",
-            f"    select {key} from snapshot",
+            f"    select distinct {key} from snapshot",
             ")",
             "",
             "select * from keys",
+            "",
+        ]
+    )
+
+
+# ------------------------------------------------------------------------------------- audits
+
+AUDIT_DIR = "tests/base_silver"
+
+
+def _sum_if(predicate: str) -> str:
+    return f"coalesce(sum(case when {predicate} then 1 else 0 end), 0)"
+
+
+def _required_silver_columns(t: Table) -> list[str]:
+    """Silver columns that may never be null: keys, required and lineage columns, dates, run id."""
+    out = []
+    for name, _typ in silver_columns(t.name):
+        c = t.column(name) if name in t.column_names else None
+        if (
+            name in LINEAGE_COLUMNS
+            or name in ("ingest_dt", "_run_id")
+            or (c is not None and (c.required or name in t.primary_key))
+            or (t.business_date and name == t.business_date[0])
+        ):
+            out.append(name)
+    return out
+
+
+def audit_checks(t: Table) -> list[tuple[str, str]]:
+    """(check name, SQL aggregate of the failing rows) for the audit of stg_<t>, one scan.
+
+    Every rule whose violation would be visible in Silver has its check, named by its registry code:
+    null rules (the column is null), range, enum, e-mail, future and cross-column rules (the row
+    breaks them), foreign keys (the reference does not resolve) and the in-run duplicate (two rows
+    with one key). Cast failures and keys already published before the run date are not visible in
+    Silver (a value that did not cast is null in the quarantine's typed view, and history is not
+    read here): the scoring's own tests feed those. Also: every other required Silver column is not
+    null and ingest_dt is the run date.
+    """
+    checks: list[tuple[str, str]] = []
+    codes = set()
+    for r in R.rules_for(t.name):
+        if r.family == R.NULL_PRIMARY_KEY:
+            checks.append((r.code, _sum_if(f"{r.column} is null")))
+        elif r.family == R.OUT_OF_RANGE:
+            if r.column is None:
+                pred = next(p for code, p, _ in t.checks if code == r.code)
+                checks.append((r.code, _sum_if(f"coalesce({pred}, false)")))
+                codes.add(r.code)
+                continue
+            c = t.column(r.column)
+            if r.code == f"nonpositive_{c.name}":
+                bad = f"{c.name} <= 0"
+            elif r.code == f"negative_{c.name}":
+                bad = f"{c.name} < 0"
+            elif r.code == f"future_{c.name}":
+                bad = f"cast({c.name} as timestamp) > {{{{ future_limit() }}}}"
+            elif c.email and r.code == f"invalid_{c.name}":
+                bad = f"not {{{{ is_email('{c.name}') }}}}"
+            elif c.enum and r.code == f"invalid_{c.name}":
+                bad = f"{c.name} not in ({_sql_list(c.enum)})"
+            else:
+                raise ValueError(f"{t.name}: rule {r.code} has no audit check; teach codegen about it")
+            checks.append((r.code, _sum_if(f"{c.name} is not null and {bad}")))
+        elif r.family == R.INVALID_FOREIGN_KEY:
+            c = t.column(_rule_column(r))
+            if c.fk is None:
+                raise ValueError(f"{t.name}.{c.name}: rule {r.code} checks a foreign key the contract does not declare")
+            guest = f" and not starts_with({c.name}, '{GUEST_PREFIX}')" if c.fk.guest_exempt else ""
+            checks.append((r.code, _sum_if(f"{c.name} is not null{guest} and not _fk_{c.name}")))
+        elif r.family == R.DUPLICATE_PRIMARY_KEY and r.code == R.duplicate_code(t.name):
+            pk = list(t.primary_key)
+            present = " and ".join(f"{k} is not null" for k in pk)
+            checks.append((r.code, f"{_sum_if(present)} - {{{{ ecom_count_distinct({pk!r}) }}}}"))
+        else:
+            continue
+        codes.add(r.code)
+    for name in _required_silver_columns(t):
+        if f"null_{name}" not in codes:
+            checks.append((f"not_null_{name}", _sum_if(f"{name} is null")))
+    checks.append(("ingest_dt_is_run_date", _sum_if("ingest_dt <> cast('{{ ecom_var(\"run_date\") }}' as date)")))
+    return checks
+
+
+def _checks_union(rows: list[tuple[str, str]]) -> list[str]:
+    out = []
+    for i, (name, source) in enumerate(rows):
+        out.append(("    union all\n" if i else "") + f"    select '{name}' as check_name, {source}")
+    return out
+
+
+def silver_audit(t: Table) -> str:
+    model = f"stg_{t.name}"
+    joins: list[str] = []
+    flags: list[str] = []
+    ctes: list[str] = []
+    for col, fk in t.foreign_keys:
+        if fk.table in DIM_MODELS:
+            cte, src, key = f"dim_{fk.table}", DIM_MODELS[fk.table], fk.column
+        else:
+            cte, src, key = f"parent_{fk.table}", f"int_{fk.table}__keys", PARENT_KEYS[fk.table][0]
+        ctes += [f"{cte} as (", f"    select {key} from {{{{ ref('{src}') }}}}", "),", ""]
+        joins.append(f"    left join {cte} on silver.{col} = {cte}.{key}")
+        flags.append(f"        {cte}.{key} is not null as _fk_{col}")
+    checks = audit_checks(t)
+    lines = [
+        HEADER,
+        f"{{{{ config(tags=['{tag(t)}']) }}}}",
+        "",
+        f"-- The audit of {model} for the run date, in one scan (every test is a scan of the day's data):",
+        "-- every rule whose violation would be visible in Silver, each check named by its registry code",
+        "-- (see ecomlake.silver.codegen.audit_checks), the other required columns, the run date, and the",
+        "-- conservation of rows: Bronze = cleaned = scored = Silver + quarantine. One row per failing check",
+        "-- (check_name, failing_rows); no row = pass.",
+        "",
+        "with",
+        "",
+        "silver as (",
+        f"    select * from {{{{ ref('{model}') }}}}",
+        "),",
+        "",
+        *ctes,
+        "audited as (",
+        "    select",
+        "        silver.*" + ("," if flags else ""),
+        *[f + ("," if i < len(flags) - 1 else "") for i, f in enumerate(flags)],
+        "    from silver",
+        *joins,
+        "),",
+        "",
+        "counts as (",
+        "    select",
+        "        count(*) as silver_rows,",
+        *[f"        {expr} as {name}" + ("," if i < len(checks) - 1 else "") for i, (name, expr) in enumerate(checks)],
+        "    from audited",
+        "),",
+        "",
+        "rows_in as (",
+        "    select",
+        f"        (select count(*) from {{{{ ref('int_{t.name}__bronze') }}}}) as bronze_rows,",
+        f"        (select count(*) from {{{{ ref('int_{t.name}__cleaned') }}}}) as cleaned_rows,",
+        f"        (select count(*) from {{{{ ref('int_{t.name}__scored') }}}}) as scored_rows,",
+        f"        (select count(*) from {{{{ ref('{model}_quarantine') }}}}) as quarantine_rows",
+        "),",
+        "",
+        "checks as (",
+        *_checks_union(
+            [(name, f"{name} as failing_rows from counts") for name, _ in checks]
+            + [
+                (
+                    "row_conservation",
+                    "bronze_rows - silver_rows - quarantine_rows as failing_rows from counts cross join rows_in",
+                ),
+                ("cleaned_rows_equal_bronze", "cleaned_rows - bronze_rows as failing_rows from rows_in"),
+                ("scored_rows_equal_bronze", "scored_rows - bronze_rows as failing_rows from rows_in"),
+            ]
+        ),
+        ")",
+        "",
+        "select check_name, failing_rows from checks where failing_rows <> 0",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def quarantine_audit(t: Table) -> str:
+    model = f"stg_{t.name}_quarantine"
+    checks = [
+        ("not_null__quarantine_reason", _sum_if("_quarantine_reason is null or _quarantine_reason = ''")),
+        ("not_null__quarantine_timestamp", _sum_if("_quarantine_timestamp is null")),
+        ("not_null__run_id", _sum_if("_run_id is null")),
+        (
+            "ingest_dt_is_run_date",
+            _sum_if("ingest_dt is null or ingest_dt <> cast('{{ ecom_var(\"run_date\") }}' as date)"),
+        ),
+    ]
+    lines = [
+        HEADER,
+        f"{{{{ config(tags=['{tag(t)}']) }}}}",
+        "",
+        f"-- The audit of {model} for the run date: every code in _quarantine_reason is a registered rule",
+        f"-- of {t.name} (macros/quarantine_registry.sql, generated from rules.py like the seed), and the",
+        "-- quarantine columns are filled. One row per failing check (check_name, failing_rows); no row = pass.",
+        "",
+        "with",
+        "",
+        "quarantine as (",
+        f"    select * from {{{{ ref('{model}') }}}}",
+        "),",
+        "",
+        "codes as (",
+        "    select unnest(string_split(_quarantine_reason, '|')) as code",
+        "    from quarantine",
+        "),",
+        "",
+        "registry as (",
+        f"    select unnest([{{% for c in quarantine_registry_codes('{t.name}') %}}'{{{{ c }}}}'{{{{ ', ' if not loop.last }}}}{{% endfor %}}]) as code",
+        "),",
+        "",
+        "unregistered as (",
+        "    select count(*) as failing_rows",
+        "    from codes",
+        "    left join registry on codes.code = registry.code",
+        "    where registry.code is null",
+        "),",
+        "",
+        "counts as (",
+        "    select",
+        *[f"        {expr} as {name}" + ("," if i < len(checks) - 1 else "") for i, (name, expr) in enumerate(checks)],
+        "    from quarantine",
+        "),",
+        "",
+        "checks as (",
+        *_checks_union(
+            [("reasons_in_registry", "failing_rows from unregistered")]
+            + [(name, f"{name} as failing_rows from counts") for name, _ in checks]
+        ),
+        ")",
+        "",
+        "select check_name, failing_rows from checks where failing_rows <> 0",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def keys_audit(model: str, key: str, others: tuple[str, ...] = ()) -> str:
+    checks = [
+        (f"unique_{key}", f"count({key}) - count(distinct {key})"),
+        (f"not_null_{key}", _sum_if(f"{key} is null")),
+        *[(f"not_null_{c}", _sum_if(f"{c} is null")) for c in others],
+    ]
+    return "\n".join(
+        [
+            HEADER,
+            "{{ config(tags=['facts']) }}",
+            "",
+            f"-- The audit of {model}: one row per key, no null key"
+            + (f" or {', '.join(others)}" if others else "")
+            + ". One row per failing check; no row = pass.",
+            "",
+            "with",
+            "",
+            "counts as (",
+            "    select",
+            *[
+                f"        {expr} as {name}" + ("," if i < len(checks) - 1 else "")
+                for i, (name, expr) in enumerate(checks)
+            ],
+            f"    from {{{{ ref('{model}') }}}}",
+            "),",
+            "",
+            "checks as (",
+            *_checks_union([(name, f"{name} as failing_rows from counts") for name, _ in checks]),
+            ")",
+            "",
+            "select check_name, failing_rows from checks where failing_rows <> 0",
             "",
         ]
     )
@@ -622,77 +892,20 @@ def stg_yaml(t: Table) -> str:
     pk = list(t.primary_key)
     lines = [
         YAML_HEADER,
+        "# Tests: tests/base_silver/audit_" + model + ".sql (every check in one scan; see codegen.audit_checks).",
         "models:",
         f"  - name: {model}",
-        f"    description: {_q(f'Valid Base Silver {t.name} of one ingest_dt: {t.description} Typed, deduplicated (one row per {chr(44).join(pk)}), FK-checked.')}",
+        f"    description: {_q(f'Valid Base Silver {t.name} of one ingest_dt: {t.description} Typed, deduplicated (one row per {chr(44).join(pk)}), FK-checked. A view over int_{t.name}__scored.')}",
         "    config:",
         f"      tags: ['{tag(t)}']",
-        "    data_tests:",
+        "    columns:",
     ]
-    lines += _model_test("row_conservation", bronze_table=_q(t.name), quarantine_model=_q(f"ref('{model}_quarantine')"))
-    lines += _model_test(
-        "expression_is_true", expression=_q("ingest_dt = cast('{{ ecom_var(\"run_date\") }}' as date)")
-    )
-    if len(pk) > 1:
-        lines += _model_test("unique_combination_of_columns", combination_of_columns="[" + ", ".join(pk) + "]")
-    for _code, predicate, _check_desc in t.checks:
-        lines += _model_test("expression_is_true", expression=_q(f"not coalesce({predicate}, false)"))
-    lines.append("    columns:")
-    silver = silver_columns(t.name)
-    for name, typ in silver:
+    for name, typ in silver_columns(t.name):
         lines += [
             f"      - name: {name}",
             f"        data_type: {typ.lower()}",
             f"        description: {_q(_desc(t, name))}",
         ]
-        tests: list[str] = []
-        is_contract = name in t.column_names
-        c = t.column(name) if is_contract else None
-        required = (
-            name in LINEAGE_COLUMNS
-            or name in ("ingest_dt", "_run_id")
-            or (c and (c.required or name in pk))
-            or (t.business_date and name == t.business_date[0])
-        )
-        if required:
-            tests += _test("not_null")
-        if len(pk) == 1 and name == pk[0]:
-            tests += _test("unique")
-        if c is not None:
-            if c.enum:
-                tests += _test("accepted_values", values="[" + ", ".join(_q(v) for v in c.enum) + "]")
-            if c.min_value == "positive":
-                tests += _test("expression_is_true", expression=_q(f"{name} is null or {name} > 0"))
-            elif c.min_value == "non_negative":
-                tests += _test("expression_is_true", expression=_q(f"{name} is null or {name} >= 0"))
-            if c.no_future:
-                tests += _test(
-                    "expression_is_true",
-                    expression=_q(f"{name} is null or cast({name} as timestamp) <= {{{{ future_limit() }}}}"),
-                )
-            if c.email:
-                tests += _test("expression_is_true", expression=_q(f"{name} is null or {{{{ is_email('{name}') }}}}"))
-            if c.fk:
-                if c.fk.table in DIM_MODELS:
-                    to = f"ref('{DIM_MODELS[c.fk.table]}')"
-                else:
-                    to = f"ref('int_{c.fk.table}__keys')"
-                lines += ["        data_tests:"] if not tests else []
-                tests += [
-                    "          - relationships:",
-                    "              arguments:",
-                    f"                to: {_q(to)}",
-                    f"                field: {c.fk.column}",
-                ]
-                if c.fk.guest_exempt:
-                    tests += [
-                        "              config:",
-                        f"                where: {_q(f'not starts_with({name}, {chr(39)}{GUEST_PREFIX}{chr(39)})')}",
-                    ]
-        if tests:
-            if lines[-1] != "        data_tests:":
-                lines.append("        data_tests:")
-            lines += tests
     return "\n".join(lines) + "\n"
 
 
@@ -700,18 +913,14 @@ def quarantine_yaml(t: Table) -> str:
     model = f"stg_{t.name}_quarantine"
     lines = [
         YAML_HEADER,
+        "# Tests: tests/base_silver/audit_" + model + ".sql.",
         "models:",
         f"  - name: {model}",
-        f"    description: {_q(f'Rejected Bronze {t.name} rows of one ingest_dt, raw as they arrived, with the failing rule codes.')}",
+        f"    description: {_q(f'Rejected Bronze {t.name} rows of one ingest_dt, raw as they arrived, with the failing rule codes. A view over int_{t.name}__scored.')}",
         "    config:",
         f"      tags: ['{tag(t)}']",
-        "    data_tests:",
+        "    columns:",
     ]
-    lines += _model_test("reasons_in_registry", table_name=_q(t.name))
-    lines += _model_test(
-        "expression_is_true", expression=_q("ingest_dt = cast('{{ ecom_var(\"run_date\") }}' as date)")
-    )
-    lines.append("    columns:")
     types = _bronze_sql_types(t)
     for n in t.bronze_column_names:
         lines += [
@@ -722,24 +931,15 @@ def quarantine_yaml(t: Table) -> str:
         "      - name: ingest_dt",
         "        data_type: date",
         '        description: "Bronze arrival date."',
-        "        data_tests:",
-        "          - not_null",
         "      - name: _quarantine_reason",
         "        data_type: varchar",
         "        description: \"Failing rule codes from the registry (seed quarantine_rules), joined with '|' in registry order.\"",
-        "        data_tests:",
-        "          - not_null",
-        *_test("expression_is_true", expression=_q("_quarantine_reason <> ''")),
         "      - name: _quarantine_timestamp",
         "        data_type: timestamp",
         '        description: "When the row was quarantined (UTC)."',
-        "        data_tests:",
-        "          - not_null",
         "      - name: _run_id",
         "        data_type: varchar",
         '        description: "Pipeline run that quarantined the row."',
-        "        data_tests:",
-        "          - not_null",
         f"      - name: {RAW_TEXT_COLUMN}",
         "        data_type: varchar",
         '        description: "JSON {column: value as text} of the non-text columns whose Bronze arrived in another physical type than the contract\'s (a value that did not cast is kept here as it arrived); null when every column arrived in its contract type."',
@@ -771,17 +971,12 @@ def simple_yaml(
 def scored_yaml(t: Table) -> str:
     return simple_yaml(
         f"int_{t.name}__scored",
-        f"Every Bronze {t.name} row of the run date with its rule codes; _quarantine_reason null = valid. Feeds stg_{t.name} and stg_{t.name}_quarantine.",
+        f"Every Bronze {t.name} row of the run date with its rule codes; _quarantine_reason null = valid. The one table of the day's {t.name}: stg_{t.name} and stg_{t.name}_quarantine are views over it.",
         tag(t),
         [
-            ("_row_reasons", "Codes of every non-duplicate rule the row fails ('' when none).", ["not_null"]),
             ("_quarantine_reason", "Final codes, duplicates included; null for valid rows.", []),
-            ("_is_duplicate", "A valid row that lost the dedup to a newer copy of its key.", ["not_null"]),
-            (
-                "_is_published",
-                "A valid row whose key (dims: key and version) is already in earlier Silver.",
-                ["not_null"],
-            ),
+            ("_is_duplicate", "A valid row that lost the dedup to a newer copy of its key.", []),
+            ("_is_published", "A valid row whose key (dims: key and version) is already in earlier Silver.", []),
         ],
     )
 
@@ -811,7 +1006,7 @@ def render() -> dict[str, str]:
             f"int_{name}__cleaned",
             f"Bronze {name} with null tokens removed and values cast to Silver types; raw values kept as <column>__raw.",
             tag(t),
-            [("ingest_dt", "Bronze arrival date.", ["not_null"])],
+            [("ingest_dt", "Bronze arrival date.", [])],
         )
         files[f"{base}/int_{name}__scored.sql"] = scored_model(t)
         files[f"{base}/int_{name}__scored.yml"] = scored_yaml(t)
@@ -826,8 +1021,8 @@ def render() -> dict[str, str]:
             f"Validated {parent} keys for child FK checks: stg_{parent} of this run plus {parent} published in Silver before the run date.",
             "facts",
             [
-                (key, "Parent key.", ["unique", "not_null"]),
-                (date_col, "Parent business date, inherited by children.", ["not_null"]),
+                (key, "Parent key (tests/base_silver/audit_int_" + parent + "__keys.sql).", []),
+                (date_col, "Parent business date, inherited by children.", []),
             ],
         )
     for dim, model in DIM_MODELS.items():
@@ -837,8 +1032,16 @@ def render() -> dict[str, str]:
             model,
             f"Keys of the {DIM_SNAPSHOTS[dim]} dims snapshot for the run date (or the latest before it), sentinel included.",
             "facts",
-            [(key, "Dimension key (one row per key).", ["unique", "not_null"])],
+            [(key, f"Dimension key (one row per key; tests/base_silver/audit_{model}.sql).", [])],
         )
+    for name in TABLES:
+        t = CONTRACT[name]
+        files[f"{AUDIT_DIR}/audit_stg_{name}.sql"] = silver_audit(t)
+        files[f"{AUDIT_DIR}/audit_stg_{name}_quarantine.sql"] = quarantine_audit(t)
+    for parent, (key, date_col) in PARENT_KEYS.items():
+        files[f"{AUDIT_DIR}/audit_int_{parent}__keys.sql"] = keys_audit(f"int_{parent}__keys", key, (date_col,))
+    for dim, model in DIM_MODELS.items():
+        files[f"{AUDIT_DIR}/audit_{model}.sql"] = keys_audit(model, CONTRACT[dim].primary_key[0])
     files[f"{base}/_sources.yml"] = sources_yaml()
     files["macros/quarantine_registry.sql"] = registry_macro()
     return files
@@ -865,13 +1068,7 @@ def sources_yaml() -> str:
         YAML_HEADER,
         "sources:",
         "  - name: bronze",
-        '    description: "Bronze parquet, one hive partition per arrival date: <bronze_root>/<table>/ingest_dt=<run_date>/*.parquet."',
-        "    config:",
-        "      meta:",
-        "        external_location: >-",
-        # The root is escaped for the SQL string literal: a lake path may hold a quote.
-        "          read_parquet('{{ var('bronze_root', env_var('BRONZE_BASE_PATH', '../data/bronze')) | replace(\"'\", \"''\") }}/{name}/ingest_dt={{ var('run_date', env_var('ECOM_RUN_DATE', '2023-01-01')) }}/*.parquet',",
-        "          hive_partitioning = true, union_by_name = true, filename = true, file_row_number = true)",
+        '    description: "Bronze parquet, one hive partition per arrival date: <bronze_root>/<table>/ingest_dt=<run_date>/*.parquet. Read by the bronze_coerced macro when a model runs (the files and their types are only known then), so nothing here depends on the run date or the lake: the parsed project is the same for every run."',
         "    tables:",
     ]
     for name in TABLES:
@@ -896,7 +1093,7 @@ def write(project_dir: str | Path = "dbt_duckdb", check: bool = False) -> list[s
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(content)
     # generated files no longer produced (a table or model removed from the contract)
-    for sub in ("models/base_silver", "macros"):
+    for sub in ("models/base_silver", "macros", AUDIT_DIR):
         base = project / sub
         if not base.is_dir():
             continue

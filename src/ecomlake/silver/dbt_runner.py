@@ -1,14 +1,26 @@
 """Run the dbt project in-process (dbtRunner), with paths and DuckDB limits from Settings.
 
-Every invocation gets its own warehouse file (``<work>/silver_<run_id>.duckdb``) and its own
+Every invocation gets its own warehouse file (``<work>/silver_<run_id>/silver.duckdb``) and its own
 target and log directories under the work path, so runs never write into the repository and two
 runs never share state. dbt start-up is most of a small build, so callers keep invocations few.
+
+Parsing the project costs seconds on every invocation, and its result does not depend on the run:
+the run's vars (`RUN_VARS`: dates, paths of the lake, run id) are only read when a model runs,
+never while dbt parses. So the parsed project (dbt's Manifest) is cached under
+``<work>/dbt_manifests/<key>.pickle``, the key being a hash of every file of the project, the dbt
+and Python versions and the vars that are not run vars; dbt then runs with that manifest
+(``dbtRunner(manifest=...)``) instead of parsing again. Any change to the project makes a new key.
+tests/functional/test_dbt_manifest_cache.py proves the manifest is identical for any values of the
+run vars.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import pickle
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +62,27 @@ def run_paths(settings: Settings, run_id: str) -> tuple[Path, Path]:
     )
 
 
+# Vars read only when a model runs (macros under `execute`, model and test SQL compiled at run
+# time), never while the project is parsed: the parsed project is the same for any value of them.
+RUN_VARS = frozenset(
+    {
+        "run_id",
+        "run_ts",
+        "run_date",
+        "bronze_root",
+        "silver_root",
+        "quarantine_root",
+        "dims_root",
+        "dims_snapshot_dt",
+        "parent_source",
+        "published_through_run_date",
+        "max_future_skew_hours",
+    }
+)
+MANIFEST_CACHE_DIR = "dbt_manifests"
+_SKIPPED_PROJECT_DIRS = {"target", "logs", "dbt_packages"}
+
+
 def work_dir(settings: Settings) -> Path:
     p = Path(settings.paths.work_path).resolve()
     p.mkdir(parents=True, exist_ok=True)
@@ -57,7 +90,68 @@ def work_dir(settings: Settings) -> Path:
 
 
 def warehouse_path(settings: Settings, run_id: str) -> Path:
-    return work_dir(settings) / f"silver_{ids.run_id(run_id, 'run id')}.duckdb"
+    # One directory per run, one file name for all: dbt-duckdb names the database after the file's
+    # stem and the parsed project (cached, see manifest_key) holds that name in every relation.
+    return work_dir(settings) / f"silver_{ids.run_id(run_id, 'run id')}" / "silver.duckdb"
+
+
+def project_digest(project: Path) -> str:
+    """sha256 of every file of the dbt project (its path and content), build outputs excluded."""
+    h = hashlib.sha256(str(project).encode())
+    for root, dirs, files in os.walk(project):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_PROJECT_DIRS and not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = Path(root) / name
+            h.update(str(path.relative_to(project)).encode() + b"\0")
+            h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def manifest_key(project: Path, dbt_vars: dict, database: str) -> str:
+    """The cache key of the parsed project: its files, dbt's and Python's versions, every var that
+    is not a run var (e.g. `gold`, `enriched_root`: Gold's sources render it while parsing), and the
+    database name (dbt-duckdb: the warehouse file's stem), which every parsed relation carries."""
+    from importlib import metadata
+
+    parse_vars = {k: v for k, v in dbt_vars.items() if k not in RUN_VARS}
+    ident = {
+        "project": project_digest(project),
+        "database": database,
+        "vars": parse_vars,
+        "python": sys.version,
+        "dbt-core": metadata.version("dbt-core"),
+        "dbt-duckdb": metadata.version("dbt-duckdb"),
+        "target": "local",
+    }
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+# The Manifest's own __reduce_ex__ (dbt-core 1.11) puts its private lookups in the wrong fields on
+# unpickling, so only the public fields are stored and the Manifest is rebuilt from them by name
+# (its lookups are then rebuilt lazily, as after dbt's own msgpack round trip, in a tenth of the time).
+
+
+def _load_manifest(path: Path):
+    from dbt.contracts.graph.manifest import Manifest
+
+    try:
+        with open(path, "rb") as fh:
+            return Manifest(**pickle.load(fh))
+    except Exception:  # a truncated or foreign file: parse again and replace it
+        return None
+
+
+def _save_manifest(path: Path, manifest) -> None:
+    import dataclasses
+
+    fields = {f.name: getattr(manifest, f.name) for f in dataclasses.fields(manifest) if not f.name.startswith("_")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        pickle.dump(fields, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the new one
 
 
 @dataclass
@@ -76,6 +170,8 @@ class DbtSummary:
     errors: list[str] = field(default_factory=list)
     failed_tests: list[str] = field(default_factory=list)
     log_path: str = ""
+    manifest_cached: bool = False  # the parsed project came from the cache (no parse)
+    failed_sql: dict[str, str] = field(default_factory=dict, repr=False)  # failed test -> its compiled SQL
 
     def to_dict(self) -> dict:
         return {
@@ -90,6 +186,7 @@ class DbtSummary:
             "unit_tests_failed": self.unit_tests_failed,
             "errors": self.errors,
             "failed_tests": self.failed_tests,
+            "manifest_cached": self.manifest_cached,
         }
 
 
@@ -138,6 +235,9 @@ def _summarise(command: str, res, log_path: str) -> DbtSummary:
             elif status in ("fail", "error"):
                 summary.tests_failed += 1
                 summary.failed_tests.append(f"{name}: {_first_line(r.message)}")
+                compiled = getattr(node, "compiled_code", None)
+                if status == "fail" and compiled:
+                    summary.failed_sql[name] = compiled
     if res.exception is not None:
         summary.errors.append(_first_line(str(res.exception)))
     return summary
@@ -159,6 +259,7 @@ def invoke(
 ) -> DbtSummary:
     """Run one dbt command (e.g. ["build", "--select", "tag:facts"]) against the run's warehouse."""
     from dbt.cli.main import dbtRunner
+    from dbt.contracts.graph.manifest import Manifest
 
     work = work_dir(settings)
     warehouse = warehouse or warehouse_path(settings, run_id)
@@ -175,8 +276,7 @@ def invoke(
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "ECOM_DBT_FILESYSTEMS": json.dumps(filesystems(settings)),
     }
-    args = [
-        *command,
+    common = [
         "--project-dir",
         str(project),
         "--profiles-dir",
@@ -191,9 +291,23 @@ def invoke(
         json.dumps(dbt_vars),
         "--quiet",
     ]
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    cache = work / MANIFEST_CACHE_DIR / f"{manifest_key(project, dbt_vars, warehouse.stem)}.pickle"
     with _profile_env(env):
-        res = dbtRunner().invoke(args)
+        manifest = _load_manifest(cache) if cache.is_file() else None
+        cached = manifest is not None
+        if manifest is None:
+            parsed = dbtRunner().invoke(["parse", "--no-partial-parse", "--no-write-json", *common])
+            if parsed.success and isinstance(parsed.result, Manifest):
+                manifest = parsed.result
+                _save_manifest(cache, manifest)
+        # No manifest (the project does not parse): the command itself reports why, as before.
+        res = dbtRunner(manifest=manifest).invoke([*command, "--no-write-json", *common])
     summary = _summarise(" ".join(command), res, str(log_path / "dbt.log"))
+    summary.manifest_cached = cached
+    if summary.failed_sql:
+        close_dbt_connections()  # the failing tests' rows are read from the warehouse file
+        _name_failed_checks(summary, warehouse)
     if raise_on_failure and not summary.success:
         raise_for(summary, warehouse)
     return summary
@@ -211,6 +325,37 @@ def filesystems(settings: Settings) -> list[dict]:
     spec: dict = {"fs": "gs", "requests_timeout": opts.request_timeout_s, "cache_timeout": 0}
     spec["token"] = "anon" if gcs.emulator_host() else "google_default"
     return [spec]
+
+
+def _name_failed_checks(summary: DbtSummary, warehouse: Path) -> None:
+    """Name what failed inside a test that returns (check_name, failing_rows) rows (the audits of
+    tests/base_silver): `audit_stg_orders: ... [invalid_order_channel: 3 rows, null_batch_id: 1 row]`."""
+    import duckdb
+
+    if not warehouse.is_file():
+        return
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error:
+        return
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        for i, line in enumerate(summary.failed_tests):
+            name = line.split(":", 1)[0]
+            sql = summary.failed_sql.get(name)
+            if not sql:
+                continue
+            try:
+                cur = con.execute(f"select * from ({sql}) limit 20")
+                cols = [d[0] for d in cur.description]
+                rows = cur.fetchall()
+            except duckdb.Error:
+                continue
+            if cols[:2] == ["check_name", "failing_rows"] and rows:
+                named = ", ".join(f"{c}: {n} row{'s' if abs(n) != 1 else ''}" for c, n in rows)
+                summary.failed_tests[i] = f"{line} [{named}]"
+    finally:
+        con.close()
 
 
 def raise_for(summary: DbtSummary, warehouse: Path) -> None:

@@ -5,14 +5,16 @@ For one arrival date D and a group of tables (the six facts, or the two dims):
 1. Check inputs before dbt starts: every Bronze partition of D exists (returns and return_items
    may be absent: a quiet day reads as zero rows; so may a dimension, see step 2), no column has a
    physical type that cannot be cast to the contract's; for facts, a dims snapshot for D or earlier.
-2. ``dbt build`` (seed + models + data tests) of the group's models in
-   ``<work>/silver_<run_id>.duckdb``. A failing test stops the run: nothing is published. dbt unit
-   tests (tests of our SQL on fixed rows, not of the day's data) run in ``make test`` instead.
-   A dimension without a Bronze partition that day changed nothing: its models are left out.
+2. ``dbt build`` (models + their audit tests) of the group's models in
+   ``<work>/silver_<run_id>/silver.duckdb``: the day's rows are materialised once per table
+   (``int_<t>__scored``; the stg models are views over it) and audited in one scan per model. A
+   failing audit stops the run: nothing is published. dbt unit tests (tests of our SQL on fixed
+   rows, not of the day's data) run in ``make test`` instead. A dimension without a Bronze
+   partition that day changed nothing: its models are left out.
 3. Export, per table, the valid rows (``stg_<t>``) and the rejected rows (``stg_<t>_quarantine``)
-   to staging with ``COPY ... (FORMAT parquet, COMPRESSION zstd)``, and publish every silver and
-   quarantine partition of D in one `storage.publish` (all or nothing; other dates untouched),
-   checking the expected row counts.
+   to staging with ``COPY ... (FORMAT parquet, COMPRESSION zstd)``, check that Bronze (counted
+   from its footers) = silver + quarantine, and publish every silver and quarantine partition of
+   D in one `storage.publish` (all or nothing; other dates untouched), checking the row counts.
 4. Write the run ledger ``<metrics>/silver_run_<run_id>.json``.
 """
 
@@ -206,10 +208,23 @@ def _check_columns(con, relation: str, expected: list[str]) -> None:
         )
 
 
-def _copy(con, relation: str, out_dir: str) -> None:
+def _copy(con, relation: str, out_dir: str) -> int:
+    """Write `relation` as one zstd parquet file into `out_dir`; returns the rows written."""
     storage.makedirs(out_dir)
     target = storage.join(out_dir, "part-0000.parquet")
-    con.execute(f"COPY (select * from {relation}) TO {sql_literal(target)} (FORMAT parquet, COMPRESSION zstd)")
+    return int(
+        con.execute(
+            f"COPY (select * from {relation}) TO {sql_literal(target)} (FORMAT parquet, COMPRESSION zstd)"
+        ).fetchone()[0]
+    )
+
+
+def _bronze_rows(settings: Settings, table: str, day: str) -> int:
+    """Rows of the Bronze partition, from the files' footers: counted apart from dbt's models."""
+    part = storage.partition_path(settings.paths.bronze_base_path, table, day)
+    if not storage.isdir(part):
+        return 0  # an optional table on a quiet day
+    return sum(storage.parquet_num_rows(f) for f in storage.list_data_files(part))
 
 
 def _reasons(con, relation: str) -> dict[str, int]:
@@ -281,19 +296,18 @@ def export_and_publish(
             f"stg_{table}_quarantine",
             [*t.bronze_column_names, "ingest_dt", *QUARANTINE_COLUMNS],
         )
-        bronze_rows = con.execute(f"select count(*) from int_{table}__bronze").fetchone()[0]
-        silver_rows = con.execute(f"select count(*) from stg_{table}").fetchone()[0]
-        quarantine_rows = con.execute(f"select count(*) from stg_{table}_quarantine").fetchone()[0]
-        if bronze_rows != silver_rows + quarantine_rows:  # the dbt test checks it too; never publish a loss
+        s_stage = storage.staging_path(silver_root, run_id, table, part)
+        q_stage = storage.staging_path(silver_root, run_id, f"{QUARANTINE_STAGING}/{table}", part)
+        # One pass each over the day's one table (int_<table>__scored): the stg models are views.
+        silver_rows = _copy(con, f"stg_{table}", s_stage)
+        storage.fault("while_writing")
+        quarantine_rows = _copy(con, f"stg_{table}_quarantine", q_stage)
+        bronze_rows = _bronze_rows(settings, table, day)
+        if bronze_rows != silver_rows + quarantine_rows:  # the dbt audit checks it too; never publish a loss
             raise EcomlakeError(
                 f"{table} {day}: {bronze_rows} Bronze rows but {silver_rows} silver + {quarantine_rows} "
                 "quarantine; nothing was published"
             )
-        s_stage = storage.staging_path(silver_root, run_id, table, part)
-        q_stage = storage.staging_path(silver_root, run_id, f"{QUARANTINE_STAGING}/{table}", part)
-        _copy(con, f"stg_{table}", s_stage)
-        storage.fault("while_writing")
-        _copy(con, f"stg_{table}_quarantine", q_stage)
         replayed = _reapply_recoveries(settings, table, day, s_stage, q_stage, echo)
         reasons = _reasons(con, f"stg_{table}_quarantine")
         if replayed.quarantine is not None:
@@ -480,8 +494,7 @@ def _run_tables(
             storage.release_staging(silver_root, run_id)
         if ok and not keep_warehouse:
             work = str(dbt_runner.work_dir(settings))
-            for suffix in ("", ".wal"):
-                storage.remove_tree(str(warehouse) + suffix, work)
+            storage.remove_tree(str(warehouse.parent), work)  # silver_<run_id>/: the file and its WAL
             storage.remove_tree(str(dbt_runner.work_dir(settings) / "dbt" / run_id), work)
 
     run = SilverRun(
