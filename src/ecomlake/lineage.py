@@ -1,7 +1,8 @@
 """OpenLineage events for every layer run and every gate.
 
 Each run (dims, Base Silver, Enriched, Gold, a quarantine recovery) emits START, then COMPLETE or
-FAIL, through the OpenLineage Python client; each gate emits START, then COMPLETE (PASS or WARN)
+FAIL, through the OpenLineage Python client (both are written when the run ends, each with the time
+it happened; a run refused before it wrote anything, exit 2, emits nothing, as it writes no metrics); each gate emits START, then COMPLETE (PASS or WARN)
 or FAIL (a FAIL verdict), with its checks as a `dataQualityAssertions` facet on the datasets it
 judged. Datasets are tables named by their lake paths (OpenLineage naming: `file` + the absolute
 path, or `gs://<bucket>` + the object prefix), so Marquez, DataHub or Airflow's OpenLineage
@@ -26,6 +27,8 @@ from typing import Any, TypeVar
 from ecomlake import __version__, ids, storage
 from ecomlake.config import Settings
 from ecomlake.contract import DIM_SNAPSHOTS, DIM_TABLES, FACT_TABLES, TABLES
+from ecomlake.errors import InputError
+from ecomlake.locks import LeaseHeld
 from ecomlake.runs import resolve_run_id
 
 PRODUCER = f"https://github.com/ecomlake/ecomlake/tree/v{__version__}"
@@ -173,40 +176,47 @@ def _clients(settings: Settings, run_id: str) -> list[Any]:
 
 
 class _Run:
-    """One OpenLineage run: START now, then `complete()` or `fail()`."""
+    """One OpenLineage run. Events are built when they happen (their eventTime) and written by `send`."""
 
     def __init__(self, settings: Settings, job: str, run_id: str, day: str | None) -> None:
         from openlineage.client.uuid import generate_new_uuid
 
         self.settings, self.job, self.run_id, self.day = settings, job, run_id, day
         self.uuid = str(generate_new_uuid())
-        self.clients: list[Any] = []
-        if settings.lineage.enabled:
-            try:
-                self.clients = _clients(settings, run_id)
-            except Exception as exc:  # never fail a run because lineage cannot be written
-                _warn(f"events of run {run_id} not emitted: {exc}")
 
-    def emit(
+    def event(
         self,
         state: str,
         inputs: list[tuple[Dataset, dict]],
         outputs: list[tuple[Dataset, dict]],
         error: str | None = None,
-    ) -> None:
-        if not self.clients:
+    ) -> Any:
+        if not self.settings.lineage.enabled:
+            return None
+        try:
+            return self._event(state, inputs, outputs, error)
+        except Exception as exc:  # never fail a run because lineage cannot be written
+            _warn(f"{self.job} {state} event of run {self.run_id} not built: {exc}")
+            return None
+
+    def send(self, *events: Any) -> None:
+        events = tuple(e for e in events if e is not None)
+        if not events:
             return
         try:
-            event = self._event(state, inputs, outputs, error)
+            clients = _clients(self.settings, self.run_id)
         except Exception as exc:
-            _warn(f"{self.job} {state} event of run {self.run_id} not built: {exc}")
+            _warn(f"events of run {self.run_id} not emitted: {exc}")
             return
-        for client in self.clients:
-            try:
-                client.emit(event)
-            except Exception as exc:
-                where = getattr(client.transport, "kind", "transport")
-                _warn(f"{self.job} {state} event of run {self.run_id} not sent ({where}): {str(exc).splitlines()[0]}")
+        for event in events:
+            for client in clients:
+                try:
+                    client.emit(event)
+                except Exception as exc:
+                    where = getattr(client.transport, "kind", "transport")
+                    state = event.eventType.value
+                    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    _warn(f"{self.job} {state} event of run {self.run_id} not sent ({where}): {first}")
 
     def _event(
         self, state: str, inputs: list[tuple[Dataset, dict]], outputs: list[tuple[Dataset, dict]], error: str | None
@@ -285,16 +295,19 @@ def emits(kind: str) -> Callable[[F], F]:
             a["run_id"] = resolve_run_id(a.get("run_id"), job.run_prefix)
             inputs, outputs = job.io(settings, a)
             r = _Run(settings, job.name(a), a["run_id"], day_text)
-            r.emit("START", [(d, {}) for d in inputs], [(d, {}) for d in outputs])
+            start = r.event("START", [(d, {}) for d in inputs], [(d, {}) for d in outputs])
             try:
                 result = fn(*bound.args, **bound.kwargs)
+            except (InputError, LeaseHeld):
+                raise  # refused before it wrote anything (bad argument, missing input, a held lease): no events
             except BaseException as exc:
                 text = str(exc).strip()
-                r.emit(
-                    "FAIL", [(d, {}) for d in inputs], [], error=text.splitlines()[0] if text else type(exc).__name__
-                )
+                error = text.splitlines()[0] if text else type(exc).__name__
+                r.send(start, r.event("FAIL", [(d, {}) for d in inputs], [], error=error))
                 raise
-            r.emit("COMPLETE", [(d, {}) for d in inputs], _with_rows(outputs, _rows(job, settings, result)))
+            r.send(
+                start, r.event("COMPLETE", [(d, {}) for d in inputs], _with_rows(outputs, _rows(job, settings, result)))
+            )
             return result
 
         return run  # type: ignore[return-value]
@@ -357,10 +370,9 @@ def gate(settings: Settings, result: Any) -> None:
     r = _Run(settings, result.gate.replace("_quality", "_gate"), result.run_id, _valid_day(day))
     facet = dq.DataQualityAssertionsDatasetFacet
     inputs = [(d, {"dataQualityAssertions": facet(assertions=a)}) for d, a in by_table.items()]
-    r.emit("START", [(d, {}) for d, _ in inputs], [])
-    verdict = result.overall_status.value
-    if verdict == "FAIL":
+    start = r.event("START", [(d, {}) for d, _ in inputs], [])
+    if result.overall_status.value == "FAIL":
         failed = next(c for c in result.checks if c.status.value == "FAIL")
-        r.emit("FAIL", inputs, [], error=f"gate FAIL: {failed.name}: {failed.message}"[:1000])
+        r.send(start, r.event("FAIL", inputs, [], error=f"gate FAIL: {failed.name}: {failed.message}"[:1000]))
     else:
-        r.emit("COMPLETE", inputs, [])
+        r.send(start, r.event("COMPLETE", inputs, []))

@@ -94,7 +94,7 @@ def url(path: str, fs_path: str) -> str:
     if not is_remote(path):
         return fs_path
     scheme = str(path).split("://", 1)[0]
-    return f"{scheme}://{fs_path.split('://', 1)[-1]}"
+    return f"{scheme}://{fs_path.split('://', 1)[-1].lstrip('/')}"  # memory:// lists /bucket/...
 
 
 def find_files(prefix: str) -> list[str]:

@@ -368,7 +368,8 @@ def test_latest_as_of_is_the_newest_date_every_snapshot_table_has(tmp_path):
         rows["int_customer_lifetime_value"].extend(extra)
 
     gf.write_enriched(root, tamper=extra_clv_day)
-    settings = load_settings(gf.REPO / "config" / "config.yml", env={"SILVER_ENRICHED_PATH": str(root)})
+    env = {"SILVER_ENRICHED_PATH": str(root), "SILVER_BASE_PATH": str(tmp_path / "silver")}  # not ./data
+    settings = load_settings(gf.REPO / "config" / "config.yml", env=env)
     assert resolve_as_of(settings, None) == D2
     assert resolve_as_of(settings, D1) == D1
 

@@ -98,17 +98,29 @@ def test_a_layer_run_and_its_gate_emit_start_and_complete_with_lake_paths_and_as
     assert code == 0
 
 
-def test_a_failed_run_emits_fail_with_its_error(lake):
-    with pytest.raises(InputError) as refused:
-        run_enriched(lake.settings(), "2030-01-01", run_id="lin_fail")
+def test_a_run_that_fails_emits_fail_with_its_error(lake, monkeypatch):
+    from ecomlake import storage
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(storage, "publish", full_disk)
+    with pytest.raises(OSError):
+        run_enriched(lake.settings(), D, run_id="lin_fail")
     got = events(lake, "lin_fail")
     for e in got:
         validate_event(e)
     assert [e["eventType"] for e in got] == ["START", "FAIL"]
+    assert got[0]["eventTime"] < got[1]["eventTime"]  # each event carries the time it happened
     message = got[1]["run"]["facets"]["errorMessage"]
-    assert message["message"] == str(refused.value).splitlines()[0]
-    assert message["programmingLanguage"] == "python"
+    assert message == {**message, "message": "[Errno 28] No space left on device", "programmingLanguage": "python"}
     assert got[1]["outputs"] == []
+
+
+def test_a_refused_run_writes_nothing_not_even_lineage(lake):
+    with pytest.raises(InputError):
+        run_enriched(lake.settings(), "2030-01-01", run_id="lin_refused")  # no Base Silver for that day
+    assert not (lake.root / "lineage" / "lin_refused.jsonl").exists()
 
 
 def test_a_failing_gate_is_a_fail_event_whose_assertions_say_which_check_failed(lake):
