@@ -168,6 +168,19 @@ def test_staging_then_promote_for_each_layer_on_gs(gcs_lake):
     assert "already promoted" in twice.stdout + twice.stderr
 
 
+def test_ecomlake_run_builds_a_day_with_every_root_on_gs(gcs_lake):
+    _, bucket, env, demo = gcs_lake
+    assert demo.returncode == 0
+    root = f"gs://{bucket}"
+    res = run_cli(["run", "--date", D2], {**env, "RUN_ID": "run_gcs"})
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert f"[ok] day {D2}:" in res.stdout
+    assert "[ok] load_bigquery: BigQuery not configured" in res.stdout
+    assert D2 in storage.list_partitions(f"{root}/silver/base", "orders")
+    assert json.loads(storage.read_bytes(f"{root}/silver/enriched/_latest.json"))["ingest_dt"] == D2
+    assert storage.find_files(f"{root}/gold/fct_daily_dashboard/")
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
