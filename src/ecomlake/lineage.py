@@ -142,12 +142,12 @@ JOBS: dict[str, Job] = {
     ),
 }
 
-# Gate name (GateResult.gate) -> the layer roots its checks judge.
-GATE_ROOTS: dict[str, Callable[[Settings], list[str]]] = {
-    "bronze_quality": lambda s: [s.paths.bronze_base_path],
-    "dims_quality": lambda s: [s.paths.silver_dims_path],
-    "silver_quality": lambda s: [s.paths.silver_base_path],
-    "enriched_quality": lambda s: [s.paths.silver_enriched_path],
+# Gate name (GateResult.gate) -> the layer root its checks judge.
+GATE_ROOTS: dict[str, Callable[[Settings], str]] = {
+    "bronze_quality": lambda s: s.paths.bronze_base_path,
+    "dims_quality": lambda s: s.paths.silver_dims_path,
+    "silver_quality": lambda s: s.paths.silver_base_path,
+    "enriched_quality": lambda s: s.paths.silver_enriched_path,
 }
 
 
@@ -346,7 +346,7 @@ def gate(settings: Settings, result: Any) -> None:
 
     if not settings.lineage.enabled or result.gate not in GATE_ROOTS:
         return
-    root = GATE_ROOTS[result.gate](settings)[0]
+    root = GATE_ROOTS[result.gate](settings)
     by_table: dict[Dataset, list[Any]] = {}
     for c in result.checks:
         table = c.table

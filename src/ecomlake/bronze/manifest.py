@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ecomlake import contract, storage
 from ecomlake.errors import InputError
@@ -49,14 +48,6 @@ class Rewrite:
         if self.outcome == REFUSED:
             return f"manifest NOT rewritten: {where}: {'; '.join(self.findings)}"
         return f"manifest unchanged: {where}: it already matches its files"
-
-
-def _read_full(path: str) -> pa.Table:
-    if storage.is_remote(path):
-        fs, p = storage.fs_for(path)
-        with fs.open(p, "rb") as fh:
-            return pq.read_table(fh)
-    return pq.read_table(path)
 
 
 def _file_problems(table: str, name: str, data: pa.Table | None, error: str | None) -> list[str]:
@@ -146,7 +137,7 @@ def rewrite_partition(root: str, table: str, day: str) -> Rewrite:
             error = "does not start and end with PAR1 (truncated or not parquet)"
         else:
             try:
-                data = _read_full(path)
+                data = storage.read_table(path)
             except Exception as exc:  # pyarrow raises several types for a damaged file
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 error = f"does not decode as parquet: {first}"

@@ -323,7 +323,7 @@ def refresh_latest(settings: Settings, ingest_dt: dt.date, tables: list[str]) ->
         files = storage.partition_files(storage.partition_path(root, name, ingest_dt.isoformat(), spec.partition_key))
         if not files:
             continue
-        table = pa.concat_tables([_read_parquet(f) for f in files])
+        table = pa.concat_tables([storage.read_table(f) for f in files])
         target = storage.join(root, name, LATEST_NAME)
         storage.check_inside(target, root, "replace")
         if storage.is_remote(target):
@@ -334,14 +334,6 @@ def refresh_latest(settings: Settings, ingest_dt: dt.date, tables: list[str]) ->
             os.replace(tmp, target)
         written.append(target)
     return written
-
-
-def _read_parquet(path: str) -> pa.Table:
-    if storage.is_remote(path):
-        fs, p = storage.fs_for(path)
-        with fs.open(p, "rb") as fh:
-            return pq.read_table(fh)
-    return pq.read_table(path)
 
 
 def promote_enriched(settings: Settings, run_id: str) -> PromoteResult:

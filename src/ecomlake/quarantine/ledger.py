@@ -71,14 +71,6 @@ def entries(settings: Settings, table: str, day: str) -> list[dict]:
     return list(manifest.get("recoveries", []))
 
 
-def _read(path: str) -> pa.Table:
-    if storage.is_remote(path):
-        fs, p = storage.fs_for(path)
-        with fs.open(p, "rb") as fh:
-            return pq.read_table(fh)
-    return pq.read_table(path)
-
-
 def _write(tbl: pa.Table, path: str) -> None:
     if storage.is_remote(path):
         fs, p = storage.fs_for(path)
@@ -180,9 +172,9 @@ def replay(
         if s_name not in names or m_name not in names:
             out.skipped[rid] = "its ledger files are missing"
             continue
-        rows = _read(names[s_name])
-        moved = _read(names[m_name]).column(SOURCE).to_pylist()
-        kept = _read(names[k_name]) if k_name in names else None
+        rows = storage.read_table(names[s_name])
+        moved = storage.read_table(names[m_name]).column(SOURCE).to_pylist()
+        kept = storage.read_table(names[k_name]) if k_name in names else None
         index: dict[str, list[int]] = defaultdict(list)
         for i, h in enumerate(row_hashes(q, table)):
             index[h].append(i)

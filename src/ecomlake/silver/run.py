@@ -253,11 +253,11 @@ def _reapply_recoveries(
     q_file = storage.join(q_stage, "part-0000.parquet")
     pk = list(CONTRACT[table].primary_key)
     if storage.is_remote(s_file):
-        silver = ledger._read(s_file)
+        silver = storage.read_table(s_file)
         schema, keys = silver.schema, silver.select(pk)
     else:  # only the key columns: a day's Silver can be large
         schema, keys = pq.read_schema(s_file), pq.read_table(s_file, columns=pk)
-    result = ledger.replay(settings, table, day, schema, keys, ledger._read(q_file))
+    result = ledger.replay(settings, table, day, schema, keys, storage.read_table(q_file))
     if result.quarantine is not None:
         ledger._write(result.quarantine, q_file)  # still in staging: nothing is visible yet
         for rid, rows in result.silver_extra:
