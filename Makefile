@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
-LOCK_EXTRAS := --extra dev --extra bench --extra gcs
+LOCK_EXTRAS := --extra dev --extra bench --extra gcs --extra spark
 CHROMIUM ?= /usr/bin/chromium
 
 AIRFLOW_LOCK := airflow/requirements.lock
