@@ -27,6 +27,7 @@ from ecomlake.errors import ConfigError
 
 Environment = Literal["local", "dev", "prod"]
 PublishMode = Literal["direct", "staging"]
+Engine = Literal["duckdb", "spark"]
 
 DEFAULT_CONFIG_PATH = "config/config.yml"
 PACKAGED_CONFIG = "default_config.yml"  # package data: the same file as config/config.yml
@@ -126,6 +127,23 @@ class DuckDBSettings(_Strict):
     @classmethod
     def _temp(cls, v: str | None) -> str | None:
         return check_path(v)
+
+
+class SparkSettings(_Strict):
+    """The local Spark session (ecomlake.spark.get_session) used by `--engine spark`."""
+
+    master: str = "local[2]"
+    driver_memory: str = "2g"
+    # Spark's default of 200 shuffle partitions is tuned for clusters; a day on one machine needs few
+    # (adaptive execution coalesces them further).
+    shuffle_partitions: int = Field(8, ge=1)
+
+    @field_validator("driver_memory")
+    @classmethod
+    def _memory(cls, v: str) -> str:
+        if not re.fullmatch(r"\s*\d+[kmgt]\s*", v, re.IGNORECASE):
+            raise ValueError(f"expected a JVM size such as '2g' or '512m', got {v!r}")
+        return v.strip()
 
 
 class PublishSettings(_Strict):
@@ -236,6 +254,7 @@ class QuarantineSettings(_Strict):
 
 
 class EnrichedSettings(_Strict):
+    engine: Engine = "duckdb"  # the Ibis backend the transforms run on (`--engine` wins)
     lookback_days: int = Field(0, ge=0)
     attribution_tolerance_hours: float = Field(48, gt=0)
     churn_days: int = Field(90, ge=1)
@@ -302,6 +321,7 @@ class Settings(_Strict):
     environment: Environment = "local"
     paths: Paths = Field(default_factory=Paths)
     duckdb: DuckDBSettings = Field(default_factory=DuckDBSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
     gcs: GcsSettings = Field(default_factory=GcsSettings)
     bigquery: BigQuerySettings = Field(default_factory=BigQuerySettings)
@@ -361,6 +381,9 @@ ENV_OVERRIDES: dict[str, tuple[str, Any]] = {
     "DUCKDB_MEMORY_LIMIT": ("duckdb.memory_limit", str),
     "DUCKDB_THREADS": ("duckdb.threads", int),
     "DUCKDB_TEMP_DIRECTORY": ("duckdb.temp_directory", str),
+    "SPARK_MASTER": ("spark.master", str),
+    "SPARK_DRIVER_MEMORY": ("spark.driver_memory", str),
+    "ENRICHED_ENGINE": ("enriched.engine", str),
     "SILVER_PUBLISH_MODE": ("publish.silver_publish_mode", str),
     "ENRICHED_PUBLISH_MODE": ("publish.enriched_publish_mode", str),
     "DIMS_PUBLISH_MODE": ("publish.dims_publish_mode", str),

@@ -148,7 +148,7 @@ def test_gold_names_the_enriched_days_it_is_missing(built, monkeypatch, capsys):
 def test_an_input_without_files_stays_in_the_runs_connection(tmp_path):
     """Materializing an expression over an input with no files used to cache it in Ibis's default
     backend, invisible to the run (CatalogException 'ibis_cached_... does not exist')."""
-    from ecomlake.enriched.runner import make_context
+    from ecomlake.enriched.inputs import make_context
 
     lake = Lake(tmp_path)
     ctx = make_context(lake.settings(), dt.date(2024, 1, 3))

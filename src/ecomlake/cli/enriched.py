@@ -50,6 +50,7 @@ def run_and_validate(
     allow_older_dims: bool = False,
 ) -> int:
     """Build all ten tables for D (progress bar, one line per table), then run the gate."""
+    from ecomlake.enriched.inputs import check_engine
     from ecomlake.enriched.runner import run_enriched
     from ecomlake.enriched.validate import validate_enriched
     from ecomlake.lake import require_silver_day
@@ -57,6 +58,7 @@ def run_and_validate(
     from ecomlake.transforms.schemas import TABLE_NAMES
 
     require_silver_day(settings, parse_date(ingest_dt, "--ingest-dt").isoformat())  # before the progress bar
+    check_engine(settings, settings.enriched.engine)
     lines: list[str] = []
     with click.progressbar(
         length=len(TABLE_NAMES), label=f"enriched {ingest_dt}", file=sys.stderr, show_pos=True
@@ -139,6 +141,13 @@ def group() -> None:
 @report_option("<reports>/ENRICHED_QUALITY_<D>.md")
 @run_id_option
 @allow_older_dims_option
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default=None,
+    help="Ibis backend of the transforms: duckdb, or spark (a local Spark session, `spark.master`) "
+    "(default: ENRICHED_ENGINE, then config enriched.engine: duckdb).",
+)
 @click.pass_context
 @passthrough
 def run_cmd(
@@ -150,9 +159,13 @@ def run_cmd(
     output_report: str | None,
     run_id: str | None,
     allow_older_dims: bool,
+    engine: str | None,
 ) -> int:
     """Build the ten Enriched tables for D, publish them atomically, then run the gate."""
-    settings = settings_from(ctx, **{"paths.silver_enriched_path": enriched_path, "environment": environment})
+    settings = settings_from(
+        ctx,
+        **{"paths.silver_enriched_path": enriched_path, "environment": environment, "enriched.engine": engine},
+    )
     return run_and_validate(settings, ingest_dt, run_id, enforce, output_report, allow_older_dims)
 
 

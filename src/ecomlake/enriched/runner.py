@@ -19,19 +19,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ecomlake import ids, lineage, locks, storage
 from ecomlake.config import Settings
-from ecomlake.duck import connect
 from ecomlake.enriched import state as state_mod
+from ecomlake.enriched.inputs import Context, check_engine, make_context
 from ecomlake.lake import require_silver_day
 from ecomlake.runs import parse_date, resolve_run_id, utc_now_iso
 from ecomlake.transforms import builders
-from ecomlake.transforms.common import Context
 from ecomlake.transforms.schemas import NULL_PARTITION, SPECS, TABLE_NAMES, TableSpec
 
 if TYPE_CHECKING:
@@ -55,6 +53,7 @@ class EnrichedRunResult:
     run_id: str
     ingest_dt: str
     publish_mode: str
+    engine: str = "duckdb"
     tables: list[TableRun] = field(default_factory=list)
     states: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -136,12 +135,6 @@ def _execute(ctx: Context, expr: Any, spec: TableSpec) -> pa.Table:
     return result.select(schema.names).cast(schema)
 
 
-def make_context(settings: Settings, ingest_dt: dt.date, allow_older_dims: bool = False) -> Context:
-    """A transform context on an Ibis DuckDB backend over an ecomlake.duck.connect() connection."""
-    backend = ibis.duckdb.from_connection(connect(settings))
-    return Context(settings=settings, ingest_dt=ingest_dt, backend=backend, allow_older_dims=allow_older_dims)
-
-
 @lineage.emits("enriched")
 def run_enriched(
     settings: Settings,
@@ -150,14 +143,19 @@ def run_enriched(
     progress: Callable[[TableRun], None] | None = None,
     tables: list[str] | None = None,
     allow_older_dims: bool = False,
+    engine: str | None = None,
 ) -> EnrichedRunResult:
     """Build the Enriched tables for `ingest_dt`, publish them, write the run record.
+
+    `engine` is the Ibis backend the transforms run on: "duckdb" or "spark" (default: the setting
+    `enriched.engine`); the output is written the same way by either.
 
     Holds the Enriched lease (the whole layer: a run rewrites business-date partitions of many
     days and the incremental state, so two Enriched writers must never interleave). Without
     `allow_older_dims`, a missing dims snapshot for D stops the run (exit 2).
     """
     d = parse_date(ingest_dt, "--ingest-dt")
+    eng = check_engine(settings, engine or settings.enriched.engine)
     # Refuse before anything is written: a day without Base Silver would publish empty partitions.
     require_silver_day(settings, d.isoformat())
     run_id = resolve_run_id(run_id, "enriched_")
@@ -167,7 +165,7 @@ def run_enriched(
     root = settings.paths.silver_enriched_path
     storage.makedirs(root)
     with locks.lease(root, "enriched", locks.ALL, run_id, locks.timeout_of(settings)):
-        return _run_enriched(settings, d, run_id, progress, tables, allow_older_dims)
+        return _run_enriched(settings, d, run_id, progress, tables, allow_older_dims, eng)
 
 
 def _run_enriched(
@@ -177,6 +175,7 @@ def _run_enriched(
     progress: Callable[[TableRun], None] | None,
     tables: list[str] | None,
     allow_older_dims: bool,
+    engine: str,
 ) -> EnrichedRunResult:
     root = settings.paths.silver_enriched_path
     mode = settings.publish.enriched_publish_mode
@@ -186,7 +185,7 @@ def _run_enriched(
     # Read Silver and the dims as last committed (finish a publish a killed writer left mid-swap).
     storage.settle(settings.paths.silver_base_path)
     storage.settle(settings.paths.silver_dims_path)
-    ctx = make_context(settings, d, allow_older_dims)
+    ctx = make_context(settings, d, allow_older_dims, engine)
     try:
         ctx.require_silver()
         ctx.customers()  # fail early (exit 2) when the dims are missing
@@ -196,7 +195,7 @@ def _run_enriched(
         ctx.close()
         raise
     storage.claim_staging(root, run_id)
-    result = EnrichedRunResult(run_id=run_id, ingest_dt=d.isoformat(), publish_mode=mode)
+    result = EnrichedRunResult(run_id=run_id, ingest_dt=d.isoformat(), publish_mode=mode, engine=engine)
     publishes: list[storage.Publish] = []
     ok = False
     try:
@@ -277,6 +276,7 @@ def _run_enriched(
             "ingest_dt": d.isoformat(),
             "created_at": utc_now_iso(),
             "publish_mode": mode,
+            "engine": engine,
             "status": "pending" if mode == "staging" else "published",
             "enriched_path": root,
             "config_source": settings.source,

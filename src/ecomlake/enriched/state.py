@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
@@ -29,10 +30,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ecomlake import storage
-from ecomlake.transforms.common import Context, days, is_registered, lit_date
+from ecomlake.transforms.common import PRODUCT_WINDOW_DAYS, days, is_registered, lit_date
+
+if TYPE_CHECKING:
+    from ecomlake.enriched.inputs import Context
 
 STATE_DIR = "_state"
-PRODUCT_WINDOW_DAYS = 30
 
 
 @dataclass
@@ -155,7 +158,7 @@ def customer_state(ctx: Context, force_full: bool = False) -> StateResult:
     prev = None if force_full else _usable_previous(ctx, "customer_orders", inputs)
     if prev is not None:
         prev_dt, files = prev
-        base = ctx.backend.read_parquet(files) if files else ibis.memtable(CUSTOMER_SCHEMA.empty_table())
+        base = ctx.read_files(files) if files else ctx.empty("_empty_customer_state", CUSTOMER_SCHEMA)
         base = base.select(*CUSTOMER_SCHEMA.names)
         delta = _customer_delta(ctx.arrivals("orders", after=prev_dt), ctx.arrivals("returns", after=prev_dt))
         expr = _customer_merge(base.union(delta.select(*CUSTOMER_SCHEMA.names)))
@@ -165,7 +168,7 @@ def customer_state(ctx: Context, force_full: bool = False) -> StateResult:
             _customer_delta(ctx.silver("orders"), ctx.silver("returns")).select(*CUSTOMER_SCHEMA.names)
         )
         mode, base_dt = "full", None
-    table = _sorted(ctx.backend.to_pyarrow(expr), ["customer_id"], CUSTOMER_SCHEMA)
+    table = _sorted(ctx.to_pyarrow(expr), ["customer_id"], CUSTOMER_SCHEMA)
     result = StateResult("customer_orders", table, mode, base_dt, ctx.fingerprint(inputs, ctx.ingest_dt))
     ctx.cache[key] = result
     return result
@@ -202,7 +205,7 @@ def product_state(ctx: Context, force_full: bool = False) -> StateResult:
     prev = None if force_full else _usable_previous(ctx, "product_daily", inputs)
     if prev is not None:
         prev_dt, files = prev
-        base = ctx.backend.read_parquet(files) if files else ibis.memtable(PRODUCT_SCHEMA.empty_table())
+        base = ctx.read_files(files) if files else ctx.empty("_empty_product_state", PRODUCT_SCHEMA)
         base = base.select(*PRODUCT_SCHEMA.names)
         base = base.filter(base.dt >= lit_date(since))
         delta = _product_delta(
@@ -215,7 +218,7 @@ def product_state(ctx: Context, force_full: bool = False) -> StateResult:
             _product_delta(ctx.silver("order_items", since=since), ctx.silver("return_items", since=since), since)
         )
         mode, base_dt = "full", None
-    table = _sorted(ctx.backend.to_pyarrow(expr), ["product_id", "dt"], PRODUCT_SCHEMA)
+    table = _sorted(ctx.to_pyarrow(expr), ["product_id", "dt"], PRODUCT_SCHEMA)
     result = StateResult("product_daily", table, mode, base_dt, ctx.fingerprint(inputs, ctx.ingest_dt))
     ctx.cache[key] = result
     return result

@@ -30,12 +30,12 @@ from ecomlake import ids, storage
 from ecomlake.config import Settings
 from ecomlake.contract import DIM_SNAPSHOTS, GUEST_PREFIX
 from ecomlake.duck import connect, scalar, sql_literal
+from ecomlake.enriched.inputs import Context
 from ecomlake.enriched.runner import load_run_record
 from ecomlake.enriched.safe_expr import compile_check
 from ecomlake.errors import ConfigError, InputError
 from ecomlake.quality.gate import Check, GateResult, Status, finish, fmt_int, md_table
 from ecomlake.runs import new_run_id, parse_date
-from ecomlake.transforms.common import Context
 from ecomlake.transforms.schemas import NULL_PARTITION, SPECS, TABLE_NAMES, TableSpec
 
 GATE = "enriched_quality"
@@ -336,7 +336,7 @@ class _Validator:
         return self.d
 
     def silver_ctx(self) -> Context:
-        return Context(settings=self.settings, ingest_dt=self.day(), backend=None)
+        return Context(settings=self.settings, ingest_dt=self.day())
 
     def silver_files(self, table: str, since: dt.date | None) -> list[str]:
         ctx = self.silver_ctx()
@@ -435,7 +435,7 @@ class _Validator:
         got = self.scalar(f"SELECT coalesce(sum(net_clv), 0) FROM {src}")
         snap_dt = (self.record or {}).get("snapshot_dates", {}).get(DIM_SNAPSHOTS["customers"])
         # The snapshot the run used (from its record); without a record, the latest on or before D.
-        ctx = Context(settings=self.settings, ingest_dt=self.day(), backend=None, allow_older_dims=True)
+        ctx = Context(settings=self.settings, ingest_dt=self.day(), allow_older_dims=True)
         if snap_dt is None:
             snap_dt = ctx.snapshot_date("customers").isoformat()
         snap_files = storage.partition_files(

@@ -14,14 +14,13 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from ecomlake.enriched.state import customer_state
 from ecomlake.transforms.common import Context, conform, is_registered, lit_date
 from ecomlake.transforms.schemas import CUSTOMER_LIFETIME_VALUE
 
 
 def lifetime(ctx: Context) -> ir.Table:
     """Registered customers of the snapshot for D with their lifetime aggregates (zeros when none)."""
-    st = ibis.memtable(customer_state(ctx).table)
+    st = ctx.customer_state()
     cust = ctx.customers()
     cust = cust.filter(is_registered(cust.customer_id))
     t = cust.left_join(st, "customer_id").select(cust, *[st[c] for c in st.columns if c != "customer_id"])

@@ -15,14 +15,13 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from ecomlake.enriched.state import PRODUCT_WINDOW_DAYS, product_state
-from ecomlake.transforms.common import Context, conform, days, lit_date
+from ecomlake.transforms.common import PRODUCT_WINDOW_DAYS, Context, conform, days, lit_date
 from ecomlake.transforms.schemas import INVENTORY_RISK
 
 
 def build(ctx: Context) -> tuple[ir.Table, None]:
     cfg = ctx.cfg
-    st = ibis.memtable(product_state(ctx).table)
+    st = ctx.product_state()
     lo = ctx.ingest_dt - days(PRODUCT_WINDOW_DAYS - 1)
     w = st.filter((st.dt >= lit_date(lo)) & (st.dt <= lit_date(ctx.ingest_dt)))
     agg = w.group_by("product_id").aggregate(
