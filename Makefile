@@ -14,7 +14,7 @@ AIRFLOW_STAMP := $(VENV)/.airflow-installed
 AIRFLOW_HOME ?= $(CURDIR)/.airflow
 SYS_PYTHON := $(shell command -v $(PYTHON) 2>/dev/null || command -v python3)
 
-.PHONY: demo test lint install lock bench clean browser \
+.PHONY: demo test test-spark lint install lock bench clean browser \
 	airflow-install airflow-lock airflow-test airflow-env airflow-up airflow-down airflow-secrets
 
 $(STAMP): pyproject.toml $(LOCK)
@@ -41,6 +41,9 @@ lint: $(STAMP)
 
 test: lint browser airflow-install
 	$(BIN)/python -m pytest -n 2 -q tests
+
+test-spark: $(STAMP)  # the Spark parity tests alone (also part of `make test`)
+	$(BIN)/python -m pytest -q -m spark tests
 
 # Headless Chromium for the dashboard's browser test (Debian package `chromium`). Idempotent, and never
 # fails the build: where it cannot be installed (no apt-get, not root, offline) that one test is skipped.

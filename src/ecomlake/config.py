@@ -137,6 +137,7 @@ class SparkSettings(_Strict):
     # Spark's default of 200 shuffle partitions is tuned for clusters; a day on one machine needs few
     # (adaptive execution coalesces them further).
     shuffle_partitions: int = Field(8, ge=1)
+    conf: dict[str, str] = Field(default_factory=dict)  # any other Spark conf, set at session start
 
     @field_validator("driver_memory")
     @classmethod

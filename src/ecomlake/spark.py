@@ -102,10 +102,13 @@ def get_session(settings: Settings) -> SparkSession:
         )
         # The JVM inherits this process's stderr and writes to it outside log4j (JDK notices, stage
         # progress); give it a log file of its own so the CLI's stderr stays ours.
+        builder = SparkSession.builder
+        for key, value in settings.spark.conf.items():
+            builder = builder.config(key, value)
         session = _start_with_stderr_to(
             base / "spark.log",
             lambda: (
-                SparkSession.builder.master(settings.spark.master)
+                builder.master(settings.spark.master)
                 .appName("ecomlake")
                 .config("spark.ui.enabled", "false")
                 .config("spark.driver.bindAddress", "127.0.0.1")

@@ -57,8 +57,8 @@ def run_and_validate(
     from ecomlake.runs import parse_date
     from ecomlake.transforms.schemas import TABLE_NAMES
 
+    check_engine(settings, settings.enriched.engine)  # before touching any root
     require_silver_day(settings, parse_date(ingest_dt, "--ingest-dt").isoformat())  # before the progress bar
-    check_engine(settings, settings.enriched.engine)
     lines: list[str] = []
     with click.progressbar(
         length=len(TABLE_NAMES), label=f"enriched {ingest_dt}", file=sys.stderr, show_pos=True

@@ -109,7 +109,7 @@ class SparkEngine:
         self.session = get_session(settings)
         self.backend = ibis.pyspark.connect(self.session)
         self._views: list[str] = []
-        self._empty: set[str] = set()
+        self._reads: dict[tuple[str, ...], ir.Table] = {}
 
     def _view(self, df: Any, stem: str) -> ir.Table:
         name = f"{stem}_{len(self._views)}_{os.getpid()}_{id(self):x}"
@@ -118,7 +118,12 @@ class SparkEngine:
         return self.backend.table(name)
 
     def read_parquet(self, paths: list[str]) -> ir.Table:
-        return self._view(self.session.read.parquet(*paths), "_parquet")
+        # Transforms read the same partitions many times; Spark lists and inspects files on every
+        # read, so one view per distinct file list.
+        key = tuple(paths)
+        if key not in self._reads:
+            self._reads[key] = self._view(self.session.read.parquet(*paths), "_parquet")
+        return self._reads[key]
 
     def _spark_schema(self, schema: pa.Schema) -> Any:
         from ibis.backends.pyspark.datatypes import PySparkSchema
@@ -147,6 +152,7 @@ class SparkEngine:
             with contextlib.suppress(Exception):
                 self.session.catalog.dropTempView(name)
         self._views.clear()
+        self._reads.clear()
 
 
 def check_engine(settings: Settings, engine: str) -> EngineName:

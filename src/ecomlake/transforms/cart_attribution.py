@@ -91,7 +91,8 @@ def matches(ctx: Context) -> ir.Table:
         "order_date",
         "order_channel",
         cart_created_at=m.created_at,
-        hours=(m.order_date.epoch_seconds() - m.created_at.epoch_seconds()).cast("float64") / 3600.0,
+        # Exact microseconds on every engine: epoch_seconds() is whole seconds on Spark (unix_timestamp).
+        hours=m.order_date.delta(m.created_at, unit="microsecond").cast("float64") / 3_600_000_000.0,
     )
     m = ctx.materialize(m)  # computed once per run, used by both attribution tables
     ctx.cache["attribution_matches"] = m
