@@ -79,7 +79,7 @@
 
 
 {% macro spark_listing_anchor() -%}
-  {%- set project = (flags.PROJECT_DIR or '.') | string -%}
+  {%- set project = env_var('ECOM_DBT_PROJECT_DIR', '') or ((flags.PROJECT_DIR or '.') | string) -%}
   {%- if not project.startswith('/') -%}{%- set project = env_var('PWD', '') ~ '/' ~ project -%}{%- endif -%}
   {{ return(project.rstrip('/') ~ '/dbt_project.yml') }}
 {%- endmacro %}
