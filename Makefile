@@ -14,7 +14,7 @@ AIRFLOW_STAMP := $(VENV)/.airflow-installed
 AIRFLOW_HOME ?= $(CURDIR)/.airflow
 SYS_PYTHON := $(shell command -v $(PYTHON) 2>/dev/null || command -v python3)
 
-.PHONY: demo test lint install lock bench clean browser \
+.PHONY: demo test test-spark lint install lock bench clean browser \
 	airflow-install airflow-lock airflow-test airflow-env airflow-up airflow-down airflow-secrets
 
 $(STAMP): pyproject.toml $(LOCK)
@@ -41,6 +41,11 @@ lint: $(STAMP)
 
 test: lint browser airflow-install
 	$(BIN)/python -m pytest -n 2 -q tests
+
+# Only the Spark parity tests (tests/spark, marker `spark`; also part of `make test`): Base Silver on
+# local Spark equals DuckDB row for row. One JVM per pytest worker.
+test-spark: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m spark tests/spark
 
 # Headless Chromium for the dashboard's browser test (Debian package `chromium`). Idempotent, and never
 # fails the build: where it cannot be installed (no apt-get, not root, offline) that one test is skipped.

@@ -263,9 +263,7 @@ def invoke(
     from dbt.cli.main import dbtRunner
 
     if check_engine(engine) == "spark":
-        return _invoke_spark(
-            settings, command, dbt_vars=dbt_vars, run_id=run_id, raise_on_failure=raise_on_failure
-        )
+        return _invoke_spark(settings, command, dbt_vars=dbt_vars, run_id=run_id, raise_on_failure=raise_on_failure)
     from dbt.contracts.graph.manifest import Manifest
 
     work = work_dir(settings)
