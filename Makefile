@@ -42,8 +42,10 @@ lint: $(STAMP)
 test: lint browser airflow-install
 	$(BIN)/python -m pytest -n 2 -q tests
 
-test-spark: $(STAMP)  # the Spark parity tests alone (also part of `make test`)
-	$(BIN)/python -m pytest -q -m spark tests
+# Only the Spark parity tests (tests/spark, marker `spark`; also part of `make test`): Base Silver and
+# Enriched on local Spark equal DuckDB row for row. One JVM per pytest worker.
+test-spark: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m spark tests/spark
 
 # Headless Chromium for the dashboard's browser test (Debian package `chromium`). Idempotent, and never
 # fails the build: where it cannot be installed (no apt-get, not root, offline) that one test is skipped.

@@ -12,3 +12,8 @@
     count(distinct case when {{ columns | join(' is not null and ') }} is not null then ({{ columns | join(', ') }}) end)
   {%- endif -%}
 {%- endmacro %}
+
+{#- Spark: count(distinct a, b) counts the combinations whose every part is present. -#}
+{% macro spark__ecom_count_distinct(columns) -%}
+  count(distinct {{ columns | join(', ') }})
+{%- endmacro %}

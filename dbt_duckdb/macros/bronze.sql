@@ -51,28 +51,28 @@
 {% macro bronze_cast(table, column, arrived, target, where) -%}
   {%- set q = adapter.quote(column) -%}
   {%- if arrived is none -%}
-    cast(null as {{ target }})
+    cast(null as {{ ecom_sql_type(target) }})
   {%- elif (arrived | upper) == target -%}
     {{ q }}
   {%- else -%}
     {%- set k = bronze_type_kind(arrived) -%}
     {%- if k == 'null' -%}
-      cast(null as {{ target }})
+      cast(null as {{ ecom_sql_type(target) }})
     {%- elif target == 'VARCHAR' and k == 'binary' -%}
-      coalesce(try(decode({{ q }})), cast({{ q }} as varchar))
+      {{ ecom_blob_text(q) }}
     {%- elif target == 'VARCHAR' and k in ('string', 'integer', 'float', 'decimal', 'bool', 'date', 'timestamp', 'time') -%}
-      cast({{ q }} as varchar)
+      cast({{ q }} as {{ ecom_sql_type('varchar') }})
     {%- elif target == 'BIGINT' and k == 'integer' -%}
       try_cast({{ q }} as bigint)
     {%- elif target == 'BIGINT' and k in ('float', 'decimal') -%}
-      case when {{ q }} = trunc({{ q }}) then try_cast({{ q }} as bigint) end
+      case when {{ ecom_is_integral(q) }} then try_cast({{ q }} as bigint) end
     {%- elif target == 'BIGINT' and k == 'bool' -%}
       cast({{ q }} as bigint)
     {%- elif target == 'BIGINT' and k == 'string' -%}
       {%- set text = clean_string(q) -%}
       coalesce(
-        try_cast(case when regexp_full_match({{ text }}, '[+-]?[0-9]+') then {{ text }} end as bigint),
-        case when try_cast({{ text }} as double) = trunc(try_cast({{ text }} as double)) then try_cast(try_cast({{ text }} as double) as bigint) end
+        try_cast(case when {{ ecom_full_match(text, '[+-]?[0-9]+') }} then {{ text }} end as bigint),
+        case when {{ ecom_is_integral('try_cast(' ~ text ~ ' as double)') }} then try_cast(try_cast({{ text }} as double) as bigint) end
       )
     {%- elif target == 'DOUBLE' and k in ('integer', 'float', 'decimal') -%}
       try_cast({{ q }} as double)
@@ -92,11 +92,11 @@
 {#- The arrived value as text when its type is another kind than the contract's, else null. -#}
 {% macro bronze_arrived_text(column, arrived, target) -%}
   {%- if arrived is none or bronze_type_kind(arrived) == 'null' or bronze_type_lossless(arrived, target) == 'True' -%}
-    cast(null as varchar)
+    cast(null as {{ ecom_sql_type('varchar') }})
   {%- elif bronze_type_kind(arrived) == 'string' -%}
     {{ adapter.quote(column) }}
   {%- else -%}
-    cast({{ adapter.quote(column) }} as varchar)
+    cast({{ adapter.quote(column) }} as {{ ecom_sql_type('varchar') }})
   {%- endif -%}
 {%- endmacro %}
 
@@ -110,9 +110,7 @@
   {%- for name, target in columns.items() if target != 'VARCHAR' -%}
     {%- do items.append(bronze_arrived_text(name, arrived.get(name), target) ~ " as " ~ name ~ "__arrived") -%}
   {%- endfor -%}
-  {%- do items.append("cast(ingest_dt as date) as ingest_dt") -%}
-  {%- do items.append("filename as _bronze_file") -%}
-  {%- do items.append("file_row_number as _bronze_row") -%}
+  {%- for item in bronze_position_columns() -%}{%- do items.append(item) -%}{%- endfor -%}
   {{ return(items | join(",\n        ")) }}
 {%- endmacro %}
 
@@ -121,6 +119,10 @@
     `optional` (returns, return_items) turns an absent partition into zero rows; for every other
     table an absent partition is an error (ecomlake's runner reports it before dbt starts). -#}
 {% macro bronze_coerced(table, columns, optional=false) %}
+  {{ return(adapter.dispatch('bronze_coerced', 'ecomlake')(table, columns, optional)) }}
+{% endmacro %}
+
+{% macro default__bronze_coerced(table, columns, optional=false) %}
   {#- The source is declared for lineage (docs); the files are listed here, when the model runs. -#}
   {%- do source('bronze', table) -%}
   {%- set empty = {} -%}
@@ -154,6 +156,81 @@
     {%- for row in described.rows -%}{%- do arrived.update({row[0]: row[1]}) -%}{%- endfor -%}
     {%- set where = group_files[0] ~ ((" and " ~ (group_files | length - 1) ~ " more file(s)") if group_files | length > 1 else "") -%}
     {%- do selects.append("select\n        " ~ bronze_select_list(table, columns, arrived, where) ~ "\n    from " ~ reader) -%}
+  {%- endfor -%}
+  {{ return("(\n    " ~ (selects | join("\n    union all\n    ")) ~ "\n)") }}
+{% endmacro %}
+
+
+{#- The arrival partition and the position of a row in its Bronze file. DuckDB: the hive partition
+    column, the file name and the row number of read_parquet. Spark reads one file at a time (a
+    single file has no partition column: the partition is the run date, from the listed path), with
+    its _metadata (file path, as a URI, and row index). -#}
+{% macro bronze_position_columns() -%}
+  {{ return(adapter.dispatch('bronze_position_columns', 'ecomlake')()) }}
+{%- endmacro %}
+{% macro default__bronze_position_columns() -%}
+  {{ return(["cast(ingest_dt as date) as ingest_dt", "filename as _bronze_file", "file_row_number as _bronze_row"]) }}
+{%- endmacro %}
+{% macro spark__bronze_position_columns() -%}
+  {{ return(["cast(" ~ sql_string(ecom_var('run_date')) ~ " as date) as ingest_dt", "_metadata.file_path as _bronze_file", "_metadata.row_index as _bronze_row"]) }}
+{%- endmacro %}
+
+
+{#- Bytes as text: UTF-8 when they decode. -#}
+{% macro ecom_blob_text(q) -%}
+  {{ return(adapter.dispatch('ecom_blob_text', 'ecomlake')(q)) }}
+{%- endmacro %}
+{% macro default__ecom_blob_text(q) -%}coalesce(try(decode({{ q }})), cast({{ q }} as varchar)){%- endmacro %}
+{#- Spark: the cast decodes UTF-8 (invalid bytes become U+FFFD, where DuckDB keeps an escaped text). -#}
+{% macro spark__ecom_blob_text(q) -%}cast({{ q }} as string){%- endmacro %}
+
+
+{#- A number with no fractional part (Spark's trunc() is for dates; round() keeps a double). -#}
+{% macro ecom_is_integral(q) -%}
+  {{ return(adapter.dispatch('ecom_is_integral', 'ecomlake')(q)) }}
+{%- endmacro %}
+{% macro default__ecom_is_integral(q) -%}{{ q }} = trunc({{ q }}){%- endmacro %}
+{% macro spark__ecom_is_integral(q) -%}{{ q }} = round({{ q }}, 0){%- endmacro %}
+
+
+{#- Spark type names (DESCRIBE) as the DuckDB names the casting matrix above is written in. -#}
+{% macro spark_type_as_duckdb(spark_type) -%}
+  {%- set t = spark_type | lower -%}
+  {%- set names = {'string': 'VARCHAR', 'bigint': 'BIGINT', 'int': 'INTEGER', 'smallint': 'SMALLINT',
+      'tinyint': 'TINYINT', 'double': 'DOUBLE', 'float': 'FLOAT', 'boolean': 'BOOLEAN', 'date': 'DATE',
+      'timestamp': 'TIMESTAMP WITH TIME ZONE', 'timestamp_ltz': 'TIMESTAMP WITH TIME ZONE',
+      'timestamp_ntz': 'TIMESTAMP', 'binary': 'BLOB', 'void': 'NULL'} -%}
+  {%- if t in names -%}{{ return(names[t]) }}
+  {%- elif t.startswith('decimal') -%}{{ return(t | upper) }}
+  {%- elif t.startswith('varchar') or t.startswith('char') -%}{{ return('VARCHAR') }}
+  {%- else -%}{{ return(t | upper) }}
+  {%- endif -%}
+{%- endmacro %}
+
+
+{#- Spark: the files are listed like DuckDB's (committed manifest), then each file is described and
+    read on its own (its schema is its own: Spark reads several files with the first one's schema). -#}
+{% macro spark__bronze_coerced(table, columns, optional=false) %}
+  {%- do source('bronze', table) -%}
+  {%- set empty = {} -%}
+  {%- for name, target in columns.items() -%}{%- do empty.update({name: target}) -%}{%- endfor -%}
+  {%- for name, target in columns.items() if target != 'VARCHAR' -%}{%- do empty.update({name ~ '__arrived': 'VARCHAR'}) -%}{%- endfor -%}
+  {%- do empty.update({'ingest_dt': 'DATE', '_bronze_file': 'VARCHAR', '_bronze_row': 'BIGINT'}) -%}
+  {%- if not execute -%}{{ return(empty_relation(empty)) }}{%- endif -%}
+  {%- set pattern = ecom_var('bronze_root') ~ '/' ~ table ~ '/ingest_dt=' ~ ecom_var('run_date') ~ '/*.parquet' -%}
+  {%- set files = list_files(pattern) -%}
+  {%- if files | length == 0 -%}
+    {%- if optional -%}{{ return(empty_relation(empty)) }}{%- endif -%}
+    {{ exceptions.raise_compiler_error("no Bronze " ~ table ~ " files match " ~ pattern ~ "; land that partition first") }}
+  {%- endif -%}
+  {%- set selects = [] -%}
+  {%- for f in files -%}
+    {%- set reader = spark_parquet_relation([f]) -%}
+    {%- set arrived = {} -%}
+    {%- for row in run_query("describe query select * from " ~ reader).rows -%}
+      {%- do arrived.update({row[0]: spark_type_as_duckdb(row[1])}) -%}
+    {%- endfor -%}
+    {%- do selects.append("select\n        " ~ bronze_select_list(table, columns, arrived, f) ~ "\n    from " ~ reader) -%}
   {%- endfor -%}
   {{ return("(\n    " ~ (selects | join("\n    union all\n    ")) ~ "\n)") }}
 {% endmacro %}

@@ -7,6 +7,10 @@
     locally, none on object storage (there, no manifest means no committed version). -#}
 
 {% macro list_files(pattern) %}
+  {{ return(adapter.dispatch('list_files', 'ecomlake')(pattern)) }}
+{% endmacro %}
+
+{% macro default__list_files(pattern) %}
   {%- if not execute -%}{{ return([]) }}{%- endif -%}
   {%- set found = run_query("select file from glob(" ~ sql_string(pattern) ~ ") order by file").columns[0].values() | list -%}
   {%- if found | length == 0 -%}{{ return([]) }}{%- endif -%}
@@ -34,13 +38,86 @@
 {% endmacro %}
 
 
+{#- Spark SQL has no glob() or read_json(): the files are listed by the binaryFile source (names and
+    sizes; a manifest's content is read as text and parsed here). A glob that matches nothing is an
+    error in Spark, so the pattern is listed together with a file that always exists (the project's
+    dbt_project.yml, through Hadoop's {a,b} glob alternation) and that file is then dropped. -#}
+{% macro spark__list_files(pattern) %}
+  {%- if not execute -%}{{ return([]) }}{%- endif -%}
+  {%- if not pattern.startswith('/') and '://' not in pattern -%}
+    {#- a hand run's relative lake roots (../data/...) are relative to where dbt runs -#}
+    {%- set pattern = env_var('PWD', '') ~ '/' ~ pattern -%}
+  {%- endif -%}
+  {%- set anchor = spark_listing_anchor() -%}
+  {%- set found = [] -%}
+  {%- for p in run_query("select path from binaryFile.`" ~ spark_listing_glob(pattern, anchor) ~ "` order by path").columns[0].values() -%}
+    {%- set p = spark_local_path(p) -%}
+    {%- if p != anchor -%}{%- do found.append(p) -%}{%- endif -%}
+  {%- endfor -%}
+  {%- if found | length == 0 -%}{{ return([]) }}{%- endif -%}
+  {%- set manifest_pattern = pattern.rsplit('/', 1)[0] ~ '/_manifest.json' -%}
+  {%- set listed = {} -%}
+  {%- for row in run_query("select path, cast(content as string) from binaryFile.`" ~ spark_listing_glob(manifest_pattern, anchor) ~ "`").rows -%}
+    {%- set p = spark_local_path(row[0]) -%}
+    {%- if p != anchor -%}
+      {%- set names = [] -%}
+      {%- for f in (fromjson(row[1]) or {}).get('files', []) -%}{%- do names.append(f['path'].rsplit('/', 1)[-1]) -%}{%- endfor -%}
+      {%- do listed.update({p.rsplit('/', 1)[0]: names}) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- set files = [] -%}
+  {%- for f in found -%}
+    {%- set d, name = f.rsplit('/', 1) -%}
+    {%- if d in listed -%}
+      {%- if name in listed[d] -%}{%- do files.append(f) -%}{%- endif -%}
+    {%- elif '://' not in f -%}
+      {%- do files.append(f) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(files) }}
+{% endmacro %}
+
+
+{% macro spark_listing_anchor() -%}
+  {%- set project = env_var('ECOM_DBT_PROJECT_DIR', '') or ((flags.PROJECT_DIR or '.') | string) -%}
+  {%- if not project.startswith('/') -%}{%- set project = env_var('PWD', '') ~ '/' ~ project -%}{%- endif -%}
+  {{ return(project.rstrip('/') ~ '/dbt_project.yml') }}
+{%- endmacro %}
+
+
+{#- The paths `pattern` matches, with the anchor (an absolute local path): /{a,b} (a glob starting
+    with '{' would be taken as relative). Object-store lake roots are not supported on Spark yet. -#}
+{% macro spark_listing_glob(pattern, anchor) -%}
+  {%- if not pattern.startswith('/') -%}
+    {{ exceptions.raise_compiler_error("the spark target lists local lake roots only (absolute paths); got " ~ pattern) }}
+  {%- endif -%}
+  {{ return('/{' ~ pattern[1:] ~ ',' ~ anchor[1:] ~ '}') }}
+{%- endmacro %}
+
+
+{#- binaryFile's paths are URIs (file:/a/b): local ones back to plain paths, as DuckDB lists them. -#}
+{% macro spark_local_path(uri) -%}
+  {%- set u = uri | string -%}
+  {%- if u.startswith('file:') -%}{%- set u = '/' ~ u[5:].lstrip('/') -%}{%- endif -%}
+  {{ return(u) }}
+{%- endmacro %}
+
+
+{#- A Spark relation over parquet files (one, or several through {a,b} alternation). -#}
+{% macro spark_parquet_relation(files) -%}
+  {%- if files | length == 1 -%}parquet.`{{ files[0] }}`
+  {%- else -%}parquet.`{{ '{' ~ (files | join(',')) ~ '}' }}`
+  {%- endif -%}
+{%- endmacro %}
+
+
 {% macro file_list_sql(files) -%}
   [{%- for f in files -%}{{ sql_string(f) }}{{ ", " if not loop.last }}{%- endfor -%}]
 {%- endmacro %}
 
 
 {% macro empty_relation(columns) -%}
-  (select {% for name, type in columns.items() %}cast(null as {{ type }}) as {{ name }}{{ ", " if not loop.last }}{% endfor %} where false)
+  (select {% for name, type in columns.items() %}cast(null as {{ ecom_sql_type(type) }}) as {{ name }}{{ ", " if not loop.last }}{% endfor %} where false)
 {%- endmacro %}
 
 
@@ -58,6 +135,9 @@
   {%- endfor -%}
   {%- if files | length == 0 -%}
     {{ return(empty_relation(columns)) }}
+  {%- endif -%}
+  {%- if target.type == 'spark' -%}
+    {{ return("(select " ~ (columns.keys() | join(', ')) ~ " from " ~ spark_parquet_relation(files) ~ ")") }}
   {%- endif -%}
   {{ return("(select " ~ (columns.keys() | join(', ')) ~ " from read_parquet(" ~ file_list_sql(files) ~ ", union_by_name = true))") }}
 {% endmacro %}
@@ -86,5 +166,6 @@
     {{ exceptions.raise_compiler_error("no " ~ name ~ " dims snapshot for " ~ (pinned or run_date) ~ " or earlier under " ~ root ~ "; run `ecomlake local dims` first") }}
   {%- endif -%}
   {%- set latest = (by_date.keys() | list | sort)[-1] -%}
+  {%- if target.type == 'spark' -%}{{ return(spark_parquet_relation(by_date[latest])) }}{%- endif -%}
   {{ return("read_parquet(" ~ file_list_sql(by_date[latest]) ~ ", union_by_name = true)") }}
 {% endmacro %}

@@ -52,7 +52,7 @@ cleaned as (
         {{ clean_lower('category') }} as category,
         try_cast({{ clean_string('added_at') }} as TIMESTAMP) as added_at,
         quantity as quantity,
-        try_cast(unit_price as DECIMAL(18,2)) as unit_price,
+        {{ ecom_try_cast_double('unit_price', 'DECIMAL(18,2)') }} as unit_price,
         {{ clean_string('batch_id') }} as batch_id,
         {{ to_utc_timestamp(clean_string('ingestion_ts')) }} as ingestion_ts,
         {{ clean_string('event_id') }} as event_id,

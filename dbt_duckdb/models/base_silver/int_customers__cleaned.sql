@@ -64,7 +64,7 @@ cleaned as (
         {{ clean_string('last_name') }} as last_name,
         {{ clean_string('phone_number') }} as phone_number,
         {{ clean_lower('gender') }} as gender,
-        try_cast(age as DECIMAL(10,2)) as age,
+        {{ ecom_try_cast_double('age', 'DECIMAL(10,2)') }} as age,
         is_guest as is_guest,
         {{ clean_lower('customer_status') }} as customer_status,
         {{ clean_lower('signup_channel') }} as signup_channel,

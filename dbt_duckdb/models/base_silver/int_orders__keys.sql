@@ -12,7 +12,7 @@ with
 
 this_run as (
     {% if ecom_var('parent_source') == 'silver' %}
-    select cast(null as VARCHAR) as order_id, cast(null as date) as order_dt, cast(null as date) as ingest_dt where false
+    select cast(null as {{ ecom_sql_type('VARCHAR') }}) as order_id, cast(null as date) as order_dt, cast(null as date) as ingest_dt where false
     {% else %}
     select order_id, order_dt, ingest_dt from {{ ref('stg_orders') }}
     {% endif %}
@@ -31,7 +31,7 @@ all_keys as (
 
 one_per_key as (
     -- defensive: a key in both (a rerun of an earlier day) keeps its latest arrival
-    select order_id, arg_max(order_dt, ingest_dt) as order_dt
+    select order_id, max_by(order_dt, ingest_dt) as order_dt
     from all_keys
     group by order_id
 )

@@ -69,7 +69,7 @@ checked as (
             case when payment_processing_fee < 0 then 'negative_payment_processing_fee' end,
             case when clv_bucket not in ('low', 'medium', 'high') then 'invalid_clv_bucket' end,
             case when coalesce(net_total > gross_total, false) then 'net_total_above_gross_total' end,
-            case when customer_id is not null and not starts_with(customer_id, 'GUEST-') and not _fk_customer_id then 'invalid_customer_fk' end
+            case when customer_id is not null and not {{ ecom_starts_with('customer_id', 'GUEST-') }} and not _fk_customer_id then 'invalid_customer_fk' end
         ) as _row_reasons
     from joined
 ),
@@ -96,9 +96,9 @@ winners as (
     -- Bronze file and row position (aggregates over the few duplicated keys, not a window over all rows)
     select
         order_id,
-        max(row(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
+        max({{ ecom_row() }}(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
     from candidates
-    semi join duplicate_keys using (order_id)
+    {{ ecom_semi_join() }} duplicate_keys using (order_id)
     where _is_candidate
     group by order_id
 ),
@@ -106,7 +106,7 @@ winners as (
 ranked as (
     select
         candidates.*,
-        coalesce(candidates._is_candidate and row(candidates.ingestion_ts, candidates.event_id, candidates.source_file, candidates._bronze_file, candidates._bronze_row) <> winners._winner, false) as _is_duplicate,
+        coalesce(candidates._is_candidate and {{ ecom_row() }}(candidates.ingestion_ts, candidates.event_id, candidates.source_file, candidates._bronze_file, candidates._bronze_row) <> winners._winner, false) as _is_duplicate,
         candidates._is_candidate and exists (select 1 from published where candidates.order_id = published.order_id) as _is_published
     from candidates
     left join winners on candidates._is_candidate and candidates.order_id = winners.order_id
@@ -128,7 +128,7 @@ final as (
     -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
     -- working columns are not needed at all (the codes are in _quarantine_reason)
     select
-        * exclude (
+        * {{ ecom_star_exclude() }} (
             order_date__text,
             payment_processing_fee__text,
             ingestion_ts__text,

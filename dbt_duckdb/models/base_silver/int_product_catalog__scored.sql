@@ -74,9 +74,9 @@ winners as (
     -- Bronze file and row position (aggregates over the few duplicated keys, not a window over all rows)
     select
         product_id,
-        max(row(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
+        max({{ ecom_row() }}(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
     from candidates
-    semi join duplicate_keys using (product_id)
+    {{ ecom_semi_join() }} duplicate_keys using (product_id)
     where _is_candidate
     group by product_id
 ),
@@ -84,7 +84,7 @@ winners as (
 ranked as (
     select
         candidates.*,
-        coalesce(candidates._is_candidate and row(candidates.ingestion_ts, candidates.event_id, candidates.source_file, candidates._bronze_file, candidates._bronze_row) <> winners._winner, false) as _is_duplicate,
+        coalesce(candidates._is_candidate and {{ ecom_row() }}(candidates.ingestion_ts, candidates.event_id, candidates.source_file, candidates._bronze_file, candidates._bronze_row) <> winners._winner, false) as _is_duplicate,
         candidates._is_candidate and exists (select 1 from published where candidates.product_id = published.product_id and candidates.ingestion_ts = published.ingestion_ts) as _is_published
     from candidates
     left join winners on candidates._is_candidate and candidates.product_id = winners.product_id
@@ -106,7 +106,7 @@ final as (
     -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
     -- working columns are not needed at all (the codes are in _quarantine_reason)
     select
-        * exclude (
+        * {{ ecom_star_exclude() }} (
             ingestion_ts__text,
             _row_reasons,
             _is_candidate,

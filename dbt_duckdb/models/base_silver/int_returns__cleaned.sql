@@ -52,7 +52,7 @@ cleaned as (
         try_cast({{ clean_string('return_date') }} as TIMESTAMP) as return_date,
         {{ clean_string('reason') }} as reason,
         {{ clean_lower('return_type') }} as return_type,
-        try_cast(refunded_amount as DECIMAL(18,2)) as refunded_amount,
+        {{ ecom_try_cast_double('refunded_amount', 'DECIMAL(18,2)') }} as refunded_amount,
         {{ clean_lower('return_channel') }} as return_channel,
         {{ clean_string('agent_id') }} as agent_id,
         {{ clean_lower('refund_method') }} as refund_method,

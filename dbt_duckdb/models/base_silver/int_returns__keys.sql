@@ -12,7 +12,7 @@ with
 
 this_run as (
     {% if ecom_var('parent_source') == 'silver' %}
-    select cast(null as VARCHAR) as return_id, cast(null as date) as return_dt, cast(null as date) as ingest_dt where false
+    select cast(null as {{ ecom_sql_type('VARCHAR') }}) as return_id, cast(null as date) as return_dt, cast(null as date) as ingest_dt where false
     {% else %}
     select return_id, return_dt, ingest_dt from {{ ref('stg_returns') }}
     {% endif %}
@@ -31,7 +31,7 @@ all_keys as (
 
 one_per_key as (
     -- defensive: a key in both (a rerun of an earlier day) keeps its latest arrival
-    select return_id, arg_max(return_dt, ingest_dt) as return_dt
+    select return_id, max_by(return_dt, ingest_dt) as return_dt
     from all_keys
     group by return_id
 )

@@ -59,7 +59,7 @@ checked as (
             case when return_channel not in ('web', 'phone', 'social media', 'ebay', 'newegg') then 'invalid_return_channel' end,
             case when refund_method not in ('credit card', 'paypal', 'apple pay', 'google pay', 'ach') then 'invalid_refund_method' end,
             case when order_id is not null and not _fk_order_id then 'invalid_order_fk' end,
-            case when customer_id is not null and not starts_with(customer_id, 'GUEST-') and not _fk_customer_id then 'invalid_customer_fk' end
+            case when customer_id is not null and not {{ ecom_starts_with('customer_id', 'GUEST-') }} and not _fk_customer_id then 'invalid_customer_fk' end
         ) as _row_reasons
     from joined
 ),
@@ -86,9 +86,9 @@ winners as (
     -- Bronze file and row position (aggregates over the few duplicated keys, not a window over all rows)
     select
         return_id,
-        max(row(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
+        max({{ ecom_row() }}(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
     from candidates
-    semi join duplicate_keys using (return_id)
+    {{ ecom_semi_join() }} duplicate_keys using (return_id)
     where _is_candidate
     group by return_id
 ),
@@ -96,7 +96,7 @@ winners as (
 ranked as (
     select
         candidates.*,
-        coalesce(candidates._is_candidate and row(candidates.ingestion_ts, candidates.event_id, candidates.source_file, candidates._bronze_file, candidates._bronze_row) <> winners._winner, false) as _is_duplicate,
+        coalesce(candidates._is_candidate and {{ ecom_row() }}(candidates.ingestion_ts, candidates.event_id, candidates.source_file, candidates._bronze_file, candidates._bronze_row) <> winners._winner, false) as _is_duplicate,
         candidates._is_candidate and exists (select 1 from published where candidates.return_id = published.return_id) as _is_published
     from candidates
     left join winners on candidates._is_candidate and candidates.return_id = winners.return_id
@@ -118,7 +118,7 @@ final as (
     -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
     -- working columns are not needed at all (the codes are in _quarantine_reason)
     select
-        * exclude (
+        * {{ ecom_star_exclude() }} (
             return_date__text,
             ingestion_ts__text,
             _row_reasons,

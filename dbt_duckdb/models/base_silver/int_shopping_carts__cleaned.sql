@@ -45,7 +45,7 @@ cleaned as (
         {{ clean_string('customer_id') }} as customer_id,
         try_cast({{ clean_string('created_at') }} as TIMESTAMP) as created_at,
         try_cast({{ clean_string('updated_at') }} as TIMESTAMP) as updated_at,
-        try_cast(cart_total as DECIMAL(18,2)) as cart_total,
+        {{ ecom_try_cast_double('cart_total', 'DECIMAL(18,2)') }} as cart_total,
         {{ clean_lower('status') }} as status,
         {{ clean_string('batch_id') }} as batch_id,
         {{ to_utc_timestamp(clean_string('ingestion_ts')) }} as ingestion_ts,

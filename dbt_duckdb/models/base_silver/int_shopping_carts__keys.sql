@@ -12,7 +12,7 @@ with
 
 this_run as (
     {% if ecom_var('parent_source') == 'silver' %}
-    select cast(null as VARCHAR) as cart_id, cast(null as date) as created_dt, cast(null as date) as ingest_dt where false
+    select cast(null as {{ ecom_sql_type('VARCHAR') }}) as cart_id, cast(null as date) as created_dt, cast(null as date) as ingest_dt where false
     {% else %}
     select cart_id, created_dt, ingest_dt from {{ ref('stg_shopping_carts') }}
     {% endif %}
@@ -31,7 +31,7 @@ all_keys as (
 
 one_per_key as (
     -- defensive: a key in both (a rerun of an earlier day) keeps its latest arrival
-    select cart_id, arg_max(created_dt, ingest_dt) as created_dt
+    select cart_id, max_by(created_dt, ingest_dt) as created_dt
     from all_keys
     group by cart_id
 )

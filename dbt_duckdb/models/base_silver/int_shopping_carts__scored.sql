@@ -50,7 +50,7 @@ checked as (
             case when cart_total < 0 then 'negative_cart_total' end,
             case when status not in ('open', 'converted', 'abandoned', 'emptied') then 'invalid_status' end,
             case when coalesce(updated_at < created_at, false) then 'updated_before_created' end,
-            case when customer_id is not null and not starts_with(customer_id, 'GUEST-') and not _fk_customer_id then 'invalid_customer_fk' end
+            case when customer_id is not null and not {{ ecom_starts_with('customer_id', 'GUEST-') }} and not _fk_customer_id then 'invalid_customer_fk' end
         ) as _row_reasons
     from joined
 ),
@@ -77,9 +77,9 @@ winners as (
     -- Bronze file and row position (aggregates over the few duplicated keys, not a window over all rows)
     select
         cart_id,
-        max(row(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
+        max({{ ecom_row() }}(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
     from candidates
-    semi join duplicate_keys using (cart_id)
+    {{ ecom_semi_join() }} duplicate_keys using (cart_id)
     where _is_candidate
     group by cart_id
 ),
@@ -87,7 +87,7 @@ winners as (
 ranked as (
     select
         candidates.*,
-        coalesce(candidates._is_candidate and row(candidates.ingestion_ts, candidates.event_id, candidates.source_file, candidates._bronze_file, candidates._bronze_row) <> winners._winner, false) as _is_duplicate,
+        coalesce(candidates._is_candidate and {{ ecom_row() }}(candidates.ingestion_ts, candidates.event_id, candidates.source_file, candidates._bronze_file, candidates._bronze_row) <> winners._winner, false) as _is_duplicate,
         candidates._is_candidate and exists (select 1 from published where candidates.cart_id = published.cart_id) as _is_published
     from candidates
     left join winners on candidates._is_candidate and candidates.cart_id = winners.cart_id
@@ -109,7 +109,7 @@ final as (
     -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
     -- working columns are not needed at all (the codes are in _quarantine_reason)
     select
-        * exclude (
+        * {{ ecom_star_exclude() }} (
             created_at__text,
             updated_at__text,
             ingestion_ts__text,

@@ -40,7 +40,7 @@ rejected as (
         _quarantine_reason,
         {{ quarantine_timestamp() }} as _quarantine_timestamp,
         {{ run_id_literal() }} as _run_id,
-        nullif(cast(json_merge_patch('{}', json_object('age', age__arrived, 'is_guest', is_guest__arrived, 'email_verified', email_verified__arrived, 'marketing_opt_in', marketing_opt_in__arrived)) as varchar), '{}') as _raw_text
+        {{ ecom_raw_text(['age', 'is_guest', 'email_verified', 'marketing_opt_in']) }} as _raw_text
     from scored
     where _quarantine_reason is not null
 )

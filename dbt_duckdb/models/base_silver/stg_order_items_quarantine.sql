@@ -29,7 +29,7 @@ rejected as (
         _quarantine_reason,
         {{ quarantine_timestamp() }} as _quarantine_timestamp,
         {{ run_id_literal() }} as _run_id,
-        nullif(cast(json_merge_patch('{}', json_object('product_id', product_id__arrived, 'quantity', quantity__arrived, 'unit_price', unit_price__arrived, 'discount_amount', discount_amount__arrived, 'cost_price', cost_price__arrived)) as varchar), '{}') as _raw_text
+        {{ ecom_raw_text(['product_id', 'quantity', 'unit_price', 'discount_amount', 'cost_price']) }} as _raw_text
     from scored
     where _quarantine_reason is not null
 )

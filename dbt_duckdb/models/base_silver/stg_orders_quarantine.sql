@@ -42,7 +42,7 @@ rejected as (
         _quarantine_reason,
         {{ quarantine_timestamp() }} as _quarantine_timestamp,
         {{ run_id_literal() }} as _run_id,
-        nullif(cast(json_merge_patch('{}', json_object('total_items', total_items__arrived, 'is_expedited', is_expedited__arrived, 'gross_total', gross_total__arrived, 'net_total', net_total__arrived, 'total_discount_amount', total_discount_amount__arrived, 'shipping_cost', shipping_cost__arrived, 'actual_shipping_cost', actual_shipping_cost__arrived, 'is_reactivated', is_reactivated__arrived)) as varchar), '{}') as _raw_text
+        {{ ecom_raw_text(['total_items', 'is_expedited', 'gross_total', 'net_total', 'total_discount_amount', 'shipping_cost', 'actual_shipping_cost', 'is_reactivated']) }} as _raw_text
     from scored
     where _quarantine_reason is not null
 )

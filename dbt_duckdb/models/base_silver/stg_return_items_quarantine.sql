@@ -31,7 +31,7 @@ rejected as (
         _quarantine_reason,
         {{ quarantine_timestamp() }} as _quarantine_timestamp,
         {{ run_id_literal() }} as _run_id,
-        nullif(cast(json_merge_patch('{}', json_object('return_item_id', return_item_id__arrived, 'product_id', product_id__arrived, 'quantity_returned', quantity_returned__arrived, 'unit_price', unit_price__arrived, 'cost_price', cost_price__arrived, 'refunded_amount', refunded_amount__arrived)) as varchar), '{}') as _raw_text
+        {{ ecom_raw_text(['return_item_id', 'product_id', 'quantity_returned', 'unit_price', 'cost_price', 'refunded_amount']) }} as _raw_text
     from scored
     where _quarantine_reason is not null
 )

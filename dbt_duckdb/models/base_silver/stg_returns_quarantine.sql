@@ -32,7 +32,7 @@ rejected as (
         _quarantine_reason,
         {{ quarantine_timestamp() }} as _quarantine_timestamp,
         {{ run_id_literal() }} as _run_id,
-        nullif(cast(json_merge_patch('{}', json_object('refunded_amount', refunded_amount__arrived)) as varchar), '{}') as _raw_text
+        {{ ecom_raw_text(['refunded_amount']) }} as _raw_text
     from scored
     where _quarantine_reason is not null
 )

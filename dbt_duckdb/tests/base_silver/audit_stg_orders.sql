@@ -52,7 +52,7 @@ counts as (
         coalesce(sum(case when payment_processing_fee is not null and payment_processing_fee < 0 then 1 else 0 end), 0) as negative_payment_processing_fee,
         coalesce(sum(case when clv_bucket is not null and clv_bucket not in ('low', 'medium', 'high') then 1 else 0 end), 0) as invalid_clv_bucket,
         coalesce(sum(case when coalesce(net_total > gross_total, false) then 1 else 0 end), 0) as net_total_above_gross_total,
-        coalesce(sum(case when customer_id is not null and not starts_with(customer_id, 'GUEST-') and not _fk_customer_id then 1 else 0 end), 0) as invalid_customer_fk,
+        coalesce(sum(case when customer_id is not null and not {{ ecom_starts_with('customer_id', 'GUEST-') }} and not _fk_customer_id then 1 else 0 end), 0) as invalid_customer_fk,
         coalesce(sum(case when order_id is not null then 1 else 0 end), 0) - {{ ecom_count_distinct(['order_id']) }} as duplicate_order_id,
         coalesce(sum(case when ingest_dt is null then 1 else 0 end), 0) as not_null_ingest_dt,
         coalesce(sum(case when order_dt is null then 1 else 0 end), 0) as not_null_order_dt,

@@ -13,12 +13,12 @@ quarantine as (
 ),
 
 codes as (
-    select unnest(string_split(_quarantine_reason, '|')) as code
+    select {{ ecom_split_codes('_quarantine_reason') }} as code
     from quarantine
 ),
 
 registry as (
-    select unnest([{% for c in quarantine_registry_codes('orders') %}'{{ c }}'{{ ', ' if not loop.last }}{% endfor %}]) as code
+    select {{ ecom_unnest_values(quarantine_registry_codes('orders')) }} as code
 ),
 
 unregistered as (

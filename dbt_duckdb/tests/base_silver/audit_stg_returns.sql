@@ -50,7 +50,7 @@ counts as (
         coalesce(sum(case when return_channel is not null and return_channel not in ('web', 'phone', 'social media', 'ebay', 'newegg') then 1 else 0 end), 0) as invalid_return_channel,
         coalesce(sum(case when refund_method is not null and refund_method not in ('credit card', 'paypal', 'apple pay', 'google pay', 'ach') then 1 else 0 end), 0) as invalid_refund_method,
         coalesce(sum(case when order_id is not null and not _fk_order_id then 1 else 0 end), 0) as invalid_order_fk,
-        coalesce(sum(case when customer_id is not null and not starts_with(customer_id, 'GUEST-') and not _fk_customer_id then 1 else 0 end), 0) as invalid_customer_fk,
+        coalesce(sum(case when customer_id is not null and not {{ ecom_starts_with('customer_id', 'GUEST-') }} and not _fk_customer_id then 1 else 0 end), 0) as invalid_customer_fk,
         coalesce(sum(case when return_id is not null then 1 else 0 end), 0) - {{ ecom_count_distinct(['return_id']) }} as duplicate_return_id,
         coalesce(sum(case when ingest_dt is null then 1 else 0 end), 0) as not_null_ingest_dt,
         coalesce(sum(case when return_dt is null then 1 else 0 end), 0) as not_null_return_dt,

@@ -40,7 +40,7 @@ counts as (
         coalesce(sum(case when cart_total is not null and cart_total < 0 then 1 else 0 end), 0) as negative_cart_total,
         coalesce(sum(case when status is not null and status not in ('open', 'converted', 'abandoned', 'emptied') then 1 else 0 end), 0) as invalid_status,
         coalesce(sum(case when coalesce(updated_at < created_at, false) then 1 else 0 end), 0) as updated_before_created,
-        coalesce(sum(case when customer_id is not null and not starts_with(customer_id, 'GUEST-') and not _fk_customer_id then 1 else 0 end), 0) as invalid_customer_fk,
+        coalesce(sum(case when customer_id is not null and not {{ ecom_starts_with('customer_id', 'GUEST-') }} and not _fk_customer_id then 1 else 0 end), 0) as invalid_customer_fk,
         coalesce(sum(case when cart_id is not null then 1 else 0 end), 0) - {{ ecom_count_distinct(['cart_id']) }} as duplicate_cart_id,
         coalesce(sum(case when ingest_dt is null then 1 else 0 end), 0) as not_null_ingest_dt,
         coalesce(sum(case when created_dt is null then 1 else 0 end), 0) as not_null_created_dt,

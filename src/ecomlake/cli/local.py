@@ -42,6 +42,17 @@ def staged_note(layer: str, env_var: str, root: str, run_id: str) -> str:
     )
 
 
+# Which engine runs the Base Silver dbt models (the export, publish and gates are the same).
+ENGINE_OPTION = click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Run the Base Silver dbt models on DuckDB (target local) or on local Spark (target spark: "
+    "dbt-spark's session method, local[2], in this process).",
+)
+
+
 def echo_dims_run(run: DimsRun, settings: Settings | None = None) -> None:
     if run.silver is not None:
         echo_table_runs(run.silver)
@@ -68,9 +79,10 @@ def echo_dims_run(run: DimsRun, settings: Settings | None = None) -> None:
     help="Snapshot date. Default: every Bronze dims date without a snapshot, oldest first "
     "(or the latest Bronze date again when all have one).",
 )
+@ENGINE_OPTION
 @click.pass_context
 @passthrough
-def dims_cmd(ctx: click.Context, date: str | None) -> int:
+def dims_cmd(ctx: click.Context, date: str | None, engine: str) -> int:
     """Dims snapshots from Bronze: Base Silver for customers/product_catalog, then snapshot(D)."""
     from ecomlake.dims.snapshot import pending_dates, run_dims
     from ecomlake.dims.validate import validate_dims
@@ -80,7 +92,7 @@ def dims_cmd(ctx: click.Context, date: str | None) -> int:
     rc = 0
     for i, day in enumerate(dates, 1):
         click.echo(f"== dims {day} ({i}/{len(dates)})")
-        run = run_dims(settings, day, echo=click.echo)
+        run = run_dims(settings, day, echo=click.echo, engine=engine)
         echo_dims_run(run, settings)
         code, _ = validate_dims(settings, day, run_id=run.run_id, echo=True)
         rc = max(rc, code)
@@ -114,9 +126,10 @@ def silver_dates(settings: Settings) -> list[str]:
     help="ingest_dt to process. Default: every Bronze date not yet in Silver, oldest first "
     "(or the latest Bronze date again when all are).",
 )
+@ENGINE_OPTION
 @click.pass_context
 @passthrough
-def silver_cmd(ctx: click.Context, date: str | None) -> int:
+def silver_cmd(ctx: click.Context, date: str | None, engine: str) -> int:
     """Base Silver for the six fact tables (dbt build + tests, then atomic publish), then the Silver gate."""
     from ecomlake.silver.run import dims_snapshot_for, run_tables
 
@@ -127,7 +140,7 @@ def silver_cmd(ctx: click.Context, date: str | None) -> int:
     rc = 0
     for i, day in enumerate(dates, 1):
         click.echo(f"== silver {day} ({i}/{len(dates)})")
-        run = run_tables(settings, day, "facts", echo=click.echo)
+        run = run_tables(settings, day, "facts", echo=click.echo, engine=engine)
         echo_table_runs(run)
         if run.publish_mode == "staging":
             note = staged_note("silver", "SILVER_PUBLISH_MODE", settings.paths.silver_base_path, run.run_id)

@@ -236,9 +236,15 @@ def write_latest(settings: Settings, run: DimsRun, target: str | None = None) ->
 
 @lineage.emits("dims")
 def run_dims(
-    settings: Settings, run_date: str | dt.date, *, run_id: str | None = None, echo: Callable[[str], None] | None = None
+    settings: Settings,
+    run_date: str | dt.date,
+    *,
+    run_id: str | None = None,
+    echo: Callable[[str], None] | None = None,
+    engine: str = "duckdb",
 ) -> DimsRun:
-    """Base Silver for customers and product_catalog of D, then snapshot(D) of both dims."""
+    """Base Silver for customers and product_catalog of D (dbt on `engine`: duckdb or spark), then
+    snapshot(D) of both dims (the snapshot merge itself is the same Python/DuckDB code either way)."""
     from ecomlake.silver.run import run_tables
 
     day = parse_date(run_date, "--run-date").isoformat()
@@ -248,7 +254,7 @@ def run_dims(
     with locks.lease(dims_root, "dims", locks.ALL, run_id, locks.timeout_of(settings)):
         storage.settle(dims_root)
         check_history(settings, day)
-        silver = run_tables(settings, day, "dims", run_id=run_id, echo=echo)
+        silver = run_tables(settings, day, "dims", run_id=run_id, echo=echo, engine=engine)
         if echo:
             echo("[5/5] dims snapshots (previous snapshot + today's valid changes)")
         run = publish_snapshots(settings, day, run_id, echo)

@@ -198,6 +198,9 @@ def _inline_typed(c: Column) -> str:
         return f"try_cast({{{{ clean_string('{c.name}') }}}} as {c.silver})"
     if _ARROW_SQL[c.bronze] == c.silver:
         return c.name
+    if c.bronze == "float64" and c.silver.startswith("DECIMAL"):
+        # DuckDB rounds x * 10^scale (a double) half away from zero; macros/dialect.sql does the same on Spark
+        return f"{{{{ ecom_try_cast_double('{c.name}', '{c.silver}') }}}}"
     return f"try_cast({c.name} as {c.silver})"
 
 
@@ -244,7 +247,7 @@ def _rule_predicate(t: Table, r: R.Rule) -> str | None:
         c = t.column(_rule_column(r))
         if c.fk is None:
             raise ValueError(f"{t.name}.{c.name}: rule {r.code} checks a foreign key the contract does not declare")
-        guest = f" and not starts_with({c.name}, '{GUEST_PREFIX}')" if c.fk.guest_exempt else ""
+        guest = f" and not {{{{ ecom_starts_with('{c.name}', '{GUEST_PREFIX}') }}}}" if c.fk.guest_exempt else ""
         return f"{c.name} is not null{guest} and not _fk_{c.name}"
     if r.family == R.OUT_OF_RANGE:
         if r.column is None:
@@ -348,7 +351,7 @@ def scored_model(t: Table) -> str:
     dropped = [*text_cols, "_row_reasons", "_is_candidate", *(f"_fk_{col}" for col, _fk in t.foreign_keys)]
     pub_match = " and ".join(f"candidates.{k} = published.{k}" for k in pub_cols)
     key_match = " and ".join(f"candidates.{k} = winners.{k}" for k in pk)
-    version = f"row({_VERSION_ORDER})"
+    version = f"{{{{ ecom_row() }}}}({_VERSION_ORDER})"
     lines += [
         "candidates as (",
         "    -- dedup competes only among rows that pass every other rule; null keys never compete",
@@ -374,7 +377,7 @@ def scored_model(t: Table) -> str:
         f"        {', '.join(pk)},",
         f"        max({version}) as _winner",
         "    from candidates",
-        f"    semi join duplicate_keys using ({', '.join(pk)})",
+        f"    {{{{ ecom_semi_join() }}}} duplicate_keys using ({', '.join(pk)})",
         "    where _is_candidate",
         f"    group by {', '.join(pk)}",
         "),",
@@ -382,7 +385,7 @@ def scored_model(t: Table) -> str:
         "ranked as (",
         "    select",
         "        candidates.*,",
-        f"        coalesce(candidates._is_candidate and {version.replace('row(', 'row(candidates.').replace(', ', ', candidates.')} <> winners._winner, false) as _is_duplicate,",
+        f"        coalesce(candidates._is_candidate and {version.replace('}}(', '}}(candidates.').replace(', ', ', candidates.')} <> winners._winner, false) as _is_duplicate,",
         f"        candidates._is_candidate and exists (select 1 from published where {pub_match}) as _is_published",
         "    from candidates",
         f"    left join winners on candidates._is_candidate and {key_match}",
@@ -404,7 +407,7 @@ def scored_model(t: Table) -> str:
         "    -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule",
         "    -- working columns are not needed at all (the codes are in _quarantine_reason)",
         "    select",
-        "        * exclude (",
+        "        * {{ ecom_star_exclude() }} (",
         *[
             f"            {c}," if i < len(dropped + raw_cols) - 1 else f"            {c}"
             for i, c in enumerate(dropped + raw_cols)
@@ -495,9 +498,8 @@ def _raw_text_sql(t: Table) -> str:
     """JSON {column: arrived text} of the non-text columns that arrived as another type; null when none."""
     arrived = _arrived_columns(t)
     if not arrived:
-        return "cast(null as varchar)"
-    pairs = ", ".join(f"'{n}', {n}__arrived" for n in arrived)
-    return f"nullif(cast(json_merge_patch('{{}}', json_object({pairs})) as varchar), '{{}}')"
+        return "cast(null as {{ ecom_sql_type('varchar') }})"
+    return f"{{{{ ecom_raw_text({arrived!r}) }}}}"
 
 
 def parent_keys_model(parent: str) -> str:
@@ -518,7 +520,7 @@ def parent_keys_model(parent: str) -> str:
             "",
             "this_run as (",
             "    {% if ecom_var('parent_source') == 'silver' %}",
-            f"    select cast(null as {types[key]}) as {key}, cast(null as date) as {date_col}, cast(null as date) as ingest_dt where false",
+            f"    select cast(null as {{{{ ecom_sql_type('{types[key]}') }}}}) as {key}, cast(null as date) as {date_col}, cast(null as date) as ingest_dt where false",
             "    {% else %}",
             f"    select {key}, {date_col}, ingest_dt from {{{{ ref('stg_{parent}') }}}}",
             "    {% endif %}",
@@ -537,7 +539,7 @@ def parent_keys_model(parent: str) -> str:
             "",
             "one_per_key as (",
             "    -- defensive: a key in both (a rerun of an earlier day) keeps its latest arrival",
-            f"    select {key}, arg_max({date_col}, ingest_dt) as {date_col}",
+            f"    select {key}, max_by({date_col}, ingest_dt) as {date_col}",
             "    from all_keys",
             f"    group by {key}",
             ")",
@@ -642,7 +644,7 @@ def audit_checks(t: Table) -> list[tuple[str, str]]:
             c = t.column(_rule_column(r))
             if c.fk is None:
                 raise ValueError(f"{t.name}.{c.name}: rule {r.code} checks a foreign key the contract does not declare")
-            guest = f" and not starts_with({c.name}, '{GUEST_PREFIX}')" if c.fk.guest_exempt else ""
+            guest = f" and not {{{{ ecom_starts_with('{c.name}', '{GUEST_PREFIX}') }}}}" if c.fk.guest_exempt else ""
             checks.append((r.code, _sum_if(f"{c.name} is not null{guest} and not _fk_{c.name}")))
         elif r.family == R.DUPLICATE_PRIMARY_KEY and r.code == R.duplicate_code(t.name):
             pk = list(t.primary_key)
@@ -765,12 +767,12 @@ def quarantine_audit(t: Table) -> str:
         "),",
         "",
         "codes as (",
-        "    select unnest(string_split(_quarantine_reason, '|')) as code",
+        "    select {{ ecom_split_codes('_quarantine_reason') }} as code",
         "    from quarantine",
         "),",
         "",
         "registry as (",
-        f"    select unnest([{{% for c in quarantine_registry_codes('{t.name}') %}}'{{{{ c }}}}'{{{{ ', ' if not loop.last }}}}{{% endfor %}}]) as code",
+        f"    select {{{{ ecom_unnest_values(quarantine_registry_codes('{t.name}')) }}}} as code",
         "),",
         "",
         "unregistered as (",

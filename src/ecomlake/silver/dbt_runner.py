@@ -256,9 +256,14 @@ def invoke(
     run_id: str,
     warehouse: Path | None = None,
     raise_on_failure: bool = True,
+    engine: str = "duckdb",
 ) -> DbtSummary:
-    """Run one dbt command (e.g. ["build", "--select", "tag:facts"]) against the run's warehouse."""
+    """Run one dbt command (e.g. ["build", "--select", "tag:facts"]) against the run's warehouse
+    (engine 'duckdb', target local) or the run's Spark schema (engine 'spark', target spark)."""
     from dbt.cli.main import dbtRunner
+
+    if check_engine(engine) == "spark":
+        return _invoke_spark(settings, command, dbt_vars=dbt_vars, run_id=run_id, raise_on_failure=raise_on_failure)
     from dbt.contracts.graph.manifest import Manifest
 
     work = work_dir(settings)
@@ -313,6 +318,111 @@ def invoke(
     return summary
 
 
+# ------------------------------------------------------------------------------------- spark
+
+ENGINES = ("duckdb", "spark")
+
+
+def check_engine(engine: str) -> str:
+    if engine not in ENGINES:
+        raise EcomlakeError(f"unknown engine {engine!r} (expected one of: {', '.join(ENGINES)})")
+    return engine
+
+
+def spark_work_dir(settings: Settings) -> Path:
+    """Where the `spark` target's session keeps its table files and Derby metastore: one directory
+    per process (a process has one SparkSession, made by its first dbt invocation, and Derby lets
+    one JVM use a metastore at a time), under the work path."""
+    return work_dir(settings) / "spark" / f"p{os.getpid()}"
+
+
+def spark_schema(run_id: str) -> str:
+    """The run's own schema (Spark database): runs never share tables, and the run drops it after."""
+    return "silver_" + "".join(ch if ch.isalnum() else "_" for ch in ids.run_id(run_id, "run id").lower())
+
+
+def spark_session():
+    """The SparkSession dbt-spark's session method made in this process (builder.getOrCreate())."""
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    return session if session is not None else SparkSession.builder.getOrCreate()
+
+
+def drop_spark_schema(run_id: str) -> None:
+    """Drop the run's schema and its table files (nothing to do when no session was made)."""
+    from pyspark.sql import SparkSession
+
+    if SparkSession.getActiveSession() is None and getattr(SparkSession, "_instantiatedSession", None) is None:
+        return
+    spark_session().sql(f"drop database if exists {spark_schema(run_id)} cascade")
+
+
+def _invoke_spark(
+    settings: Settings, command: list[str], *, dbt_vars: dict, run_id: str, raise_on_failure: bool
+) -> DbtSummary:
+    """`invoke` on the `spark` target: dbt-spark's session method runs Spark SQL in this process.
+
+    The project is parsed on every invocation (the cached manifest is DuckDB's: it holds the
+    warehouse file's name in every relation). Spark's settings are in dbt_duckdb/profiles.yml.
+    """
+    from dbt.cli.main import dbtRunner
+
+    target_path, log_path = run_paths(settings, run_id)
+    project = project_dir()
+    spark_dir = spark_work_dir(settings)
+    spark_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        "ECOM_SPARK_WORK_DIR": str(spark_dir),
+        "ECOM_SPARK_SCHEMA": spark_schema(run_id),
+        "ECOM_DBT_PROJECT_DIR": str(project),  # macros/lake.sql lists files with the project's own file
+        "ECOM_DBT_THREADS": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # read when the JVM starts: never the public interface
+    common = [
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--target",
+        "spark",
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(log_path),
+        "--vars",
+        json.dumps(dbt_vars),
+        "--quiet",
+    ]
+    with _profile_env(env):
+        res = dbtRunner().invoke([*command, "--no-write-json", *common])
+    summary = _summarise(" ".join(command), res, str(log_path / "dbt.log"))
+    if summary.failed_sql:
+        _name_failed_checks_spark(summary)
+    if raise_on_failure and not summary.success:
+        raise_for(summary, spark_dir, what=f"Spark schema {spark_schema(run_id)} kept in")
+    return summary
+
+
+def _name_failed_checks_spark(summary: DbtSummary) -> None:
+    """`_name_failed_checks` on the Spark session dbt used."""
+    session = spark_session()
+    for i, line in enumerate(summary.failed_tests):
+        name = line.split(":", 1)[0]
+        sql = summary.failed_sql.get(name)
+        if not sql:
+            continue
+        try:
+            df = session.sql(f"select * from ({sql}) limit 20")
+            cols, rows = df.columns, [tuple(r) for r in df.collect()]
+        except Exception:  # naming the checks is a courtesy: the test's own message stands
+            continue
+        if cols[:2] == ["check_name", "failing_rows"] and rows:
+            named = ", ".join(f"{c}: {n} row{'s' if abs(n) != 1 else ''}" for c, n in rows)
+            summary.failed_tests[i] = f"{line} [{named}]"
+
+
 def filesystems(settings: Settings) -> list[dict]:
     """dbt-duckdb's `filesystems:` profile setting: gcsfs when a lake root is gs:// (DuckDB 2.0 cannot
     load httpfs offline; it reaches GCS through the registered fsspec filesystem instead)."""
@@ -358,9 +468,9 @@ def _name_failed_checks(summary: DbtSummary, warehouse: Path) -> None:
         con.close()
 
 
-def raise_for(summary: DbtSummary, warehouse: Path) -> None:
+def raise_for(summary: DbtSummary, warehouse: Path, what: str = "warehouse kept at") -> None:
     """One line: what failed, the first problem, and where to look."""
-    where = f"warehouse kept at {warehouse}, log at {summary.log_path}"
+    where = f"{what} {warehouse}, log at {summary.log_path}"
     if summary.errors:
         first = summary.errors[0]
         more = f" (+{len(summary.errors) - 1} more)" if len(summary.errors) > 1 else ""

@@ -75,6 +75,7 @@ class SilverRun:
     publish_mode: str
     ledger_path: str | None = None
     seconds: dict = field(default_factory=dict)
+    engine: str = "duckdb"  # what ran the dbt models: duckdb (target local) or spark (target spark)
 
     def table(self, name: str) -> TableRun:
         return next(t for t in self.tables if t.table == name)
@@ -373,8 +374,13 @@ def run_tables(
     run_id: str | None = None,
     echo: Echo | None = None,
     keep_warehouse: bool = False,
+    engine: str = "duckdb",
 ) -> SilverRun:
     """Build, test and publish Base Silver for one date and one group ('facts' or 'dims').
+
+    `engine` runs the same dbt models on DuckDB ('duckdb', a per-run warehouse file) or on Spark
+    ('spark': dbt-spark's session method, a SparkSession in this process, local[2] by default);
+    either way the rows are exported and published the same way, only after every audit passed.
 
     Holds the lease of Silver D for the whole run: a `quarantine recover` of D (or a second run
     of D) fails at once, naming this run, instead of racing it.
@@ -382,11 +388,12 @@ def run_tables(
     day = parse_date(ingest_dt, "ingest date").isoformat()
     if group not in ("facts", "dims"):
         raise InputError(f"unknown table group {group!r} (expected 'facts' or 'dims')")
+    dbt_runner.check_engine(engine)
     run_id = resolve_run_id(run_id)
     silver_root = settings.paths.silver_base_path
     storage.makedirs(silver_root)
     with locks.lease(silver_root, "silver", day, run_id, locks.timeout_of(settings)):
-        return _run_tables(settings, day, group, run_id, echo, keep_warehouse)
+        return _run_tables(settings, day, group, run_id, echo, keep_warehouse, engine)
 
 
 def _export_from(
@@ -401,6 +408,33 @@ def _export_from(
     con = connect(settings, str(warehouse), read_only=True)
     con.execute("SET enable_progress_bar = false")  # our own progress lines, not DuckDB's bar
     try:
+        return export_and_publish(settings, con, tables, day, run_id, present, echo)
+    finally:
+        con.close()
+
+
+def _export_from_spark(
+    settings: Settings,
+    run_id: str,
+    tables: tuple[str, ...],
+    day: str,
+    present: dict[str, bool],
+    echo: Echo | None,
+) -> list[TableRun]:
+    """Export from the Spark run: each table's stg_<t> and stg_<t>_quarantine are collected through
+    Arrow from the SparkSession dbt used, then handed to the same export as DuckDB's (a DuckDB
+    connection over the Arrow tables writes the parquet), so both engines publish the same files:
+    same writer, same column types (Spark's TIMESTAMP_NTZ, DECIMAL(18,2) and DATE arrive in Arrow
+    as timestamp[us], decimal128(18,2) and date32, as DuckDB's own types). The day's rows pass
+    through the driver's memory: fine for a day per process, not for a cluster-sized day."""
+    session = dbt_runner.spark_session()
+    schema = dbt_runner.spark_schema(run_id)
+    con = connect(settings)
+    con.execute("SET enable_progress_bar = false")
+    try:
+        for table in tables:
+            for relation in (f"stg_{table}", f"stg_{table}_quarantine"):
+                con.register(relation, session.table(f"{schema}.{relation}").toArrow())
         return export_and_publish(settings, con, tables, day, run_id, present, echo)
     finally:
         con.close()
@@ -428,7 +462,13 @@ def publish_from_warehouse(
 
 
 def _run_tables(
-    settings: Settings, day: str, group: str, run_id: str, echo: Echo | None, keep_warehouse: bool
+    settings: Settings,
+    day: str,
+    group: str,
+    run_id: str,
+    echo: Echo | None,
+    keep_warehouse: bool,
+    engine: str = "duckdb",
 ) -> SilverRun:
     tables: tuple[str, ...] = FACT_TABLES if group == "facts" else DIM_TABLES
     say = echo or (lambda _m: None)
@@ -448,17 +488,23 @@ def _run_tables(
         extra["dims_snapshot_dt"] = snap
     timings["inputs"] = round(time.perf_counter() - t0, 3)
     if not tables:  # a dims day on which neither dimension changed: nothing for dbt to do
-        run = SilverRun(run_id, day, group, [], {}, settings.publish.silver_publish_mode, seconds=timings)
+        run = SilverRun(
+            run_id, day, group, [], {}, settings.publish.silver_publish_mode, seconds=timings, engine=engine
+        )
         run.ledger_path = write_ledger(settings, run)
         return run
 
     silver_root = settings.paths.silver_base_path
     storage.claim_staging(silver_root, run_id)
+    spark = engine == "spark"
     warehouse = dbt_runner.warehouse_path(settings, run_id)
     ok = False
     try:
         t0 = time.perf_counter()
-        say(f"[2/4] dbt build ({group}) in {warehouse.name}")
+        if spark:
+            say(f"[2/4] dbt build ({group}) on Spark, schema {dbt_runner.spark_schema(run_id)}")
+        else:
+            say(f"[2/4] dbt build ({group}) in {warehouse.name}")
         summary = dbt_runner.invoke(
             settings,
             # dbt unit tests test our SQL, not the day's data: they run in `make test`, not here
@@ -475,6 +521,7 @@ def _run_tables(
             dbt_vars=dbt_vars(settings, day, run_id, **extra),
             run_id=run_id,
             warehouse=warehouse,
+            engine=engine,
         )
         dbt_runner.close_dbt_connections()
         timings["dbt_build"] = round(time.perf_counter() - t0, 3)
@@ -485,7 +532,10 @@ def _run_tables(
 
         t0 = time.perf_counter()
         say("[3/4] export + publish (silver and quarantine together)")
-        results = _export_from(settings, warehouse, tables, day, run_id, present, echo)
+        if spark:
+            results = _export_from_spark(settings, run_id, tables, day, present, echo)
+        else:
+            results = _export_from(settings, warehouse, tables, day, run_id, present, echo)
         timings["export_publish"] = round(time.perf_counter() - t0, 3)
         ok = True
     finally:
@@ -494,6 +544,8 @@ def _run_tables(
             storage.release_staging(silver_root, run_id)
         if ok and not keep_warehouse:
             work = str(dbt_runner.work_dir(settings))
+            if spark:
+                dbt_runner.drop_spark_schema(run_id)  # its tables' files under the session's warehouse dir
             storage.remove_tree(str(warehouse.parent), work)  # silver_<run_id>/: the file and its WAL
             storage.remove_tree(str(dbt_runner.work_dir(settings) / "dbt" / run_id), work)
 
@@ -505,6 +557,7 @@ def _run_tables(
         dbt=summary.to_dict(),
         publish_mode=settings.publish.silver_publish_mode,
         seconds=timings,
+        engine=engine,
     )
     say("[4/4] run ledger")
     run.ledger_path = write_ledger(settings, run)
@@ -521,6 +574,7 @@ def write_ledger(settings: Settings, run: SilverRun) -> str:
             "group": run.group,
             "written_at": utc_now_iso(),
             "publish_mode": run.publish_mode,
+            "engine": run.engine,
             "config_source": settings.source,
             "tables": {t.table: {k: v for k, v in asdict(t).items() if k != "table"} for t in run.tables},
             "dbt": run.dbt,
