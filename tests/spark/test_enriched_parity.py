@@ -203,3 +203,14 @@ def test_run_record_names_the_engine(runs):
         record = json.loads(Path(result.record_path).read_text())
         assert record["engine"] == engine
         assert dt.date.fromisoformat(record["ingest_dt"]) == dt.date(2023, 1, 3)
+
+
+def test_spark_runs_leave_no_views_or_cached_frames(runs):
+    """The session outlives a run: every temp view it registered and every frame it cached
+    (`materialize`) is dropped by the context's close."""
+    from ecomlake.spark import get_session
+
+    session = get_session(_settings(runs["spark"]["root"]))
+    leftover = [t.name for t in session.catalog.listTables() if t.isTemporary]
+    assert [n for n in leftover if n.startswith(("_parquet", "_arrow", "_empty", "ibis_cache"))] == []
+    assert not session.sparkContext._jsc.sc().getPersistentRDDs().nonEmpty()
