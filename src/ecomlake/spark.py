@@ -40,9 +40,10 @@ appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n
 """
 
+GCS_FS_CONF = "spark.hadoop.fs.gs.impl"
 GCS_CONNECTOR_HINT = (
-    "the GCS connector for Hadoop 3 (gcs-connector-hadoop3 shaded jar on Spark's classpath, "
-    "e.g. spark.jars, with spark.hadoop.fs.gs.impl=com.google.cloud.hadoop.fs.gcs.GoogleHadoopFileSystem)"
+    "the GCS connector for Hadoop 3 (the gcs-connector-hadoop3 shaded jar on Spark's classpath, e.g. "
+    f"spark.jars in config spark.conf, with {GCS_FS_CONF}: com.google.cloud.hadoop.fs.gcs.GoogleHadoopFileSystem)"
 )
 
 
@@ -52,16 +53,6 @@ def spark_dir(settings: Settings) -> Path:
     if "://" in work:  # config allows only local work paths; be explicit anyway
         raise InputError(f"paths.work_path {work!r} must be local for Spark's scratch files")
     return Path(work).resolve() / "spark"
-
-
-def has_gcs_connector(session: SparkSession) -> bool:
-    """Whether the JVM can load the gs:// Hadoop filesystem (not installed here)."""
-    jvm = session.sparkContext._jvm
-    try:
-        jvm.java.lang.Class.forName("com.google.cloud.hadoop.fs.gcs.GoogleHadoopFileSystem")  # type: ignore[union-attr]
-    except Exception:
-        return False
-    return True
 
 
 def _start_with_stderr_to(log_path: Path, start: Callable[[], SparkSession]) -> SparkSession:

@@ -31,6 +31,19 @@ def test_spark_from_the_environment_with_a_gs_root_is_refused_too(tmp_path):
     assert r.returncode == 2 and "gs://some-bucket/dims" in r.stderr and "GCS connector" in r.stderr
 
 
+def test_spark_with_a_gs_root_is_allowed_once_spark_conf_names_the_connector(tmp_path):
+    from ecomlake.enriched.inputs import check_engine
+
+    s = load_settings(
+        REPO / "config" / "config.yml", env=lake_env(tmp_path, SILVER_BASE_PATH="gs://some-bucket/silver")
+    )
+    with pytest.raises(InputError, match="spark.conf sets no spark.hadoop.fs.gs.impl"):
+        check_engine(s, "spark")
+    assert check_engine(s, "duckdb") == "duckdb"
+    s.spark.conf = {"spark.hadoop.fs.gs.impl": "com.google.cloud.hadoop.fs.gcs.GoogleHadoopFileSystem"}
+    assert check_engine(s, "spark") == "spark"
+
+
 def test_unknown_engine_flag_is_a_usage_error(tmp_path):
     r = run_cli(["enriched", "run", "--ingest-dt", "2023-01-01", "--engine", "flink"], lake_env(tmp_path), cwd=tmp_path)
     assert r.returncode == 2

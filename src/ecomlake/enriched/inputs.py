@@ -162,12 +162,13 @@ def check_engine(settings: Settings, engine: str) -> EngineName:
     if engine == "spark":
         p = settings.paths
         remote = [r for r in (p.silver_base_path, p.silver_dims_path, p.silver_enriched_path) if storage.is_remote(r)]
-        if remote:
-            from ecomlake.spark import GCS_CONNECTOR_HINT
+        from ecomlake.spark import GCS_CONNECTOR_HINT, GCS_FS_CONF
 
+        # The connector is not installed here; a cluster that has it says so in spark.conf.
+        if remote and GCS_FS_CONF not in settings.spark.conf:
             raise InputError(
                 f"--engine spark cannot read {remote[0]}: gs:// roots on Spark need {GCS_CONNECTOR_HINT}, "
-                "which is not installed here; use --engine duckdb"
+                f"(not installed here; spark.conf sets no {GCS_FS_CONF}); or use --engine duckdb"
             )
     return "spark" if engine == "spark" else "duckdb"
 

@@ -65,7 +65,12 @@ def build(ctx: Context) -> tuple[ir.Table, set[dt.date]]:
     tax = tax_table(ctx)
     o = o.left_join(tax, o.region == tax.tax_region).select(o, tax.region_tax_rate)
     rate = o.region_tax_rate.coalesce(float(ctx.cfg.default_tax_rate))
-    tax_amount = (o.gross_total.cast("float64") * rate).round(2).cast("decimal(18, 2)")
+    # In decimals, not doubles: rounding a double product to cents depends on the engine (DuckDB
+    # rounds the binary value, Spark its decimal expansion), so a half cent could go either way.
+    # Both factors as decimal(38, 8) (Ibis multiplies equal decimal types): the product is exact on
+    # DuckDB (scale 16) and kept to 6 places on Spark (its precision-loss rule), which is exact for
+    # any rate given to 4 places, as all configured rates are; round half up to cents on both.
+    tax_amount = (o.gross_total.cast("decimal(38, 8)") * rate.cast("decimal(38, 8)")).round(2).cast("decimal(18, 2)")
     o = o.mutate(tax_rate=rate, tax_amount=tax_amount)
     o = o.mutate(revenue_ex_tax=o.gross_total - o.tax_amount)
     return conform(o, REGIONAL_FINANCIALS, ctx.ingest_dt), dates
