@@ -159,13 +159,14 @@ def test_silver_gate_equal(built):
 
 
 def test_failing_audit_on_spark_publishes_nothing(golden, tmp_path, monkeypatch):
-    """A scoring bug (negative unit prices let through) is caught by the audit on Spark: the run
-    stops with the failing check named, and no silver or quarantine partition is published."""
+    """A scoring bug (orders without a customer let through) is caught by the audit on Spark: the
+    run stops with the failing check named, and no silver or quarantine partition is published.
+    (Orders, the root of the fact graph: dbt skips what depends on it, which keeps this test short.)"""
     project = tmp_path / "dbt"
     shutil.copytree(dbt_runner.project_dir(), project, ignore=shutil.ignore_patterns("target", "logs"))
-    scored = project / "models" / "base_silver" / "int_cart_items__scored.sql"
+    scored = project / "models" / "base_silver" / "int_orders__scored.sql"
     text = scored.read_text()
-    broken, n = re.subn(r"case when unit_price < 0 then 'negative_unit_price' end", "null", text)
+    broken, n = re.subn(r"case when customer_id is null then 'null_customer_id' end", "null", text)
     assert n == 1
     scored.write_text(broken)
     monkeypatch.setenv("ECOM_DBT_PROJECT_DIR", str(project))
@@ -174,6 +175,6 @@ def test_failing_audit_on_spark_publishes_nothing(golden, tmp_path, monkeypatch)
     with pytest.raises(GateFailed) as err:
         run_tables(sf.settings_for(root), DAYS[0], "facts", engine="spark")
     message = str(err.value)
-    assert "audit_stg_cart_items" in message and "negative_unit_price: 2 rows" in message
+    assert "audit_stg_orders" in message and "null_customer_id: 1 row]" in message
     assert "nothing was published" in message
     assert _files(root) == []
