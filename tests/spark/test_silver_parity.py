@@ -1,10 +1,11 @@
 """Base Silver on Spark equals Base Silver on DuckDB, row for row (issue 15).
 
-One generated lake (our generator, fixed seed, ~50 orders a day, two days, 10% defects so that
+One generated lake (our generator, fixed seed, ~50 orders a day, three days, 10% defects so that
 null, cast, range, foreign-key, duplicate and already-published quarantine codes all appear; dims
 built once with DuckDB) is copied twice; the six fact tables of both days are built, audited and
 published by `run_tables(engine='duckdb')` on one copy and `run_tables(engine='spark')` (dbt-spark,
-session method, local Spark in this process: one JVM per xdist worker) on the other. Then:
+session method, local Spark in this process: one JVM per xdist worker) on the other; the third
+day reads two days of published Silver (several files per table). Then:
 
 - every published silver and quarantine file has the same column types, and the same rows as a set
   (every column; money as exact decimals, so to the cent). `_run_id` and `_quarantine_timestamp`
@@ -36,7 +37,7 @@ from ecomlake.silver.validate import validate_silver
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
-DAYS = ("2023-01-01", "2023-01-02")
+DAYS = ("2023-01-01", "2023-01-02", "2023-01-03")
 VOLATILE = {"_run_id", "_quarantine_timestamp"}
 
 
@@ -46,7 +47,7 @@ def golden(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("spark_parity") / "golden"
     base.mkdir()
     steps = [
-        ["bronze", "generate", "--start-date", DAYS[0], "--days", "2", "--orders-per-day", "50", "--seed", "5"],
+        ["bronze", "generate", "--start-date", DAYS[0], "--days", "3", "--orders-per-day", "50", "--seed", "5"],
         *(["local", "dims", "--date", d] for d in DAYS),
     ]
     steps[0] += ["--defect-rate", "0.1"]
@@ -91,7 +92,7 @@ def test_silver_and_quarantine_rows_equal(built):
     duck, spark = built["duckdb"]["root"], built["spark"]["root"]
     files = _files(duck)
     assert files == _files(spark)
-    assert len(files) == 2 * 2 * len(FACT_TABLES)  # silver + quarantine, every table, both days
+    assert len(files) == 2 * len(DAYS) * len(FACT_TABLES)  # silver + quarantine, every table, every day
     for rel in files:
         a, b = pq.read_schema(duck / rel), pq.read_schema(spark / rel)
         # same names and types; DuckDB marks a column required when its statistics say no nulls, so
