@@ -103,10 +103,19 @@
 {%- endmacro %}
 
 
-{#- A Spark relation over parquet files (one, or several through {a,b} alternation). -#}
+{#- A Spark relation over parquet files (listed absolute paths): one, or several through Hadoop's
+    glob alternation /{a,b} (a glob starting with '{' would be taken as relative). -#}
 {% macro spark_parquet_relation(files) -%}
   {%- if files | length == 1 -%}parquet.`{{ files[0] }}`
-  {%- else -%}parquet.`{{ '{' ~ (files | join(',')) ~ '}' }}`
+  {%- else -%}
+    {%- set rest = [] -%}
+    {%- for f in files -%}
+      {%- if not f.startswith('/') -%}
+        {{ exceptions.raise_compiler_error("the spark target reads local lake files only (absolute paths); got " ~ f) }}
+      {%- endif -%}
+      {%- do rest.append(f[1:]) -%}
+    {%- endfor -%}
+    parquet.`/{{ '{' ~ (rest | join(',')) ~ '}' }}`
   {%- endif -%}
 {%- endmacro %}
 

@@ -326,6 +326,14 @@ ENGINES = ("duckdb", "spark")
 def check_engine(engine: str) -> str:
     if engine not in ENGINES:
         raise EcomlakeError(f"unknown engine {engine!r} (expected one of: {', '.join(ENGINES)})")
+    if engine == "spark":
+        from importlib.util import find_spec
+
+        if find_spec("pyspark") is None or find_spec("dbt.adapters.spark") is None:
+            raise EcomlakeError(
+                "--engine spark needs pyspark and dbt-spark: install the spark extra "
+                "(`pip install -e '.[spark]'`, as `make install` does)"
+            )
     return engine
 
 
