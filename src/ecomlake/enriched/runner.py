@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import ibis
 import pyarrow as pa
@@ -81,7 +81,7 @@ def partition_label(value: object) -> str:
 # depend only on the row count, so the same rows give the same bytes however the engine batches them.
 ROW_GROUP_ROWS = 122_880  # DuckDB hands results over in batches of its row group size
 
-Batches = pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]
+Batches: TypeAlias = pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]
 
 
 class UnsortedStreamError(RuntimeError):
