@@ -12,12 +12,16 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from ecomlake import ids
-from ecomlake.bronze.generator import GenerateResult, GeneratorOptions, generate
 from ecomlake.config import Settings
 from ecomlake.runs import parse_date
+
+if TYPE_CHECKING:
+    # The generator pulls in pandas (about 0.5 s): every `ecomlake` command imports this module
+    # for the `sample package` defaults, so it is imported only when a sample is built.
+    from ecomlake.bronze.generator import GenerateResult
 
 ZIP_ROOT = "bronze"
 ZIP_TIMESTAMP = (2020, 1, 1, 0, 0, 0)
@@ -64,6 +68,8 @@ def package_bronze(
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ecomlake-sample-") as tmp:
         root = Path(tmp) / ZIP_ROOT
+        from ecomlake.bronze.generator import GeneratorOptions, generate
+
         opts = GeneratorOptions(
             start_date=start_date,
             days=days,

@@ -15,9 +15,9 @@ import datetime as dt
 import functools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -75,8 +75,112 @@ def partition_label(value: object) -> str:
     return NULL_PARTITION if value is None else (value.isoformat() if hasattr(value, "isoformat") else str(value))
 
 
+# Rows per parquet row group and per batch read from the engine. The writer holds at most one row
+# group (plus one engine batch) of a table in Python, whatever the table's size; the boundaries
+# depend only on the row count, so the same rows give the same bytes however the engine batches them.
+ROW_GROUP_ROWS = 122_880  # DuckDB hands results over in batches of its row group size
+
+Batches: TypeAlias = pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]
+
+
+class UnsortedStreamError(RuntimeError):
+    """A stream said to be sorted by partition came back to a partition it had already finished."""
+
+
+class _PartFileWriter:
+    """One partition's rows, in order, as part-NNNNN.parquet files of at most `max_rows` rows.
+
+    Row groups are cut at ROW_GROUP_ROWS rows counted from the start of each file, and a file
+    is closed (fault point `while_writing`) when it holds `max_rows` rows.
+    """
+
+    def __init__(self, target: str, schema: pa.Schema, max_rows: int) -> None:
+        self.target, self.schema, self.max_rows = target, schema, max_rows
+        self.rows = 0
+        self.files = 0
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._in_file = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._handle: Any = None
+
+    def _group_size(self) -> int:
+        return min(ROW_GROUP_ROWS, self.max_rows - self._in_file)
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows:
+            self._pending.append(batch)
+            self._pending_rows += batch.num_rows
+            while self._pending_rows >= self._group_size():
+                self._flush(self._group_size())
+
+    def _flush(self, n: int) -> None:
+        pending = pa.Table.from_batches(self._pending, self.schema)
+        group, rest = pending.slice(0, n), pending.slice(n)
+        if self._writer is None:
+            self._open()
+        assert self._writer is not None
+        self._writer.write_table(group.combine_chunks(), row_group_size=n)
+        self._in_file += n
+        self.rows += n
+        self._pending = rest.to_batches()
+        self._pending_rows -= n
+        if self._in_file >= self.max_rows:
+            self._close_file()
+
+    def _open(self) -> None:
+        path = storage.join(self.target, f"part-{self.files:05d}.parquet")
+        if storage.is_remote(path):
+            fs, p = storage.fs_for(path)
+            self._handle = fs.open(p, "wb")
+            self._writer = pq.ParquetWriter(self._handle, self.schema, compression="zstd")
+        else:
+            self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+
+    def _close_file(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._handle is not None:
+            self._handle.close()  # the upload of a gs:// object completes here
+            self._handle = None
+        self.files += 1
+        self._in_file = 0
+        storage.fault("while_writing")
+
+    def finish(self) -> None:
+        if self._pending_rows:
+            self._flush(self._pending_rows)
+        if self._writer is not None:
+            self._close_file()
+
+    def abort(self) -> None:
+        """Release the open file after an error (the staging directory is discarded anyway)."""
+        try:
+            if self._writer is not None:
+                self._writer.close()
+        finally:
+            self._writer = None
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+
+
+def _as_batches(data: Batches, schema: pa.Schema, sort_keys: list[str] | None) -> Iterator[pa.RecordBatch]:
+    """The rows of `data` in `schema`, sorted by `sort_keys` first when given (which needs them all)."""
+    if sort_keys is not None:
+        table = data if isinstance(data, pa.Table) else pa.Table.from_batches(list(data), schema)
+        data = table.sort_by([(k, "ascending", "at_end") for k in sort_keys])
+    if isinstance(data, pa.Table):
+        data = data.to_batches(max_chunksize=ROW_GROUP_ROWS)
+    for batch in data:
+        if batch.schema != schema:
+            batch = batch.select(schema.names).cast(schema)
+        yield batch
+
+
 def write_partitions(
-    table: pa.Table,
+    data: Batches,
     spec: TableSpec,
     staging_dir: Callable[[str], str],
     max_rows: int,
@@ -84,35 +188,52 @@ def write_partitions(
     *,
     within: str,
 ) -> dict[str, tuple[str, int, int]]:
-    """Write `table` (already in the spec's schema) as sorted part files per partition value.
+    """Write the rows of `data` (in the spec's schema) as sorted part files per partition value.
 
     Rows are ordered by partition then grain (unique), so the same rows always give the same
-    bytes. `within` is the root every staged directory lies in (a stale one is replaced).
+    bytes. A `presorted` stream (batches already in that order, e.g. from `_execute`) is written
+    as it comes, one row group at a time; otherwise the rows are gathered and sorted first.
+    `within` is the root every staged directory lies in (a stale one is replaced).
     Returns {partition value label: (staged directory, rows, files)}.
     """
-    if not presorted:
-        table = table.sort_by([(k, "ascending", "at_end") for k in spec.sort_keys])
-    col = table.column(spec.partition_key)
-    values = sorted(v for v in pc.unique(col).to_pylist() if v is not None)
-    groups: list[tuple[object, pa.Table]] = []
-    if len(values) == 1 and not col.null_count:
-        groups.append((values[0], table))  # the common case: one partition, no copy
-    else:
-        groups += [(v, table.filter(pc.equal(col, pa.scalar(v, col.type)))) for v in values]
-        if col.null_count:
-            groups.append((None, table.filter(pc.is_null(col))))
+    schema = spec.arrow_schema()
+    key = spec.partition_key
     out: dict[str, tuple[str, int, int]] = {}
-    for value, part in groups:
-        label = partition_label(value)
-        target = staging_dir(f"{spec.partition_key}={label}")
-        storage.remove_tree(target, within)
-        storage.makedirs(target)
-        n_files = 0
-        for i, start in enumerate(range(0, part.num_rows, max_rows)):
-            _write_parquet(part.slice(start, max_rows), storage.join(target, f"part-{i:05d}.parquet"))
-            storage.fault("while_writing")
-            n_files += 1
-        out[label] = (target, part.num_rows, n_files)
+    current: _PartFileWriter | None = None
+    label = ""
+
+    def close() -> None:
+        assert current is not None
+        current.finish()
+        out[label] = (current.target, current.rows, current.files)
+
+    try:
+        for batch in _as_batches(data, schema, None if presorted else spec.sort_keys):
+            runs = pc.run_end_encode(batch.column(key))
+            start = 0
+            for value, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
+                run_label = partition_label(value)
+                if current is None or run_label != label:
+                    if current is not None:
+                        close()
+                    if run_label in out:
+                        raise UnsortedStreamError(
+                            f"{spec.name}: rows of {key}={run_label} came after another partition; "
+                            "the stream is not sorted by partition"
+                        )
+                    label = run_label
+                    target = staging_dir(f"{key}={label}")
+                    storage.remove_tree(target, within)
+                    storage.makedirs(target)
+                    current = _PartFileWriter(target, schema, max_rows)
+                current.add(batch.slice(start, end - start))
+                start = end
+        if current is not None:
+            close()
+            current = None
+    finally:
+        if current is not None:
+            current.abort()
     return out
 
 
@@ -125,14 +246,34 @@ def _write_parquet(table: pa.Table, path: str) -> None:
         pq.write_table(table, path, compression="zstd")
 
 
-def _execute(ctx: Context, expr: Any, spec: TableSpec) -> pa.Table:
+def _execute(ctx: Context, expr: Any, spec: TableSpec) -> Iterator[pa.RecordBatch]:
+    """The rows of `expr`, in the spec's schema, ordered by partition and grain, as a stream.
+
+    The engine sorts (in parallel, spilling past its memory limit) and hands the result over
+    ROW_GROUP_ROWS rows at a time (Ibis `to_pyarrow_batches`, on any backend), so Python never
+    holds the whole table.
+    """
     schema = spec.arrow_schema()
     if expr is None:
-        return schema.empty_table()
-    # Sort in the engine (parallel); the grain is unique, so the order is total and deterministic.
+        return iter(())
+    # The grain is unique, so the order is total and deterministic.
+    expr = expr.select(*schema.names)
     expr = expr.order_by([expr[k].asc(nulls_first=False) for k in spec.sort_keys])
-    result = ctx.backend.to_pyarrow(expr)
-    return result.select(schema.names).cast(schema)
+    reader = record_batches(ctx.backend, expr, ROW_GROUP_ROWS)
+    return (batch.cast(schema) if batch.schema != schema else batch for batch in reader)
+
+
+def record_batches(backend: Any, expr: Any, rows: int) -> pa.RecordBatchReader:
+    """Stream the result of `expr` in record batches of about `rows` rows, on any Ibis backend.
+
+    Ibis 12's DuckDB `to_pyarrow_batches` calls `DuckDBPyConnection.fetch_record_batch`, which
+    DuckDB 2.0 removed; on DuckDB this reads the same query through the relation Ibis builds for
+    `to_pyarrow` (memtables registered, same SQL), whose Arrow reader streams. Every other backend
+    (Spark) uses Ibis's own `to_pyarrow_batches`.
+    """
+    if backend.name == "duckdb":
+        return backend._to_duckdb_relation(expr).to_arrow_reader(rows)
+    return backend.to_pyarrow_batches(expr, chunk_size=rows)
 
 
 @lineage.emits("enriched")
@@ -203,9 +344,8 @@ def _run_enriched(
             spec = SPECS[name]
             t0 = time.perf_counter()
             expr, _dates = build_fns[name](ctx)
-            table = _execute(ctx, expr, spec)
             written = write_partitions(
-                table,
+                _execute(ctx, expr, spec),
                 spec,
                 functools.partial(storage.staging_path, root, run_id, name),
                 settings.enriched.max_rows_per_file,
@@ -226,7 +366,7 @@ def _run_enriched(
             run = TableRun(
                 name,
                 spec.partition_key,
-                table.num_rows,
+                sum(rows for _, rows, _ in written.values()),
                 sorted(written),
                 sum(f for _, _, f in written.values()),
                 round(time.perf_counter() - t0, 3),
@@ -235,10 +375,20 @@ def _run_enriched(
             if progress:
                 progress(run)
         for st in state_mod.states_of_run(ctx):
+            # Same writer as the tables (row groups, part files), one partition: ingest_dt=D.
             staged = storage.staging_path(root, run_id, st.table_dir, f"ingest_dt={d.isoformat()}")
             storage.remove_tree(staged, root)
             storage.makedirs(staged)
-            _write_parquet(st.table, storage.join(staged, "part-00000.parquet"))
+            part = _PartFileWriter(staged, st.table.schema, settings.enriched.max_rows_per_file)
+            try:
+                for batch in st.table.to_batches(max_chunksize=ROW_GROUP_ROWS):
+                    part.add(batch)
+                part.finish()
+                if not part.files:  # an empty state is still a state: one file, no rows
+                    _write_parquet(st.table, storage.join(staged, "part-00000.parquet"))
+            except BaseException:
+                part.abort()
+                raise
             publishes.append(
                 storage.Publish(
                     staged=staged,
