@@ -66,6 +66,8 @@ class Day:
     date: str
     run_id: str
     strict: bool | None = None
+    # duckdb | spark for dims, Base Silver and Enriched (None: DuckDB, and Enriched's own setting)
+    engine: str | None = None
     results: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -327,7 +329,7 @@ def _dims_refresh(day: Day, step: Step) -> Outcome:
         # dims run; what readers see of the dims (the snapshot) follows DIMS_PUBLISH_MODE.
         settings = settings.model_copy(deep=True)
         settings.publish.silver_publish_mode = "direct"
-    run = run_dims(settings, day.date, run_id=day.run_of("dims"))
+    run = run_dims(settings, day.date, run_id=day.run_of("dims"), engine=day.engine or "duckdb")
     day.results[step.name] = run
     verb = "staged" if settings.publish.dims_publish_mode == "staging" else "published"
     rows = ", ".join(f"{name} {n:,} rows" for name, n in run.rows.items())
@@ -337,7 +339,7 @@ def _dims_refresh(day: Day, step: Step) -> Outcome:
 def _base_silver(day: Day, step: Step) -> Outcome:
     from ecomlake.silver.run import run_tables
 
-    run = run_tables(day.settings, day.date, "facts", run_id=day.run_of("silver"))
+    run = run_tables(day.settings, day.date, "facts", run_id=day.run_of("silver"), engine=day.engine or "duckdb")
     day.results[step.name] = run
     bronze = sum(t.bronze_rows for t in run.tables)
     silver = sum(t.silver_rows for t in run.tables)
@@ -354,7 +356,7 @@ def _base_silver(day: Day, step: Step) -> Outcome:
 def _enriched(day: Day, step: Step) -> Outcome:
     from ecomlake.enriched.runner import run_enriched
 
-    run = run_enriched(day.settings, day.date, run_id=day.run_of("enriched"))
+    run = run_enriched(day.settings, day.date, run_id=day.run_of("enriched"), engine=day.engine)
     day.results[step.name] = run
     verb = "staged" if run.publish_mode == "staging" else "published"
     warn = f"; warnings: {'; '.join(run.warnings)}" if run.warnings else ""
