@@ -57,8 +57,7 @@ def golden(tmp_path_factory) -> Path:
     return base
 
 
-@pytest.fixture(scope="module")
-def built(golden: Path) -> dict:
+def _build(golden: Path) -> dict:
     out: dict = {}
     for engine in ("duckdb", "spark"):
         root = golden.parent / engine
@@ -88,7 +87,16 @@ def _rows(path: Path) -> list[str]:
     return sorted(rows)
 
 
-def test_silver_and_quarantine_rows_equal(built):
+def test_spark_equals_duckdb(golden):
+    """One test, so that one worker builds both lakes (xdist spreads a module's tests over workers,
+    and each would build a module-scoped fixture again)."""
+    built = _build(golden)
+    _silver_and_quarantine_rows_equal(built)
+    _same_counts_and_reason_codes(built)
+    _silver_gate_equal(built)
+
+
+def _silver_and_quarantine_rows_equal(built):
     duck, spark = built["duckdb"]["root"], built["spark"]["root"]
     files = _files(duck)
     assert files == _files(spark)
@@ -101,7 +109,7 @@ def test_silver_and_quarantine_rows_equal(built):
         assert _rows(duck / rel) == _rows(spark / rel), rel
 
 
-def test_same_counts_and_reason_codes(built):
+def _same_counts_and_reason_codes(built):
     codes = set()
     for d in DAYS:
         a = {t.table: t for t in built["duckdb"]["runs"][d].tables}
@@ -143,7 +151,7 @@ def _normalised(obj, roots: list[str], run_ids: list[str]):
     return scrub(data)
 
 
-def test_silver_gate_equal(built):
+def _silver_gate_equal(built):
     from dataclasses import asdict
 
     for d in DAYS:
