@@ -19,7 +19,6 @@ And a failing audit on Spark publishes nothing.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from decimal import Decimal
@@ -43,7 +42,6 @@ VOLATILE = {"_run_id", "_quarantine_timestamp"}
 
 @pytest.fixture(scope="module")
 def golden(tmp_path_factory) -> Path:
-    os.environ.setdefault("ECOM_SPARK_SHUFFLE_PARTITIONS", "1")  # tiny data: one task per shuffle
     base = tmp_path_factory.mktemp("spark_parity") / "golden"
     base.mkdir()
     steps = [
@@ -57,12 +55,18 @@ def golden(tmp_path_factory) -> Path:
     return base
 
 
+def _settings(root: Path):
+    settings = sf.settings_for(root)
+    settings.spark.shuffle_partitions = 1  # tiny data: one task per shuffle (read when this worker's session starts)
+    return settings
+
+
 def _build(golden: Path) -> dict:
     out: dict = {}
     for engine in ("duckdb", "spark"):
         root = golden.parent / engine
         shutil.copytree(golden, root)
-        settings = sf.settings_for(root)
+        settings = _settings(root)
         runs = {d: run_tables(settings, d, "facts", engine=engine) for d in DAYS}
         out[engine] = {"root": root, "settings": settings, "runs": runs}
     return out
@@ -182,7 +186,7 @@ def test_failing_audit_on_spark_publishes_nothing(golden, tmp_path, monkeypatch)
     root = tmp_path / "lake"
     shutil.copytree(golden, root)
     with pytest.raises(GateFailed) as err:
-        run_tables(sf.settings_for(root), DAYS[0], "facts", engine="spark")
+        run_tables(_settings(root), DAYS[0], "facts", engine="spark")
     message = str(err.value)
     assert "audit_stg_orders" in message and "null_customer_id: 1 row]" in message
     assert "nothing was published" in message

@@ -337,20 +337,13 @@ def check_engine(engine: str) -> str:
     return engine
 
 
-def spark_work_dir(settings: Settings) -> Path:
-    """Where the `spark` target's session keeps its table files and Derby metastore: one directory
-    per process (a process has one SparkSession, made by its first dbt invocation, and Derby lets
-    one JVM use a metastore at a time), under the work path."""
-    return work_dir(settings) / "spark" / f"p{os.getpid()}"
-
-
 def spark_schema(run_id: str) -> str:
     """The run's own schema (Spark database): runs never share tables, and the run drops it after."""
     return "silver_" + "".join(ch if ch.isalnum() else "_" for ch in ids.run_id(run_id, "run id").lower())
 
 
 def spark_session():
-    """The SparkSession dbt-spark's session method made in this process (builder.getOrCreate())."""
+    """The process's SparkSession (ecomlake.spark), which dbt-spark's session method reuses."""
     from pyspark.sql import SparkSession
 
     session = SparkSession.getActiveSession()
@@ -372,22 +365,29 @@ def _invoke_spark(
     """`invoke` on the `spark` target: dbt-spark's session method runs Spark SQL in this process.
 
     The project is parsed on every invocation (the cached manifest is DuckDB's: it holds the
-    warehouse file's name in every relation). Spark's settings are in dbt_duckdb/profiles.yml.
+    warehouse file's name in every relation). The session is started first by
+    `ecomlake.spark.get_session` from the config's `spark:` settings; dbt-spark's
+    `builder.getOrCreate()` then reuses it and applies only the profile's runtime SQL settings
+    (TIMESTAMP as TIMESTAMP_NTZ, shuffle partitions), so dbt and Enriched share one configuration
+    and one JVM, and the catalog is in memory (no Derby metastore; each run has its own schema).
     """
     from dbt.cli.main import dbtRunner
 
+    from ecomlake.spark import get_session, spark_dir
+
+    get_session(settings)
     target_path, log_path = run_paths(settings, run_id)
     project = project_dir()
-    spark_dir = spark_work_dir(settings)
-    spark_dir.mkdir(parents=True, exist_ok=True)
     env = {
-        "ECOM_SPARK_WORK_DIR": str(spark_dir),
+        "ECOM_SPARK_WORK_DIR": str(spark_dir(settings)),
         "ECOM_SPARK_SCHEMA": spark_schema(run_id),
+        "ECOM_SPARK_MASTER": settings.spark.master,
+        "ECOM_SPARK_DRIVER_MEMORY": settings.spark.driver_memory,
+        "ECOM_SPARK_SHUFFLE_PARTITIONS": str(settings.spark.shuffle_partitions),
         "ECOM_DBT_PROJECT_DIR": str(project),  # macros/lake.sql lists files with the project's own file
         "ECOM_DBT_THREADS": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # read when the JVM starts: never the public interface
     common = [
         "--project-dir",
         str(project),
