@@ -376,10 +376,11 @@ def _invoke_spark(
     from ecomlake.spark import get_session, spark_dir
 
     get_session(settings)
+    work = spark_dir(settings)
     target_path, log_path = run_paths(settings, run_id)
     project = project_dir()
     env = {
-        "ECOM_SPARK_WORK_DIR": str(spark_dir(settings)),
+        "ECOM_SPARK_WORK_DIR": str(work),
         "ECOM_SPARK_SCHEMA": spark_schema(run_id),
         "ECOM_SPARK_MASTER": settings.spark.master,
         "ECOM_SPARK_DRIVER_MEMORY": settings.spark.driver_memory,
@@ -409,7 +410,7 @@ def _invoke_spark(
     if summary.failed_sql:
         _name_failed_checks_spark(summary)
     if raise_on_failure and not summary.success:
-        raise_for(summary, spark_dir, what=f"Spark schema {spark_schema(run_id)} kept in")
+        raise_for(summary, work, what=f"Spark schema {spark_schema(run_id)} kept in")
     return summary
 
 
