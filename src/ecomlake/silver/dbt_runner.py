@@ -281,21 +281,7 @@ def invoke(
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "ECOM_DBT_FILESYSTEMS": json.dumps(filesystems(settings)),
     }
-    common = [
-        "--project-dir",
-        str(project),
-        "--profiles-dir",
-        str(project),
-        "--target",
-        "local",
-        "--target-path",
-        str(target_path),
-        "--log-path",
-        str(log_path),
-        "--vars",
-        json.dumps(dbt_vars),
-        "--quiet",
-    ]
+    common = _common_args(project, "local", target_path, log_path, dbt_vars)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     cache = work / MANIFEST_CACHE_DIR / f"{manifest_key(project, dbt_vars, warehouse.stem)}.pickle"
     with _profile_env(env):
@@ -359,6 +345,15 @@ def drop_spark_schema(run_id: str) -> None:
     spark_session().sql(f"drop database if exists {spark_schema(run_id)} cascade")
 
 
+def _common_args(project: Path, target: str, target_path: Path, log_path: Path, dbt_vars: dict) -> list[str]:
+    """The dbt arguments every invocation of a run shares (after the command)."""
+    return [
+        *("--project-dir", str(project), "--profiles-dir", str(project), "--target", target),
+        *("--target-path", str(target_path), "--log-path", str(log_path)),
+        *("--vars", json.dumps(dbt_vars), "--quiet"),
+    ]
+
+
 def _invoke_spark(
     settings: Settings, command: list[str], *, dbt_vars: dict, run_id: str, raise_on_failure: bool
 ) -> DbtSummary:
@@ -389,21 +384,7 @@ def _invoke_spark(
         "ECOM_DBT_THREADS": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    common = [
-        "--project-dir",
-        str(project),
-        "--profiles-dir",
-        str(project),
-        "--target",
-        "spark",
-        "--target-path",
-        str(target_path),
-        "--log-path",
-        str(log_path),
-        "--vars",
-        json.dumps(dbt_vars),
-        "--quiet",
-    ]
+    common = _common_args(project, "spark", target_path, log_path, dbt_vars)
     with _profile_env(env):
         res = dbtRunner().invoke([*command, "--no-write-json", *common])
     summary = _summarise(" ".join(command), res, str(log_path / "dbt.log"))
