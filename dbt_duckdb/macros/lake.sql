@@ -25,16 +25,7 @@
       {%- do listed.update({row[0].rsplit('/', 1)[0]: (row[1] or '').split('/')}) -%}
     {%- endfor -%}
   {%- endif -%}
-  {%- set files = [] -%}
-  {%- for f in found -%}
-    {%- set d, name = f.rsplit('/', 1) -%}
-    {%- if d in listed -%}
-      {%- if name in listed[d] -%}{%- do files.append(f) -%}{%- endif -%}
-    {%- elif '://' not in f -%}
-      {%- do files.append(f) -%}
-    {%- endif -%}
-  {%- endfor -%}
-  {{ return(files) }}
+  {{ return(files_listed(found, listed)) }}
 {% endmacro %}
 
 
@@ -65,6 +56,13 @@
       {%- do listed.update({p.rsplit('/', 1)[0]: names}) -%}
     {%- endif -%}
   {%- endfor -%}
+  {{ return(files_listed(found, listed)) }}
+{% endmacro %}
+
+
+{# The found files a partition's manifest lists (a directory without a manifest: all of them, when
+   local; an object-store directory needs its manifest). `listed`: {directory: [file names]}. #}
+{% macro files_listed(found, listed) %}
   {%- set files = [] -%}
   {%- for f in found -%}
     {%- set d, name = f.rsplit('/', 1) -%}

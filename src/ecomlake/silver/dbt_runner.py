@@ -21,6 +21,7 @@ import json
 import os
 import pickle
 import sys
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -398,19 +399,12 @@ def _invoke_spark(
 def _name_failed_checks_spark(summary: DbtSummary) -> None:
     """`_name_failed_checks` on the Spark session dbt used."""
     session = spark_session()
-    for i, line in enumerate(summary.failed_tests):
-        name = line.split(":", 1)[0]
-        sql = summary.failed_sql.get(name)
-        if not sql:
-            continue
-        try:
-            df = session.sql(f"select * from ({sql}) limit 20")
-            cols, rows = df.columns, [tuple(r) for r in df.collect()]
-        except Exception:  # naming the checks is a courtesy: the test's own message stands
-            continue
-        if cols[:2] == ["check_name", "failing_rows"] and rows:
-            named = ", ".join(f"{c}: {n} row{'s' if abs(n) != 1 else ''}" for c, n in rows)
-            summary.failed_tests[i] = f"{line} [{named}]"
+
+    def query(sql: str) -> tuple[list[str], list[tuple]]:
+        df = session.sql(sql)
+        return df.columns, [tuple(r) for r in df.collect()]
+
+    _label_failed_checks(summary, query, Exception)
 
 
 def filesystems(settings: Settings) -> list[dict]:
@@ -438,24 +432,37 @@ def _name_failed_checks(summary: DbtSummary, warehouse: Path) -> None:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error:
         return
+
+    def query(sql: str) -> tuple[list[str], list[tuple]]:
+        cur = con.execute(sql)
+        return [d[0] for d in cur.description], cur.fetchall()
+
     try:
         con.execute("SET TimeZone = 'UTC'")
-        for i, line in enumerate(summary.failed_tests):
-            name = line.split(":", 1)[0]
-            sql = summary.failed_sql.get(name)
-            if not sql:
-                continue
-            try:
-                cur = con.execute(f"select * from ({sql}) limit 20")
-                cols = [d[0] for d in cur.description]
-                rows = cur.fetchall()
-            except duckdb.Error:
-                continue
-            if cols[:2] == ["check_name", "failing_rows"] and rows:
-                named = ", ".join(f"{c}: {n} row{'s' if abs(n) != 1 else ''}" for c, n in rows)
-                summary.failed_tests[i] = f"{line} [{named}]"
+        _label_failed_checks(summary, query, duckdb.Error)
     finally:
         con.close()
+
+
+def _label_failed_checks(
+    summary: DbtSummary,
+    query: Callable[[str], tuple[list[str], list[tuple]]],
+    errors: type[Exception] | tuple[type[Exception], ...],
+) -> None:
+    """Append the failing checks of each (check_name, failing_rows) audit to its line, querying the
+    engine that ran it. Naming the checks is a courtesy: on an engine error the test's own line stands."""
+    for i, line in enumerate(summary.failed_tests):
+        name = line.split(":", 1)[0]
+        sql = summary.failed_sql.get(name)
+        if not sql:
+            continue
+        try:
+            cols, rows = query(f"select * from ({sql}) limit 20")
+        except errors:
+            continue
+        if cols[:2] == ["check_name", "failing_rows"] and rows:
+            named = ", ".join(f"{c}: {n} row{'s' if abs(n) != 1 else ''}" for c, n in rows)
+            summary.failed_tests[i] = f"{line} [{named}]"
 
 
 def raise_for(summary: DbtSummary, warehouse: Path, what: str = "warehouse kept at") -> None:
