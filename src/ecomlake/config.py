@@ -111,8 +111,16 @@ class Paths(_Strict):
         return self.lineage_path or os.path.join(os.path.dirname(self.metrics_base_path.rstrip("/")), "lineage")
 
 
+_UNIT_BYTES = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNIT_BYTES |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+# `duckdb.memory_limit` is the budget of a whole ecomlake process. DuckDB's own limit caps only its
+# buffer manager; Python, the Arrow batches being written, dbt and the allocator come on top (about
+# 0.5 to 0.7 GiB measured at 1M orders/day), so DuckDB gets this share of the budget.
+DUCKDB_SHARE_OF_BUDGET = 0.75
+
+
 class DuckDBSettings(_Strict):
-    memory_limit: str = "4GB"
+    memory_limit: str = "4GB"  # the process's budget; DuckDB itself gets DUCKDB_SHARE_OF_BUDGET of it
     threads: int = Field(2, ge=1, le=256)
     temp_directory: str | None = None
 
@@ -127,6 +135,14 @@ class DuckDBSettings(_Strict):
     @classmethod
     def _temp(cls, v: str | None) -> str | None:
         return check_path(v)
+
+    @property
+    def engine_memory_limit(self) -> str:
+        """DuckDB's `memory_limit` (its buffer manager's cap), in whole MiB."""
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*", self.memory_limit, re.IGNORECASE)
+        assert m is not None  # checked by the validator
+        budget = float(m.group(1)) * _UNIT_BYTES[m.group(2).upper()]
+        return f"{max(1, int(budget * DUCKDB_SHARE_OF_BUDGET / 2**20))}MiB"
 
 
 class SparkSettings(_Strict):

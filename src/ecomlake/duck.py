@@ -16,7 +16,7 @@ def connect(settings: Settings, database: str = ":memory:", read_only: bool = Fa
         Path(temp_dir).mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(database, read_only=read_only)
     # Quoted as literals: a path may hold a quote or a space (it's a lake, not a lake's name).
-    con.execute(f"SET memory_limit = {sql_literal(settings.duckdb.memory_limit)}")
+    con.execute(f"SET memory_limit = {sql_literal(settings.duckdb.engine_memory_limit)}")
     con.execute(f"SET threads = {int(settings.duckdb.threads)}")
     con.execute(f"SET temp_directory = {sql_literal(temp_dir)}")
     # Keeping insertion order costs memory and buys nothing for partitioned writes.

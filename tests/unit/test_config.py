@@ -261,3 +261,21 @@ def test_ecom_config_path_errors_name_the_variable(tmp_path):
         load_settings(env={"ECOM_CONFIG_PATH": str(tmp_path / "missing.yml")})
     with pytest.raises(ConfigError, match="is not a file"):
         load_settings(env={"ECOM_CONFIG_PATH": str(tmp_path)})
+
+
+@pytest.mark.parametrize(
+    ("budget", "duckdb_limit"),
+    [("4GB", "2861MiB"), ("2GB", "1430MiB"), ("3GiB", "2304MiB"), ("512 mb", "366MiB"), ("10B", "1MiB")],
+)
+def test_duckdb_gets_three_quarters_of_the_process_budget(tmp_path, budget, duckdb_limit):
+    from ecomlake.duck import connect
+
+    settings = load_settings(None, env={"DUCKDB_MEMORY_LIMIT": budget, "ECOM_WORK_PATH": str(tmp_path)})
+    assert settings.duckdb.engine_memory_limit == duckdb_limit
+    con = connect(settings)
+    # DuckDB reports its limit cut to one decimal of its unit (2861MiB reads "2.7 GiB"): compare in
+    # MiB within that display step (the full budget, 4GB = 3815MiB, would be far outside it)
+    (got,) = con.execute("select current_setting('memory_limit')").fetchone()
+    value, unit = got.split()
+    mib = float(value) * {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}[unit]
+    assert 0 <= int(duckdb_limit.removesuffix("MiB")) - mib < 103

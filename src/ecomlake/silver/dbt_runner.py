@@ -276,7 +276,7 @@ def invoke(
     env = {
         "ECOM_DBT_DUCKDB_PATH": str(warehouse),
         "ECOM_DBT_THREADS": str(max(1, settings.duckdb.threads)),
-        "DUCKDB_MEMORY_LIMIT": settings.duckdb.memory_limit,
+        "DUCKDB_MEMORY_LIMIT": settings.duckdb.engine_memory_limit,
         "DUCKDB_THREADS": str(settings.duckdb.threads),
         "ECOM_DBT_TEMP_DIRECTORY": str(temp_dir),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
