@@ -63,6 +63,7 @@ class Engine(Protocol):
     def table(self, data: pa.Table) -> ir.Table: ...
     def to_pyarrow(self, expr: ir.Expr) -> pa.Table: ...
     def materialize(self, expr: ir.Table) -> ir.Table: ...
+    def release(self, table: ir.Table) -> None: ...
     def close(self) -> None: ...
 
 
@@ -74,6 +75,7 @@ class DuckDBEngine:
 
         self.backend = ibis.duckdb.from_connection(connect(settings))
         self._empty: set[str] = set()
+        self._built = 0
 
     def read_parquet(self, paths: list[str]) -> ir.Table:
         return self.backend.read_parquet(paths)
@@ -94,7 +96,15 @@ class DuckDBEngine:
         return self.backend.to_pyarrow(expr)
 
     def materialize(self, expr: ir.Table) -> ir.Table:
-        return expr.cache()
+        # A temp table of our own rather than Ibis's cache(): Ibis 12 cannot drop its cached tables
+        # with this sqlglot (its DROP renders without the name), and a table built per Enriched
+        # table must be freed before the next one is built.
+        self._built += 1
+        return self.backend.create_table(f"_built_{self._built}", expr, temp=True)
+
+    def release(self, table: ir.Table) -> None:
+        # get_name() is "temp.main.<name>"; the names are ours, so no quoting is needed.
+        self.backend.con.execute(f"DROP TABLE IF EXISTS {table.get_name()}")
 
     def close(self) -> None:
         self.backend.con.close()
@@ -145,6 +155,9 @@ class SparkEngine:
         # memtables first (DuckDB's goes through create_table, which does): register them here.
         self.backend._run_pre_execute_hooks(expr)
         return expr.cache()
+
+    def release(self, table: ir.Table) -> None:
+        table.release()  # unpersists the DataFrame and drops its view
 
     def close(self) -> None:
         # The session outlives the run (one JVM per process); its views must not.
@@ -215,16 +228,20 @@ class Context:
     def materialize(self, expr: ir.Table) -> ir.Table:
         """Compute an intermediate once and reuse it; released by `close`.
 
-        `Table.cache()` is a temp table on DuckDB and a cached DataFrame (persisted, with a temp
-        view) on PySpark; `release()` frees either."""
+        A temp table on DuckDB, a cached DataFrame (persisted, with a temp view) on PySpark."""
         t = self._engine().materialize(expr)
         self._cached.append(t)
         return t
 
+    def release(self, table: ir.Table) -> None:
+        """Free a `materialize`d table before the run ends."""
+        self._cached = [t for t in self._cached if t is not table]  # Ibis overloads ==
+        self._engine().release(table)
+
     def close(self) -> None:
         for t in self._cached:
             with contextlib.suppress(Exception):  # already gone: nothing to free
-                t.release()
+                self._engine().release(t)
         self._cached.clear()
         if self.engine is not None:
             self.engine.close()
