@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -352,6 +353,14 @@ def test_attribution_tables_must_agree(lake):
         ("int_cart_attribution", "attribution_agreement"),
         ("int_attributed_purchases", "attribution_agreement"),
     }
+    said = {c.table: (c.observed, c.message) for c in result.checks if c.name == "attribution_agreement"}
+    # The order now names cart K999, which no converted cart answers; its real cart names the order.
+    observed, message = said["int_attributed_purchases"]
+    assert observed == 1 and re.search(
+        r"order \S+ recovered from cart K999, but that cart is converted by None", message
+    )
+    observed, message = said["int_cart_attribution"]
+    assert observed == 1 and re.search(r"cart \S+ converted by order \S+, but that order has cart K999", message)
 
 
 def test_null_partition_rows_fail(lake):

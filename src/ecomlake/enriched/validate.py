@@ -471,48 +471,27 @@ class _Validator:
         o_labels = [x for x in parts.get(orders.name, []) if x != NULL_PARTITION]
         if not c_labels and not o_labels:
             return
-        cart_problems: list[str] = []
-        order_problems: list[str] = []
-        c_src = self._enriched_sql(carts, c_labels)
-        if c_src:
-            pairs = self.con.execute(
-                f"SELECT cart_id, order_id, CAST(order_date AS DATE) FROM {c_src} WHERE cart_status = 'converted'"
-            ).fetchall()
-            # Only pairs whose counterpart partition was ever built can be compared (a first run
-            # rebuilds the tolerance window, not the days before it).
-            built = set(self._built_labels(orders))
-            pairs = [p for p in pairs if p[2] is not None and p[2].isoformat() in built]
-            order_dates = sorted({p[2].isoformat() for p in pairs})
-            o_all = self._enriched_sql(orders, order_dates)
-            have = dict(self.con.execute(f"SELECT order_id, cart_id FROM {o_all}").fetchall()) if o_all else {}
-            cart_problems = [
-                f"cart {c} converted by order {o}, but that order has cart {have.get(o)}"
-                for c, o, _ in pairs
-                if have.get(o) != c
-            ]
-        o_src = self._enriched_sql(orders, o_labels)
-        if o_src:
-            pairs = self.con.execute(
-                f"SELECT order_id, cart_id, CAST(cart_created_at AS DATE) FROM {o_src} WHERE is_recovered"
-            ).fetchall()
-            built = set(self._built_labels(carts))
-            pairs = [p for p in pairs if p[2] is not None and p[2].isoformat() in built]
-            cart_dates = sorted({p[2].isoformat() for p in pairs})
-            c_all = self._enriched_sql(carts, cart_dates)
-            have = (
-                dict(
-                    self.con.execute(
-                        f"SELECT cart_id, order_id FROM {c_all} WHERE cart_status = 'converted'"
-                    ).fetchall()
-                )
-                if c_all
-                else {}
+        converted = "cart_status = 'converted'"
+        cart_problems = [
+            f"cart {c} converted by order {o}, but that order has cart {have}"
+            for c, o, have in self._disagreements(
+                carts,
+                c_labels,
+                ("cart_id", "order_id", "order_date", converted),
+                orders,
+                ("order_id", "cart_id", "TRUE"),
             )
-            order_problems = [
-                f"order {o} recovered from cart {c}, but that cart is converted by {have.get(c)}"
-                for o, c, _ in pairs
-                if have.get(c) != o
-            ]
+        ]
+        order_problems = [
+            f"order {o} recovered from cart {c}, but that cart is converted by {have}"
+            for o, c, have in self._disagreements(
+                orders,
+                o_labels,
+                ("order_id", "cart_id", "cart_created_at", "is_recovered"),
+                carts,
+                ("cart_id", "order_id", converted),
+            )
+        ]
         for name, problems in ((carts.name, cart_problems), (orders.name, order_problems)):
             issue(
                 name,
@@ -521,6 +500,47 @@ class _Validator:
                 "int_attributed_purchases and int_cart_attribution agree on every converted pair",
                 "the two attribution tables disagree: rerun the enriched run for this date",
             )
+
+    def _disagreements(
+        self,
+        spec: TableSpec,
+        labels: list[str],
+        mine: tuple[str, str, str, str],
+        other: TableSpec,
+        theirs: tuple[str, str, str],
+    ) -> list[tuple[Any, Any, Any]]:
+        """(key, partner, what `other` holds for the partner) for each pair of `spec`'s `labels` that
+        `other` does not confirm. `mine` = (key, partner column, partner's timestamp, which rows pair);
+        `theirs` = (partner key, column that must equal key, which rows count). In SQL: a day has
+        millions of pairs and usually no disagreement."""
+        src = self._enriched_sql(spec, labels)
+        if src is None:
+            return []
+        key, partner, when, which = mine
+        # Only pairs whose partner's partition was ever built can be compared (a first run
+        # rebuilds the tolerance window, not the days before it).
+        built = self._dated([x for x in self._built_labels(other) if x != NULL_PARTITION])
+        if not built:
+            return []
+        inlist = ", ".join(f"DATE '{d}'" for d in sorted(set(built)))
+        pairs = (
+            f"SELECT {key} AS k, {partner} AS p, CAST({when} AS DATE) AS pdt FROM {src} "
+            f"WHERE {which} AND CAST({when} AS DATE) IN ({inlist})"
+        )
+        dates = [r[0].isoformat() for r in self.con.execute(f"SELECT DISTINCT pdt FROM ({pairs})").fetchall()]
+        other_src = self._enriched_sql(other, sorted(dates))
+        p_key, p_col, p_which = theirs
+        # The partner's row, if it counts (none when its partition has no files): its p_col must be
+        # this pair's key.
+        partner_rows = (
+            f"(SELECT {p_key} AS pk, {p_col} AS v FROM {other_src} WHERE {p_which})"
+            if other_src
+            else "(SELECT NULL AS pk, NULL AS v WHERE FALSE)"
+        )
+        return self.con.execute(
+            f"SELECT x.k, x.p, o.v FROM ({pairs}) x LEFT JOIN {partner_rows} o ON o.pk = x.p "
+            "WHERE o.v IS DISTINCT FROM x.k ORDER BY x.k, x.p"
+        ).fetchall()
 
 
 def _summary(result: GateResult) -> str:
