@@ -16,8 +16,9 @@ cleaned as (
 ),
 
 published as (
-    -- keys and versions already in Silver partitions before the run date
-    select distinct product_id, ingestion_ts from {{ silver_history('product_catalog', {'product_id': 'BIGINT', 'ingestion_ts': 'TIMESTAMP'}) }}
+    -- keys and versions already in Silver partitions before the run date; no distinct: only an exists() reads them,
+    -- and de-duplicating every published key of the history cost a hash aggregate per run
+    select product_id, ingestion_ts from {{ silver_history('product_catalog', {'product_id': 'BIGINT', 'ingestion_ts': 'TIMESTAMP'}) }}
 ),
 
 joined as (

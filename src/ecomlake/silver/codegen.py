@@ -329,8 +329,9 @@ def scored_model(t: Table) -> str:
         "published as (",
         "    -- keys"
         + (" and versions" if t.kind == "dim" else "")
-        + " already in Silver partitions before the run date",
-        f"    select distinct {', '.join(pub_cols)} from {{{{ silver_history('{t.name}', {pub_dict}) }}}}",
+        + " already in Silver partitions before the run date; no distinct: only an exists() reads them,",
+        "    -- and de-duplicating every published key of the history cost a hash aggregate per run",
+        f"    select {', '.join(pub_cols)} from {{{{ silver_history('{t.name}', {pub_dict}) }}}}",
         "),",
         "",
         "joined as (",
