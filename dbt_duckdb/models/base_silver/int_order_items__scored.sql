@@ -121,9 +121,10 @@ scored as (
 final as (
     -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
     -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
-    -- working columns are not needed at all (the codes are in _quarantine_reason)
+    -- working columns and the Bronze file name are not needed at all (the codes are in _quarantine_reason)
     select
         * {{ ecom_star_exclude() }} (
+            _bronze_file,
             ingestion_ts__text,
             _row_reasons,
             _is_candidate,

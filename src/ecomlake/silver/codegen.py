@@ -349,7 +349,14 @@ def scored_model(t: Table) -> str:
         lines.append(f"            case when {pred} then '{code}' end{sep}")
     lines += ["        ) as _row_reasons", "    from joined", "),", ""]
 
-    dropped = [*text_cols, "_row_reasons", "_is_candidate", *(f"_fk_{col}" for col, _fk in t.foreign_keys)]
+    # _bronze_file (a long path, every row) only breaks dedup ties, here; _bronze_row stays (it names a row)
+    dropped = [
+        "_bronze_file",
+        *text_cols,
+        "_row_reasons",
+        "_is_candidate",
+        *(f"_fk_{col}" for col, _fk in t.foreign_keys),
+    ]
     pub_match = " and ".join(f"candidates.{k} = published.{k}" for k in pub_cols)
     key_match = " and ".join(f"candidates.{k} = winners.{k}" for k in pk)
     version = f"{{{{ ecom_row() }}}}({_VERSION_ORDER})"
@@ -406,7 +413,7 @@ def scored_model(t: Table) -> str:
         "final as (",
         "    -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);",
         "    -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule",
-        "    -- working columns are not needed at all (the codes are in _quarantine_reason)",
+        "    -- working columns and the Bronze file name are not needed at all (the codes are in _quarantine_reason)",
         "    select",
         "        * {{ ecom_star_exclude() }} (",
         *[
