@@ -16,8 +16,9 @@ cleaned as (
 ),
 
 published as (
-    -- keys and versions already in Silver partitions before the run date
-    select distinct customer_id, ingestion_ts from {{ silver_history('customers', {'customer_id': 'VARCHAR', 'ingestion_ts': 'TIMESTAMP'}) }}
+    -- keys and versions already in Silver partitions before the run date; no distinct: only an exists() reads them,
+    -- and de-duplicating every published key of the history cost a hash aggregate per run
+    select customer_id, ingestion_ts from {{ silver_history('customers', {'customer_id': 'VARCHAR', 'ingestion_ts': 'TIMESTAMP'}) }}
 ),
 
 joined as (
@@ -64,24 +65,69 @@ candidates as (
     from checked
 ),
 
-duplicate_keys as (
-    -- keys with more than one valid copy (usually very few)
+suspect_keys as (
+    -- keys on more than one row of the day, valid or not (very few): only their rows can hold
+    -- two valid copies. Read from the key column alone, so the day's rows are not held in
+    -- memory for a second pass (that materialisation was the scoring's largest cost)
     select customer_id
-    from candidates
-    where _is_candidate
+    from {{ ref('int_customers__cleaned') }}
+    where customer_id is not null
     group by customer_id
     having count(*) > 1
 ),
 
+suspect_rows as (
+    select * from {{ ref('int_customers__cleaned') }} {{ ecom_semi_join() }} suspect_keys using (customer_id)
+),
+
+suspect_joined as (
+    select
+        cleaned.*
+    from suspect_rows as cleaned
+),
+
+suspect_checked as (
+    select
+        *,
+        concat_ws('|',
+            case when customer_id is null then 'null_customer_id' end,
+            case when email is null then 'null_email' end,
+            case when signup_date__text is null then 'null_signup_date' end,
+            case when batch_id is null then 'null_batch_id' end,
+            case when ingestion_ts__text is null then 'null_ingestion_ts' end,
+            case when event_id is null then 'null_event_id' end,
+            case when source_file is null then 'null_source_file' end,
+            case when signup_date__text is not null and signup_date is null then 'cast_failed_signup_date' end,
+            case when age is null and ((age__raw is not null and not isnan(age__raw)) or {{ clean_string('age__arrived') }} is not null) then 'cast_failed_age' end,
+            case when is_guest is null and ((is_guest__raw is not null) or {{ clean_string('is_guest__arrived') }} is not null) then 'cast_failed_is_guest' end,
+            case when email_verified is null and ((email_verified__raw is not null) or {{ clean_string('email_verified__arrived') }} is not null) then 'cast_failed_email_verified' end,
+            case when marketing_opt_in is null and ((marketing_opt_in__raw is not null) or {{ clean_string('marketing_opt_in__arrived') }} is not null) then 'cast_failed_marketing_opt_in' end,
+            case when loyalty_enrollment_date__text is not null and loyalty_enrollment_date is null then 'cast_failed_loyalty_enrollment_date' end,
+            case when ingestion_ts__text is not null and ingestion_ts is null then 'cast_failed_ingestion_ts' end,
+            case when not {{ is_email('email') }} then 'invalid_email' end,
+            case when cast(signup_date as timestamp) > {{ future_limit() }} then 'future_signup_date' end,
+            case when gender not in ('male', 'female', 'unknown') then 'invalid_gender' end,
+            case when customer_status not in ('active', 'inactive', 'dormant') then 'invalid_customer_status' end,
+            case when signup_channel not in ('website', 'email', 'social media', 'phone') then 'invalid_signup_channel' end,
+            case when loyalty_tier not in ('bronze', 'silver', 'gold', 'platinum') then 'invalid_loyalty_tier' end,
+            case when initial_loyalty_tier not in ('bronze', 'silver', 'gold', 'platinum') then 'invalid_initial_loyalty_tier' end,
+            case when clv_bucket not in ('low', 'medium', 'high') then 'invalid_clv_bucket' end
+        ) as _row_reasons
+    from suspect_joined
+),
+
+suspect_candidates as (
+    select * from suspect_checked where _row_reasons = '' and customer_id is not null
+),
+
 winners as (
     -- the winning version of each such key: newest ingestion_ts, then event_id, source_file,
-    -- Bronze file and row position (aggregates over the few duplicated keys, not a window over all rows)
+    -- Bronze file and row position (aggregates over the few suspect keys, not a window over all rows);
+    -- a key with one valid copy wins against itself
     select
         customer_id,
         max({{ ecom_row() }}(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
-    from candidates
-    {{ ecom_semi_join() }} duplicate_keys using (customer_id)
-    where _is_candidate
+    from suspect_candidates
     group by customer_id
 ),
 
@@ -108,9 +154,10 @@ scored as (
 final as (
     -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
     -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
-    -- working columns are not needed at all (the codes are in _quarantine_reason)
+    -- working columns and the Bronze file name are not needed at all (the codes are in _quarantine_reason)
     select
         * {{ ecom_star_exclude() }} (
+            _bronze_file,
             signup_date__text,
             loyalty_enrollment_date__text,
             ingestion_ts__text,

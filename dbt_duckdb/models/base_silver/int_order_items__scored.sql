@@ -23,8 +23,9 @@ dim_product_catalog as (
 ),
 
 published as (
-    -- keys already in Silver partitions before the run date
-    select distinct order_id, product_id from {{ silver_history('order_items', {'order_id': 'VARCHAR', 'product_id': 'BIGINT'}) }}
+    -- keys already in Silver partitions before the run date; no distinct: only an exists() reads them,
+    -- and de-duplicating every published key of the history cost a hash aggregate per run
+    select order_id, product_id from {{ silver_history('order_items', {'order_id': 'VARCHAR', 'product_id': 'BIGINT'}) }}
 ),
 
 joined as (
@@ -76,24 +77,74 @@ candidates as (
     from checked
 ),
 
-duplicate_keys as (
-    -- keys with more than one valid copy (usually very few)
+suspect_keys as (
+    -- keys on more than one row of the day, valid or not (very few): only their rows can hold
+    -- two valid copies. Read from the key column alone, so the day's rows are not held in
+    -- memory for a second pass (that materialisation was the scoring's largest cost)
     select order_id, product_id
-    from candidates
-    where _is_candidate
+    from {{ ref('int_order_items__cleaned') }}
+    where order_id is not null and product_id is not null
     group by order_id, product_id
     having count(*) > 1
 ),
 
+suspect_rows as (
+    select * from {{ ref('int_order_items__cleaned') }} {{ ecom_semi_join() }} suspect_keys using (order_id, product_id)
+),
+
+suspect_joined as (
+    select
+        cleaned.*,
+        parent_orders.order_id is not null as _fk_order_id,
+        dim_product_catalog.product_id is not null as _fk_product_id,
+        parent_orders.order_dt
+    from suspect_rows as cleaned
+    left join parent_orders on cleaned.order_id = parent_orders.order_id
+    left join dim_product_catalog on cleaned.product_id = dim_product_catalog.product_id
+),
+
+suspect_checked as (
+    select
+        *,
+        concat_ws('|',
+            case when order_id is null then 'null_order_id' end,
+            case when product_id is null and not ((product_id__raw is not null) or {{ clean_string('product_id__arrived') }} is not null) then 'null_product_id' end,
+            case when quantity is null and not ((quantity__raw is not null) or {{ clean_string('quantity__arrived') }} is not null) then 'null_quantity' end,
+            case when unit_price is null and not ((unit_price__raw is not null and not isnan(unit_price__raw)) or {{ clean_string('unit_price__arrived') }} is not null) then 'null_unit_price' end,
+            case when batch_id is null then 'null_batch_id' end,
+            case when ingestion_ts__text is null then 'null_ingestion_ts' end,
+            case when event_id is null then 'null_event_id' end,
+            case when source_file is null then 'null_source_file' end,
+            case when product_id is null and ((product_id__raw is not null) or {{ clean_string('product_id__arrived') }} is not null) then 'cast_failed_product_id' end,
+            case when quantity is null and ((quantity__raw is not null) or {{ clean_string('quantity__arrived') }} is not null) then 'cast_failed_quantity' end,
+            case when unit_price is null and ((unit_price__raw is not null and not isnan(unit_price__raw)) or {{ clean_string('unit_price__arrived') }} is not null) then 'cast_failed_unit_price' end,
+            case when discount_amount is null and ((discount_amount__raw is not null and not isnan(discount_amount__raw)) or {{ clean_string('discount_amount__arrived') }} is not null) then 'cast_failed_discount_amount' end,
+            case when cost_price is null and ((cost_price__raw is not null and not isnan(cost_price__raw)) or {{ clean_string('cost_price__arrived') }} is not null) then 'cast_failed_cost_price' end,
+            case when ingestion_ts__text is not null and ingestion_ts is null then 'cast_failed_ingestion_ts' end,
+            case when product_id <= 0 then 'nonpositive_product_id' end,
+            case when category not in ('electronics', 'clothing', 'books', 'home', 'toys') then 'invalid_category' end,
+            case when quantity <= 0 then 'nonpositive_quantity' end,
+            case when unit_price < 0 then 'negative_unit_price' end,
+            case when discount_amount < 0 then 'negative_discount_amount' end,
+            case when cost_price < 0 then 'negative_cost_price' end,
+            case when order_id is not null and not _fk_order_id then 'invalid_order_fk' end,
+            case when product_id is not null and not _fk_product_id then 'invalid_product_fk' end
+        ) as _row_reasons
+    from suspect_joined
+),
+
+suspect_candidates as (
+    select * from suspect_checked where _row_reasons = '' and order_id is not null and product_id is not null
+),
+
 winners as (
     -- the winning version of each such key: newest ingestion_ts, then event_id, source_file,
-    -- Bronze file and row position (aggregates over the few duplicated keys, not a window over all rows)
+    -- Bronze file and row position (aggregates over the few suspect keys, not a window over all rows);
+    -- a key with one valid copy wins against itself
     select
         order_id, product_id,
         max({{ ecom_row() }}(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
-    from candidates
-    {{ ecom_semi_join() }} duplicate_keys using (order_id, product_id)
-    where _is_candidate
+    from suspect_candidates
     group by order_id, product_id
 ),
 
@@ -120,9 +171,10 @@ scored as (
 final as (
     -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
     -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
-    -- working columns are not needed at all (the codes are in _quarantine_reason)
+    -- working columns and the Bronze file name are not needed at all (the codes are in _quarantine_reason)
     select
         * {{ ecom_star_exclude() }} (
+            _bronze_file,
             ingestion_ts__text,
             _row_reasons,
             _is_candidate,

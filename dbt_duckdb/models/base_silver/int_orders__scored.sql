@@ -19,8 +19,9 @@ dim_customers as (
 ),
 
 published as (
-    -- keys already in Silver partitions before the run date
-    select distinct order_id from {{ silver_history('orders', {'order_id': 'VARCHAR'}) }}
+    -- keys already in Silver partitions before the run date; no distinct: only an exists() reads them,
+    -- and de-duplicating every published key of the history cost a hash aggregate per run
+    select order_id from {{ silver_history('orders', {'order_id': 'VARCHAR'}) }}
 ),
 
 joined as (
@@ -82,24 +83,84 @@ candidates as (
     from checked
 ),
 
-duplicate_keys as (
-    -- keys with more than one valid copy (usually very few)
+suspect_keys as (
+    -- keys on more than one row of the day, valid or not (very few): only their rows can hold
+    -- two valid copies. Read from the key column alone, so the day's rows are not held in
+    -- memory for a second pass (that materialisation was the scoring's largest cost)
     select order_id
-    from candidates
-    where _is_candidate
+    from {{ ref('int_orders__cleaned') }}
+    where order_id is not null
     group by order_id
     having count(*) > 1
 ),
 
+suspect_rows as (
+    select * from {{ ref('int_orders__cleaned') }} {{ ecom_semi_join() }} suspect_keys using (order_id)
+),
+
+suspect_joined as (
+    select
+        cleaned.*,
+        dim_customers.customer_id is not null as _fk_customer_id
+    from suspect_rows as cleaned
+    left join dim_customers on cleaned.customer_id = dim_customers.customer_id
+),
+
+suspect_checked as (
+    select
+        *,
+        concat_ws('|',
+            case when order_id is null then 'null_order_id' end,
+            case when order_date__text is null then 'null_order_date' end,
+            case when customer_id is null then 'null_customer_id' end,
+            case when gross_total is null and not ((gross_total__raw is not null and not isnan(gross_total__raw)) or {{ clean_string('gross_total__arrived') }} is not null) then 'null_gross_total' end,
+            case when net_total is null and not ((net_total__raw is not null and not isnan(net_total__raw)) or {{ clean_string('net_total__arrived') }} is not null) then 'null_net_total' end,
+            case when batch_id is null then 'null_batch_id' end,
+            case when ingestion_ts__text is null then 'null_ingestion_ts' end,
+            case when event_id is null then 'null_event_id' end,
+            case when source_file is null then 'null_source_file' end,
+            case when total_items is null and ((total_items__raw is not null) or {{ clean_string('total_items__arrived') }} is not null) then 'cast_failed_total_items' end,
+            case when order_date__text is not null and order_date is null then 'cast_failed_order_date' end,
+            case when is_expedited is null and ((is_expedited__raw is not null) or {{ clean_string('is_expedited__arrived') }} is not null) then 'cast_failed_is_expedited' end,
+            case when gross_total is null and ((gross_total__raw is not null and not isnan(gross_total__raw)) or {{ clean_string('gross_total__arrived') }} is not null) then 'cast_failed_gross_total' end,
+            case when net_total is null and ((net_total__raw is not null and not isnan(net_total__raw)) or {{ clean_string('net_total__arrived') }} is not null) then 'cast_failed_net_total' end,
+            case when total_discount_amount is null and ((total_discount_amount__raw is not null and not isnan(total_discount_amount__raw)) or {{ clean_string('total_discount_amount__arrived') }} is not null) then 'cast_failed_total_discount_amount' end,
+            case when shipping_cost is null and ((shipping_cost__raw is not null and not isnan(shipping_cost__raw)) or {{ clean_string('shipping_cost__arrived') }} is not null) then 'cast_failed_shipping_cost' end,
+            case when actual_shipping_cost is null and ((actual_shipping_cost__raw is not null and not isnan(actual_shipping_cost__raw)) or {{ clean_string('actual_shipping_cost__arrived') }} is not null) then 'cast_failed_actual_shipping_cost' end,
+            case when payment_processing_fee__text is not null and payment_processing_fee is null then 'cast_failed_payment_processing_fee' end,
+            case when is_reactivated is null and ((is_reactivated__raw is not null) or {{ clean_string('is_reactivated__arrived') }} is not null) then 'cast_failed_is_reactivated' end,
+            case when ingestion_ts__text is not null and ingestion_ts is null then 'cast_failed_ingestion_ts' end,
+            case when total_items < 0 then 'negative_total_items' end,
+            case when cast(order_date as timestamp) > {{ future_limit() }} then 'future_order_date' end,
+            case when order_channel not in ('web', 'phone', 'social media', 'ebay', 'newegg') then 'invalid_order_channel' end,
+            case when customer_tier not in ('bronze', 'silver', 'gold', 'platinum') then 'invalid_customer_tier' end,
+            case when gross_total < 0 then 'negative_gross_total' end,
+            case when net_total < 0 then 'negative_net_total' end,
+            case when total_discount_amount < 0 then 'negative_total_discount_amount' end,
+            case when payment_method not in ('credit card', 'paypal', 'apple pay', 'google pay', 'ach') then 'invalid_payment_method' end,
+            case when shipping_speed not in ('standard', 'two-day', 'overnight') then 'invalid_shipping_speed' end,
+            case when shipping_cost < 0 then 'negative_shipping_cost' end,
+            case when actual_shipping_cost < 0 then 'negative_actual_shipping_cost' end,
+            case when payment_processing_fee < 0 then 'negative_payment_processing_fee' end,
+            case when clv_bucket not in ('low', 'medium', 'high') then 'invalid_clv_bucket' end,
+            case when coalesce(net_total > gross_total, false) then 'net_total_above_gross_total' end,
+            case when customer_id is not null and not {{ ecom_starts_with('customer_id', 'GUEST-') }} and not _fk_customer_id then 'invalid_customer_fk' end
+        ) as _row_reasons
+    from suspect_joined
+),
+
+suspect_candidates as (
+    select * from suspect_checked where _row_reasons = '' and order_id is not null
+),
+
 winners as (
     -- the winning version of each such key: newest ingestion_ts, then event_id, source_file,
-    -- Bronze file and row position (aggregates over the few duplicated keys, not a window over all rows)
+    -- Bronze file and row position (aggregates over the few suspect keys, not a window over all rows);
+    -- a key with one valid copy wins against itself
     select
         order_id,
         max({{ ecom_row() }}(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
-    from candidates
-    {{ ecom_semi_join() }} duplicate_keys using (order_id)
-    where _is_candidate
+    from suspect_candidates
     group by order_id
 ),
 
@@ -126,9 +187,10 @@ scored as (
 final as (
     -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
     -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
-    -- working columns are not needed at all (the codes are in _quarantine_reason)
+    -- working columns and the Bronze file name are not needed at all (the codes are in _quarantine_reason)
     select
         * {{ ecom_star_exclude() }} (
+            _bronze_file,
             order_date__text,
             payment_processing_fee__text,
             ingestion_ts__text,

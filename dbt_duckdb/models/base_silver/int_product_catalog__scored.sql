@@ -16,8 +16,9 @@ cleaned as (
 ),
 
 published as (
-    -- keys and versions already in Silver partitions before the run date
-    select distinct product_id, ingestion_ts from {{ silver_history('product_catalog', {'product_id': 'BIGINT', 'ingestion_ts': 'TIMESTAMP'}) }}
+    -- keys and versions already in Silver partitions before the run date; no distinct: only an exists() reads them,
+    -- and de-duplicating every published key of the history cost a hash aggregate per run
+    select product_id, ingestion_ts from {{ silver_history('product_catalog', {'product_id': 'BIGINT', 'ingestion_ts': 'TIMESTAMP'}) }}
 ),
 
 joined as (
@@ -60,24 +61,65 @@ candidates as (
     from checked
 ),
 
-duplicate_keys as (
-    -- keys with more than one valid copy (usually very few)
+suspect_keys as (
+    -- keys on more than one row of the day, valid or not (very few): only their rows can hold
+    -- two valid copies. Read from the key column alone, so the day's rows are not held in
+    -- memory for a second pass (that materialisation was the scoring's largest cost)
     select product_id
-    from candidates
-    where _is_candidate
+    from {{ ref('int_product_catalog__cleaned') }}
+    where product_id is not null
     group by product_id
     having count(*) > 1
 ),
 
+suspect_rows as (
+    select * from {{ ref('int_product_catalog__cleaned') }} {{ ecom_semi_join() }} suspect_keys using (product_id)
+),
+
+suspect_joined as (
+    select
+        cleaned.*
+    from suspect_rows as cleaned
+),
+
+suspect_checked as (
+    select
+        *,
+        concat_ws('|',
+            case when product_id is null and not ((product_id__raw is not null) or {{ clean_string('product_id__arrived') }} is not null) then 'null_product_id' end,
+            case when product_name is null then 'null_product_name' end,
+            case when unit_price is null and not ((unit_price__raw is not null and not isnan(unit_price__raw)) or {{ clean_string('unit_price__arrived') }} is not null) then 'null_unit_price' end,
+            case when batch_id is null then 'null_batch_id' end,
+            case when ingestion_ts__text is null then 'null_ingestion_ts' end,
+            case when event_id is null then 'null_event_id' end,
+            case when source_file is null then 'null_source_file' end,
+            case when product_id is null and ((product_id__raw is not null) or {{ clean_string('product_id__arrived') }} is not null) then 'cast_failed_product_id' end,
+            case when unit_price is null and ((unit_price__raw is not null and not isnan(unit_price__raw)) or {{ clean_string('unit_price__arrived') }} is not null) then 'cast_failed_unit_price' end,
+            case when cost_price is null and ((cost_price__raw is not null and not isnan(cost_price__raw)) or {{ clean_string('cost_price__arrived') }} is not null) then 'cast_failed_cost_price' end,
+            case when inventory_quantity is null and ((inventory_quantity__raw is not null) or {{ clean_string('inventory_quantity__arrived') }} is not null) then 'cast_failed_inventory_quantity' end,
+            case when ingestion_ts__text is not null and ingestion_ts is null then 'cast_failed_ingestion_ts' end,
+            case when product_id <= 0 then 'nonpositive_product_id' end,
+            case when category not in ('electronics', 'clothing', 'books', 'home', 'toys') then 'invalid_category' end,
+            case when unit_price < 0 then 'negative_unit_price' end,
+            case when cost_price < 0 then 'negative_cost_price' end,
+            case when inventory_quantity < 0 then 'negative_inventory_quantity' end,
+            case when coalesce(cost_price > unit_price, false) then 'cost_above_price' end
+        ) as _row_reasons
+    from suspect_joined
+),
+
+suspect_candidates as (
+    select * from suspect_checked where _row_reasons = '' and product_id is not null
+),
+
 winners as (
     -- the winning version of each such key: newest ingestion_ts, then event_id, source_file,
-    -- Bronze file and row position (aggregates over the few duplicated keys, not a window over all rows)
+    -- Bronze file and row position (aggregates over the few suspect keys, not a window over all rows);
+    -- a key with one valid copy wins against itself
     select
         product_id,
         max({{ ecom_row() }}(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
-    from candidates
-    {{ ecom_semi_join() }} duplicate_keys using (product_id)
-    where _is_candidate
+    from suspect_candidates
     group by product_id
 ),
 
@@ -104,9 +146,10 @@ scored as (
 final as (
     -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
     -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
-    -- working columns are not needed at all (the codes are in _quarantine_reason)
+    -- working columns and the Bronze file name are not needed at all (the codes are in _quarantine_reason)
     select
         * {{ ecom_star_exclude() }} (
+            _bronze_file,
             ingestion_ts__text,
             _row_reasons,
             _is_candidate,

@@ -27,8 +27,9 @@ dim_product_catalog as (
 ),
 
 published as (
-    -- keys already in Silver partitions before the run date
-    select distinct return_item_id from {{ silver_history('return_items', {'return_item_id': 'BIGINT'}) }}
+    -- keys already in Silver partitions before the run date; no distinct: only an exists() reads them,
+    -- and de-duplicating every published key of the history cost a hash aggregate per run
+    select return_item_id from {{ silver_history('return_items', {'return_item_id': 'BIGINT'}) }}
 ),
 
 joined as (
@@ -86,24 +87,80 @@ candidates as (
     from checked
 ),
 
-duplicate_keys as (
-    -- keys with more than one valid copy (usually very few)
+suspect_keys as (
+    -- keys on more than one row of the day, valid or not (very few): only their rows can hold
+    -- two valid copies. Read from the key column alone, so the day's rows are not held in
+    -- memory for a second pass (that materialisation was the scoring's largest cost)
     select return_item_id
-    from candidates
-    where _is_candidate
+    from {{ ref('int_return_items__cleaned') }}
+    where return_item_id is not null
     group by return_item_id
     having count(*) > 1
 ),
 
+suspect_rows as (
+    select * from {{ ref('int_return_items__cleaned') }} {{ ecom_semi_join() }} suspect_keys using (return_item_id)
+),
+
+suspect_joined as (
+    select
+        cleaned.*,
+        parent_returns.return_id is not null as _fk_return_id,
+        parent_orders.order_id is not null as _fk_order_id,
+        dim_product_catalog.product_id is not null as _fk_product_id,
+        parent_returns.return_dt
+    from suspect_rows as cleaned
+    left join parent_returns on cleaned.return_id = parent_returns.return_id
+    left join parent_orders on cleaned.order_id = parent_orders.order_id
+    left join dim_product_catalog on cleaned.product_id = dim_product_catalog.product_id
+),
+
+suspect_checked as (
+    select
+        *,
+        concat_ws('|',
+            case when return_item_id is null and not ((return_item_id__raw is not null) or {{ clean_string('return_item_id__arrived') }} is not null) then 'null_return_item_id' end,
+            case when return_id is null then 'null_return_id' end,
+            case when order_id is null then 'null_order_id' end,
+            case when product_id is null and not ((product_id__raw is not null) or {{ clean_string('product_id__arrived') }} is not null) then 'null_product_id' end,
+            case when quantity_returned is null and not ((quantity_returned__raw is not null) or {{ clean_string('quantity_returned__arrived') }} is not null) then 'null_quantity_returned' end,
+            case when batch_id is null then 'null_batch_id' end,
+            case when ingestion_ts__text is null then 'null_ingestion_ts' end,
+            case when event_id is null then 'null_event_id' end,
+            case when source_file is null then 'null_source_file' end,
+            case when return_item_id is null and ((return_item_id__raw is not null) or {{ clean_string('return_item_id__arrived') }} is not null) then 'cast_failed_return_item_id' end,
+            case when product_id is null and ((product_id__raw is not null) or {{ clean_string('product_id__arrived') }} is not null) then 'cast_failed_product_id' end,
+            case when quantity_returned is null and ((quantity_returned__raw is not null) or {{ clean_string('quantity_returned__arrived') }} is not null) then 'cast_failed_quantity_returned' end,
+            case when unit_price is null and ((unit_price__raw is not null and not isnan(unit_price__raw)) or {{ clean_string('unit_price__arrived') }} is not null) then 'cast_failed_unit_price' end,
+            case when cost_price is null and ((cost_price__raw is not null and not isnan(cost_price__raw)) or {{ clean_string('cost_price__arrived') }} is not null) then 'cast_failed_cost_price' end,
+            case when refunded_amount is null and ((refunded_amount__raw is not null and not isnan(refunded_amount__raw)) or {{ clean_string('refunded_amount__arrived') }} is not null) then 'cast_failed_refunded_amount' end,
+            case when ingestion_ts__text is not null and ingestion_ts is null then 'cast_failed_ingestion_ts' end,
+            case when return_item_id <= 0 then 'nonpositive_return_item_id' end,
+            case when product_id <= 0 then 'nonpositive_product_id' end,
+            case when category not in ('electronics', 'clothing', 'books', 'home', 'toys') then 'invalid_category' end,
+            case when quantity_returned <= 0 then 'nonpositive_quantity_returned' end,
+            case when unit_price < 0 then 'negative_unit_price' end,
+            case when cost_price < 0 then 'negative_cost_price' end,
+            case when refunded_amount < 0 then 'negative_refunded_amount' end,
+            case when return_id is not null and not _fk_return_id then 'invalid_return_fk' end,
+            case when order_id is not null and not _fk_order_id then 'invalid_order_fk' end,
+            case when product_id is not null and not _fk_product_id then 'invalid_product_fk' end
+        ) as _row_reasons
+    from suspect_joined
+),
+
+suspect_candidates as (
+    select * from suspect_checked where _row_reasons = '' and return_item_id is not null
+),
+
 winners as (
     -- the winning version of each such key: newest ingestion_ts, then event_id, source_file,
-    -- Bronze file and row position (aggregates over the few duplicated keys, not a window over all rows)
+    -- Bronze file and row position (aggregates over the few suspect keys, not a window over all rows);
+    -- a key with one valid copy wins against itself
     select
         return_item_id,
         max({{ ecom_row() }}(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
-    from candidates
-    {{ ecom_semi_join() }} duplicate_keys using (return_item_id)
-    where _is_candidate
+    from suspect_candidates
     group by return_item_id
 ),
 
@@ -130,9 +187,10 @@ scored as (
 final as (
     -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
     -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
-    -- working columns are not needed at all (the codes are in _quarantine_reason)
+    -- working columns and the Bronze file name are not needed at all (the codes are in _quarantine_reason)
     select
         * {{ ecom_star_exclude() }} (
+            _bronze_file,
             ingestion_ts__text,
             _row_reasons,
             _is_candidate,

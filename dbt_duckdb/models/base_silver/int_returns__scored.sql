@@ -23,8 +23,9 @@ dim_customers as (
 ),
 
 published as (
-    -- keys already in Silver partitions before the run date
-    select distinct return_id from {{ silver_history('returns', {'return_id': 'VARCHAR'}) }}
+    -- keys already in Silver partitions before the run date; no distinct: only an exists() reads them,
+    -- and de-duplicating every published key of the history cost a hash aggregate per run
+    select return_id from {{ silver_history('returns', {'return_id': 'VARCHAR'}) }}
 ),
 
 joined as (
@@ -72,24 +73,70 @@ candidates as (
     from checked
 ),
 
-duplicate_keys as (
-    -- keys with more than one valid copy (usually very few)
+suspect_keys as (
+    -- keys on more than one row of the day, valid or not (very few): only their rows can hold
+    -- two valid copies. Read from the key column alone, so the day's rows are not held in
+    -- memory for a second pass (that materialisation was the scoring's largest cost)
     select return_id
-    from candidates
-    where _is_candidate
+    from {{ ref('int_returns__cleaned') }}
+    where return_id is not null
     group by return_id
     having count(*) > 1
 ),
 
+suspect_rows as (
+    select * from {{ ref('int_returns__cleaned') }} {{ ecom_semi_join() }} suspect_keys using (return_id)
+),
+
+suspect_joined as (
+    select
+        cleaned.*,
+        parent_orders.order_id is not null as _fk_order_id,
+        dim_customers.customer_id is not null as _fk_customer_id
+    from suspect_rows as cleaned
+    left join parent_orders on cleaned.order_id = parent_orders.order_id
+    left join dim_customers on cleaned.customer_id = dim_customers.customer_id
+),
+
+suspect_checked as (
+    select
+        *,
+        concat_ws('|',
+            case when return_id is null then 'null_return_id' end,
+            case when order_id is null then 'null_order_id' end,
+            case when customer_id is null then 'null_customer_id' end,
+            case when return_date__text is null then 'null_return_date' end,
+            case when batch_id is null then 'null_batch_id' end,
+            case when ingestion_ts__text is null then 'null_ingestion_ts' end,
+            case when event_id is null then 'null_event_id' end,
+            case when source_file is null then 'null_source_file' end,
+            case when return_date__text is not null and return_date is null then 'cast_failed_return_date' end,
+            case when refunded_amount is null and ((refunded_amount__raw is not null and not isnan(refunded_amount__raw)) or {{ clean_string('refunded_amount__arrived') }} is not null) then 'cast_failed_refunded_amount' end,
+            case when ingestion_ts__text is not null and ingestion_ts is null then 'cast_failed_ingestion_ts' end,
+            case when cast(return_date as timestamp) > {{ future_limit() }} then 'future_return_date' end,
+            case when reason not in ('Defective', 'Wrong item', 'Arrived damaged', 'Product did not match description', 'Found a better price', 'Item arrived late', 'No longer needed', 'Damaged in transit', 'Changed mind') then 'invalid_reason' end,
+            case when return_type not in ('refund', 'exchange', 'store credit') then 'invalid_return_type' end,
+            case when refunded_amount < 0 then 'negative_refunded_amount' end,
+            case when return_channel not in ('web', 'phone', 'social media', 'ebay', 'newegg') then 'invalid_return_channel' end,
+            case when refund_method not in ('credit card', 'paypal', 'apple pay', 'google pay', 'ach') then 'invalid_refund_method' end,
+            case when order_id is not null and not _fk_order_id then 'invalid_order_fk' end,
+            case when customer_id is not null and not {{ ecom_starts_with('customer_id', 'GUEST-') }} and not _fk_customer_id then 'invalid_customer_fk' end
+        ) as _row_reasons
+    from suspect_joined
+),
+
+suspect_candidates as (
+    select * from suspect_checked where _row_reasons = '' and return_id is not null
+),
+
 winners as (
     -- the winning version of each such key: newest ingestion_ts, then event_id, source_file,
-    -- Bronze file and row position (aggregates over the few duplicated keys, not a window over all rows)
+    -- Bronze file and row position (aggregates over the few suspect keys, not a window over all rows);
+    -- a key with one valid copy wins against itself
     select
         return_id,
         max({{ ecom_row() }}(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
-    from candidates
-    {{ ecom_semi_join() }} duplicate_keys using (return_id)
-    where _is_candidate
+    from suspect_candidates
     group by return_id
 ),
 
@@ -116,9 +163,10 @@ scored as (
 final as (
     -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
     -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
-    -- working columns are not needed at all (the codes are in _quarantine_reason)
+    -- working columns and the Bronze file name are not needed at all (the codes are in _quarantine_reason)
     select
         * {{ ecom_star_exclude() }} (
+            _bronze_file,
             return_date__text,
             ingestion_ts__text,
             _row_reasons,

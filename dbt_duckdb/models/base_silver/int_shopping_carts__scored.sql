@@ -19,8 +19,9 @@ dim_customers as (
 ),
 
 published as (
-    -- keys already in Silver partitions before the run date
-    select distinct cart_id from {{ silver_history('shopping_carts', {'cart_id': 'VARCHAR'}) }}
+    -- keys already in Silver partitions before the run date; no distinct: only an exists() reads them,
+    -- and de-duplicating every published key of the history cost a hash aggregate per run
+    select cart_id from {{ silver_history('shopping_carts', {'cart_id': 'VARCHAR'}) }}
 ),
 
 joined as (
@@ -63,24 +64,65 @@ candidates as (
     from checked
 ),
 
-duplicate_keys as (
-    -- keys with more than one valid copy (usually very few)
+suspect_keys as (
+    -- keys on more than one row of the day, valid or not (very few): only their rows can hold
+    -- two valid copies. Read from the key column alone, so the day's rows are not held in
+    -- memory for a second pass (that materialisation was the scoring's largest cost)
     select cart_id
-    from candidates
-    where _is_candidate
+    from {{ ref('int_shopping_carts__cleaned') }}
+    where cart_id is not null
     group by cart_id
     having count(*) > 1
 ),
 
+suspect_rows as (
+    select * from {{ ref('int_shopping_carts__cleaned') }} {{ ecom_semi_join() }} suspect_keys using (cart_id)
+),
+
+suspect_joined as (
+    select
+        cleaned.*,
+        dim_customers.customer_id is not null as _fk_customer_id
+    from suspect_rows as cleaned
+    left join dim_customers on cleaned.customer_id = dim_customers.customer_id
+),
+
+suspect_checked as (
+    select
+        *,
+        concat_ws('|',
+            case when cart_id is null then 'null_cart_id' end,
+            case when customer_id is null then 'null_customer_id' end,
+            case when created_at__text is null then 'null_created_at' end,
+            case when batch_id is null then 'null_batch_id' end,
+            case when ingestion_ts__text is null then 'null_ingestion_ts' end,
+            case when event_id is null then 'null_event_id' end,
+            case when source_file is null then 'null_source_file' end,
+            case when created_at__text is not null and created_at is null then 'cast_failed_created_at' end,
+            case when updated_at__text is not null and updated_at is null then 'cast_failed_updated_at' end,
+            case when cart_total is null and ((cart_total__raw is not null and not isnan(cart_total__raw)) or {{ clean_string('cart_total__arrived') }} is not null) then 'cast_failed_cart_total' end,
+            case when ingestion_ts__text is not null and ingestion_ts is null then 'cast_failed_ingestion_ts' end,
+            case when cast(created_at as timestamp) > {{ future_limit() }} then 'future_created_at' end,
+            case when cart_total < 0 then 'negative_cart_total' end,
+            case when status not in ('open', 'converted', 'abandoned', 'emptied') then 'invalid_status' end,
+            case when coalesce(updated_at < created_at, false) then 'updated_before_created' end,
+            case when customer_id is not null and not {{ ecom_starts_with('customer_id', 'GUEST-') }} and not _fk_customer_id then 'invalid_customer_fk' end
+        ) as _row_reasons
+    from suspect_joined
+),
+
+suspect_candidates as (
+    select * from suspect_checked where _row_reasons = '' and cart_id is not null
+),
+
 winners as (
     -- the winning version of each such key: newest ingestion_ts, then event_id, source_file,
-    -- Bronze file and row position (aggregates over the few duplicated keys, not a window over all rows)
+    -- Bronze file and row position (aggregates over the few suspect keys, not a window over all rows);
+    -- a key with one valid copy wins against itself
     select
         cart_id,
         max({{ ecom_row() }}(ingestion_ts, event_id, source_file, _bronze_file, _bronze_row)) as _winner
-    from candidates
-    {{ ecom_semi_join() }} duplicate_keys using (cart_id)
-    where _is_candidate
+    from suspect_candidates
     group by cart_id
 ),
 
@@ -107,9 +149,10 @@ scored as (
 final as (
     -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);
     -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule
-    -- working columns are not needed at all (the codes are in _quarantine_reason)
+    -- working columns and the Bronze file name are not needed at all (the codes are in _quarantine_reason)
     select
         * {{ ecom_star_exclude() }} (
+            _bronze_file,
             created_at__text,
             updated_at__text,
             ingestion_ts__text,

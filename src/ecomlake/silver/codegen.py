@@ -329,26 +329,37 @@ def scored_model(t: Table) -> str:
         "published as (",
         "    -- keys"
         + (" and versions" if t.kind == "dim" else "")
-        + " already in Silver partitions before the run date",
-        f"    select distinct {', '.join(pub_cols)} from {{{{ silver_history('{t.name}', {pub_dict}) }}}}",
+        + " already in Silver partitions before the run date; no distinct: only an exists() reads them,",
+        "    -- and de-duplicating every published key of the history cost a hash aggregate per run",
+        f"    select {', '.join(pub_cols)} from {{{{ silver_history('{t.name}', {pub_dict}) }}}}",
         "),",
         "",
-        "joined as (",
-        "    select",
-        "        cleaned.*" + ("," if fk_flags or extra_cols else ""),
     ]
     tail = fk_flags + extra_cols
-    lines += [f"        {x}" + ("," if i < len(tail) - 1 else "") for i, x in enumerate(tail)]
-    lines += ["    from cleaned"] + [f"    {j}" for j in joins] + ["),", ""]
-
-    lines += ["checked as (", "    select", "        *,", "        concat_ws('|',"]
     preds = [(r.code, _rule_predicate(t, r)) for r in rules if r.family != R.DUPLICATE_PRIMARY_KEY]
-    for i, (code, pred) in enumerate(preds):
-        sep = "," if i < len(preds) - 1 else ""
-        lines.append(f"            case when {pred} then '{code}' end{sep}")
-    lines += ["        ) as _row_reasons", "    from joined", "),", ""]
 
-    dropped = [*text_cols, "_row_reasons", "_is_candidate", *(f"_fk_{col}" for col, _fk in t.foreign_keys)]
+    def checks(source: str, prefix: str) -> list[str]:
+        """The FK joins and every rule's code of the rows of `source` (aliased `cleaned`)."""
+        out = [f"{prefix}joined as (", "    select", "        cleaned.*" + ("," if tail else "")]
+        out += [f"        {x}" + ("," if i < len(tail) - 1 else "") for i, x in enumerate(tail)]
+        out += [f"    from {source}"] + [f"    {j}" for j in joins] + ["),", ""]
+        out += [f"{prefix}checked as (", "    select", "        *,", "        concat_ws('|',"]
+        for i, (code, pred) in enumerate(preds):
+            sep = "," if i < len(preds) - 1 else ""
+            out.append(f"            case when {pred} then '{code}' end{sep}")
+        out += ["        ) as _row_reasons", f"    from {prefix}joined", "),", ""]
+        return out
+
+    lines += checks("cleaned", "")
+
+    # _bronze_file (a long path, every row) only breaks dedup ties, here; _bronze_row stays (it names a row)
+    dropped = [
+        "_bronze_file",
+        *text_cols,
+        "_row_reasons",
+        "_is_candidate",
+        *(f"_fk_{col}" for col, _fk in t.foreign_keys),
+    ]
     pub_match = " and ".join(f"candidates.{k} = published.{k}" for k in pub_cols)
     key_match = " and ".join(f"candidates.{k} = winners.{k}" for k in pk)
     version = f"{{{{ ecom_row() }}}}({_VERSION_ORDER})"
@@ -361,24 +372,34 @@ def scored_model(t: Table) -> str:
         "    from checked",
         "),",
         "",
-        "duplicate_keys as (",
-        "    -- keys with more than one valid copy (usually very few)",
+        "suspect_keys as (",
+        "    -- keys on more than one row of the day, valid or not (very few): only their rows can hold",
+        "    -- two valid copies. Read from the key column alone, so the day's rows are not held in",
+        "    -- memory for a second pass (that materialisation was the scoring's largest cost)",
         f"    select {', '.join(pk)}",
-        "    from candidates",
-        "    where _is_candidate",
+        f"    from {{{{ ref('int_{t.name}__cleaned') }}}}",
+        f"    where {pk_not_null}",
         f"    group by {', '.join(pk)}",
         "    having count(*) > 1",
         "),",
         "",
+        "suspect_rows as (",
+        f"    select * from {{{{ ref('int_{t.name}__cleaned') }}}} {{{{ ecom_semi_join() }}}} suspect_keys using ({', '.join(pk)})",
+        "),",
+        "",
+        *checks("suspect_rows as cleaned", "suspect_"),
+        "suspect_candidates as (",
+        f"    select * from suspect_checked where _row_reasons = '' and {pk_not_null}",
+        "),",
+        "",
         "winners as (",
         "    -- the winning version of each such key: newest ingestion_ts, then event_id, source_file,",
-        "    -- Bronze file and row position (aggregates over the few duplicated keys, not a window over all rows)",
+        "    -- Bronze file and row position (aggregates over the few suspect keys, not a window over all rows);",
+        "    -- a key with one valid copy wins against itself",
         "    select",
         f"        {', '.join(pk)},",
         f"        max({version}) as _winner",
-        "    from candidates",
-        f"    {{{{ ecom_semi_join() }}}} duplicate_keys using ({', '.join(pk)})",
-        "    where _is_candidate",
+        "    from suspect_candidates",
         f"    group by {', '.join(pk)}",
         "),",
         "",
@@ -405,7 +426,7 @@ def scored_model(t: Table) -> str:
         "final as (",
         "    -- raw Bronze values are only needed for rejected rows (the quarantine writes them back);",
         "    -- nulling them for valid rows keeps this table small; the cleaned text and the per-rule",
-        "    -- working columns are not needed at all (the codes are in _quarantine_reason)",
+        "    -- working columns and the Bronze file name are not needed at all (the codes are in _quarantine_reason)",
         "    select",
         "        * {{ ecom_star_exclude() }} (",
         *[
