@@ -157,7 +157,7 @@ def group(ctx: click.Context, **kw: Any) -> int:
     With no flags this is the quick run (10,000 orders/day, 2 days, repeat 2: a few minutes) and
     everything goes to --results-dir: bench_<run_id>.json, PERFORMANCE_<run_id>.md and the plot.
     The committed reports change only when named with --output; the full benchmark (about an hour):
-    `ecomlake bench --orders-per-day 1000000 --days 3 --repeat 3 --history-days 30 --output docs/PERFORMANCE_1M.md`.
+    `ecomlake bench --orders-per-day 1000000 --days 3 --repeat 3 --history-days 30`.
     A stage that fails stops the run (exit 1).
     """
     from ecomlake.benchmark import BenchOptions, run_benchmark
