@@ -266,7 +266,7 @@ def _sorted_batches(ctx: Context, expr: Any, spec: TableSpec) -> Iterator[pa.Rec
     try:
         # The grain is unique, so the order is total and deterministic.
         ordered = built.order_by([built[k].asc(nulls_first=False) for k in spec.sort_keys])
-        with record_batches(ctx.backend, ordered, ROW_GROUP_ROWS) as reader:  # DuckDB's result too
+        with record_batches(ctx.backend, ordered, ROW_GROUP_ROWS) as reader:  # closed before the DROP
             for batch in reader:
                 yield batch.cast(schema) if batch.schema != schema else batch
     finally:
