@@ -85,7 +85,21 @@ def main(argv: list[str] | None = None) -> None:
         if gcs.is_gcs_failure(exc) or _caused_by_gcs(exc):  # GCS unreachable, refused, or no credentials
             click.echo(f"error: {gcs.translate(_gcs_cause(exc)).message}", err=True)
             sys.exit(2)
-        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (set ECOMLAKE_DEBUG=1 for the traceback)", err=True)
+        import duckdb
+
+        # DuckDB's messages run over several lines (a list of "possible solutions"): keep the first.
+        first = (str(exc).strip().splitlines() or [""])[0]
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            click.echo(
+                f"error: DuckDB ran out of memory ({first}); raise DUCKDB_MEMORY_LIMIT (the budget of one "
+                "process: DuckDB gets 75% of it), lower DUCKDB_THREADS, or free disk under "
+                "DUCKDB_TEMP_DIRECTORY, where DuckDB spills",
+                err=True,
+            )
+            sys.exit(2)
+        click.echo(
+            f"error: unexpected {type(exc).__name__}: {first} (set ECOMLAKE_DEBUG=1 for the traceback)", err=True
+        )
         sys.exit(2)
     sys.exit(0)
 
